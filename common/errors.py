@@ -1,0 +1,30 @@
+"""Errors a user can act on. Each message says what was wrong and what to do about it."""
+
+
+class TinyzooError(Exception):
+    """Base class: the CLI prints these as one clear line instead of a traceback."""
+
+
+class DatasetNotFoundError(TinyzooError, FileNotFoundError):
+    """A dataset is not where we looked. The message names the paths and how to get the data."""
+
+
+class UnknownModelError(TinyzooError, KeyError):
+    def __str__(self):  # KeyError quotes its message; we want it plain
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownTargetError(TinyzooError, ValueError):
+    pass
+
+
+class CpuFallbackError(TinyzooError):
+    """Operators were left on the CPU for a target that must run 100 % on the NPU."""
+
+
+class ToolMissingError(TinyzooError):
+    """An external program (e.g. a text-to-speech engine) is not installed."""
+
+
+class ArtifactError(TinyzooError):
+    """A missing, truncated or corrupt artifact (checkpoint, .pte, download)."""
