@@ -1,0 +1,181 @@
+"""The chain after training, once for every recipe: quantize → lower per target → verify → report → card.
+
+A recipe's train.py prepares its data and float model, then calls `deploy()`; everything a card says comes
+from the metrics dict this module writes (`<build>/metrics.json`).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from common import quantize as q
+from common.config import save_yaml, tool_versions
+from common.lower import check_target, lower_ethos_u
+from common.verify import compare
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "zoo" / "artifacts"
+CARDS = REPO / "cards"
+
+
+def model_stem(name: str) -> str:
+    return name.replace("/", "__")
+
+
+def batches(features: torch.Tensor, size: int = 256):
+    return [features[i:i + size] for i in range(0, len(features), size)]
+
+
+def save_fake_quant(quantized: torch.fx.GraphModule, example_inputs: tuple, path: Path) -> Path:
+    """The int8 fake-quant model as a torch.export program (what `tinyzoo eval` reloads)."""
+    tmp = path.with_suffix(".tmp")
+    torch.export.save(torch.export.export(quantized, example_inputs), str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibration: torch.Tensor,
+           test_features: torch.Tensor, test_labels: torch.Tensor, build_dir: Path,
+           qat_train: Callable[[torch.nn.Module, dict], None] | None = None, log=print) -> dict:
+    """Quantize the trained float model, lower it for every target in the config, and verify every lowering
+    on the test set with the TOSA reference model. Returns the metrics' quantization/accuracy/target parts."""
+    from common import report
+
+    qcfg, ecfg = cfg["quantize"], cfg["export"]
+    targets = [check_target(t) for t in ecfg["targets"]]
+    scheme = qcfg.get("scheme", "a8w8")
+    timings: dict = {}
+
+    log(f"PTQ ({scheme}) on {len(calibration)} calibration samples")
+    start = time.perf_counter()
+    ptq = q.quantize_ptq(model, example_inputs, batches(calibration), target=targets[0], scheme=scheme)
+    timings["ptq_seconds"] = time.perf_counter() - start
+    deployed, quant_info = ptq, {"scheme": scheme, "deployed": "ptq",
+                                 "ptq": {"calibration_samples": int(len(calibration))}, "qat": None}
+    qat_acc = None
+    if qcfg.get("qat", {}).get("enabled"):
+        if qat_train is None:
+            raise ValueError("quantize.qat.enabled needs the recipe to pass qat_train")
+        log(f"QAT ({scheme}) for {qcfg['qat']['epochs']} epochs")
+        start = time.perf_counter()
+        qat_model = q.prepare_qat(model, example_inputs, target=targets[0], scheme=scheme)
+        qat_train(qat_model, qcfg["qat"])
+        deployed = q.convert_qat(qat_model)
+        timings["qat_seconds"] = time.perf_counter() - start
+        quant_info.update(deployed="qat", qat={"epochs": qcfg["qat"]["epochs"], "lr": qcfg["qat"]["lr"]})
+        qat_acc = float((deployed(test_features).argmax(1) == test_labels).float().mean())
+    io = q.io_quant_params(deployed)
+    save_fake_quant(deployed, example_inputs, build_dir / "model_int8.pt2")
+
+    lowered, target_reports = {}, {}
+    for target in targets:
+        log(f"lowering for {target}")
+        low = lower_ethos_u(deployed, example_inputs, target, build_dir / target,
+                            int8_io=ecfg.get("int8_io", True),
+                            allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False))
+        lowered[target] = low
+        target_reports[target] = report.target_report(low.vela_dir.parent / "_unused", target, low.pte_path,
+                                                      low.delegation(), vela_dir=low.vela_dir)
+        target_reports[target]["export_seconds"] = round(low.seconds, 2)
+        log(f"  {target}: {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
+            f"{target_reports[target]['cycles']} cycles, {low.pte_path.stat().st_size} B .pte ({low.seconds:.1f} s)")
+
+    log(f"verifying on {len(test_labels)} test samples: float, fake-quant int8, TOSA reference int8")
+    start = time.perf_counter()
+    accuracy = compare(model, deployed, test_features, test_labels,
+                       {t: low.tosa_path for t, low in lowered.items()}, io, len(cfg["data"]["labels"]))
+    timings["verify_seconds"] = time.perf_counter() - start
+    if qat_acc is not None:
+        accuracy["ptq_fake_quant_int8"] = float((ptq(test_features).argmax(1) == test_labels).float().mean())
+        accuracy["qat_fake_quant_int8"] = qat_acc
+    return {"quantization": {**quant_info, "io": io}, "accuracy": accuracy, "targets": target_reports,
+            "timings": timings}
+
+
+def model_info(model: torch.nn.Module, example_inputs: tuple, io: dict, macs: int | None) -> dict:
+    x = example_inputs[0]
+    out = model.eval()(x)
+    return {
+        "params": int(sum(p.numel() for p in model.parameters())),
+        "macs": macs,
+        "input": {"shape": list(x.shape), "dtype": io["input"]["dtype"], "scale": io["input"]["scale"],
+                  "zero_point": io["input"]["zero_point"]},
+        "output": {"shape": list(out.shape), "dtype": io["output"]["dtype"], "scale": io["output"]["scale"],
+                   "zero_point": io["output"]["zero_point"]},
+    }
+
+
+def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, log=print) -> Path:
+    """Write metrics.json and the card into the build; with `publish`, also into cards/ and zoo/artifacts/."""
+    from common import card
+
+    metrics.setdefault("tools", tool_versions())
+    metrics.setdefault("created", _dt.date.today().isoformat())
+    metrics["config"] = cfg
+    save_yaml(cfg, build_dir / "config.resolved.yaml")
+    tmp = build_dir / "metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    tmp.replace(build_dir / "metrics.json")
+    card_path = card.write_card(metrics, build_dir / "card")
+    log(f"card (preview): {card_path}")
+    if publish:
+        card_path = card.write_card(metrics, CARDS)
+        publish_artifacts(metrics["model"], build_dir)
+        log(f"published: {card_path} and {ARTIFACTS / metrics['model']}")
+    return card_path
+
+
+PUBLISHED_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json")
+PUBLISHED_TARGET_FILES = ("model.pte", "model.tosa")
+
+
+def publish_artifacts(name: str, build_dir: Path) -> Path:
+    dest = ARTIFACTS / name
+    stage = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    for file in PUBLISHED_FILES:
+        if (build_dir / file).exists():
+            shutil.copy2(build_dir / file, stage / file)
+    for target_dir in sorted(p for p in build_dir.iterdir() if (p / "model.pte").exists()):
+        (stage / target_dir.name).mkdir()
+        for file in PUBLISHED_TARGET_FILES:
+            shutil.copy2(target_dir / file, stage / target_dir.name / file)
+    shutil.rmtree(dest, ignore_errors=True)
+    stage.replace(dest)
+    return dest
+
+
+def evaluate_artifacts(artifacts_dir: Path, cfg: dict, features: torch.Tensor, labels: torch.Tensor,
+                       targets: list[str] | None = None) -> dict:
+    """Evaluate a build's (or the published) artifacts on new data: the float checkpoint, the int8 fake-quant
+    program and, per target, the integer TOSA graph Vela compiled."""
+    from common.config import build_model
+    from common.errors import ArtifactError
+    from common.train import load_weights
+
+    artifacts_dir = Path(artifacts_dir)
+    for needed in ("checkpoint.pt", "model_int8.pt2"):
+        if not (artifacts_dir / needed).exists():
+            raise ArtifactError(f"{artifacts_dir / needed} is missing; build the model first "
+                                f"(`tinyzoo build {cfg['model']['name']}`) or pull its artifacts")
+    model = build_model(cfg)
+    load_weights(model, artifacts_dir / "checkpoint.pt")
+    fake_quant = torch.export.load(str(artifacts_dir / "model_int8.pt2")).module()
+    available = sorted(p.parent.name for p in artifacts_dir.glob("*/model.tosa"))
+    targets = targets or available
+    missing = [t for t in targets if t not in available]
+    if missing:
+        raise ArtifactError(f"no lowered graph for {', '.join(missing)} in {artifacts_dir}; "
+                            f"available: {', '.join(available)}")
+    io = q.io_quant_params(fake_quant)
+    result = compare(model, fake_quant, features, labels,
+                     {t: artifacts_dir / t / "model.tosa" for t in targets}, io, len(cfg["data"]["labels"]))
+    result["confusion"]["labels"] = cfg["data"]["labels"]
+    return result

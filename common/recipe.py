@@ -1,0 +1,77 @@
+"""What every recipe's train.py shares: its command-line arguments, build folder and calibration list."""
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+from typing import Sequence
+
+from common.config import apply_overrides, load_config
+from common.errors import TinyzooError
+from common.quantize import read_calibration_list, write_calibration_list
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"tinyzoo build {name}",
+                                     description=f"Train, quantize, lower, verify and report {name}.")
+    add_build_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", type=Path, help="dataset root (default: $TINYZOO_DATA, else the bundled sample)")
+    parser.add_argument("--build-dir", type=Path, help="where the build goes (default: build/<task>/<model>)")
+    parser.add_argument("--target", action="append", help="Ethos-U target(s) to lower for (default: the config's)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config value, e.g. --set train.epochs=5 (repeatable)")
+    parser.add_argument("--profile", choices=["full", "quick"], default="full",
+                        help="quick: the config's `quick` overrides (a few minutes on 2 CPU cores)")
+    parser.add_argument("--new-calibration", action="store_true",
+                        help="draw a new calibration list from this training set instead of the committed one")
+    parser.add_argument("--no-resume", action="store_true", help="train from scratch even if a checkpoint exists")
+    parser.add_argument("--publish", action="store_true",
+                        help="also write the card to cards/ and the artifacts to zoo/artifacts/ (maintainers)")
+
+
+def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
+    cfg = load_config(recipe_dir / "config.yaml")
+    quick = cfg.pop("quick", {})
+    if args.profile == "quick":
+        cfg = apply_overrides(cfg, [f"{k}={v}" for k, v in quick.items()])
+    cfg = apply_overrides(cfg, args.set)
+    if args.target:
+        cfg["export"]["targets"] = list(args.target)
+    cfg["profile"] = args.profile
+    return cfg
+
+
+def build_dir(name: str, args: argparse.Namespace) -> Path:
+    path = args.build_dir or REPO / "build" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, count: int, seed: int,
+                        new: bool = False) -> list[int]:
+    """Indices into the training set of the committed calibration list (recipe_dir/calibration.txt).
+
+    The list is data: the same clips calibrate every build, so int8 numbers are reproducible. `new` draws a
+    fresh list from this training set (seeded) — needed when training on different data."""
+    committed = recipe_dir / "calibration.txt"
+    position = {clip_id: i for i, clip_id in enumerate(train_ids)}
+    if new or not committed.exists():
+        chosen = sorted(random.Random(seed).sample(train_ids, min(count, len(train_ids))))
+        write_calibration_list(chosen, build / "calibration.txt",
+                               header=f"calibration clips: {len(chosen)} training ids drawn with seed {seed}")
+        return [position[c] for c in chosen]
+    ids = read_calibration_list(committed)
+    missing = [c for c in ids if c not in position]
+    if missing:
+        raise TinyzooError(
+            f"{len(missing)} of {len(ids)} calibration ids in {committed} are not in this training set "
+            f"(first: {missing[0]}). Train on the data the list was made from, or pass --new-calibration "
+            f"to draw a list from your data.")
+    write_calibration_list(ids, build / "calibration.txt", header=f"calibration clips: {len(ids)} (from {committed.name})")
+    return [position[c] for c in ids]

@@ -1,0 +1,84 @@
+"""The quantize → lower → TOSA-reference path on a tiny model: the integer graph Vela compiles must compute
+what the fake-quant model computes."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from common.errors import CpuFallbackError, UnknownTargetError
+from common.lower import lower_ethos_u
+from common.quantize import io_quant_params, quantize_ptq
+from common.verify import compare, dequantize, quantize, run_tosa
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        x = torch.relu(self.dw(x))
+        return self.fc(self.pool(x).flatten(1))
+
+
+class WithComparison(Tiny):
+    def forward(self, x):
+        x = super().forward(x)
+        return torch.where(x > 0, x, x * 0.5)  # comparisons and where are not supported on U55
+
+
+@pytest.fixture(scope="module")
+def quantized():
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    data = torch.randn(64, 1, 12, 10)
+    q = quantize_ptq(model, (data[:1],), [data[:32], data[32:]], target="ethos-u55-128")
+    return model, q, data
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u85-256"])
+def test_tosa_graph_equals_fake_quant(quantized, target, tmp_path):
+    model, q, data = quantized
+    low = lower_ethos_u(q, (data[:1],), target, tmp_path / target)
+    assert low.cpu_ops == 0 and low.npu_ops > 0 and low.partitions == 1
+    assert low.pte_path.stat().st_size > 1000
+    assert (low.vela_dir).is_dir() and list(low.vela_dir.glob("*summary*.csv"))
+
+    io = io_quant_params(q)
+    assert io["input"]["dtype"] == "int8" and io["input"]["scale"] > 0
+    test = torch.randn(40, 1, 12, 10)
+    raw, rate = run_tosa(low.tosa_path, quantize(test, io["input"]))
+    assert raw.dtype == np.int8 and raw.shape == (40, 4) and rate > 0
+    fake_quant_int = quantize(q(test).detach(), io["output"]).astype(int)
+    assert np.abs(raw.astype(int) - fake_quant_int).max() <= 1  # integer rounding may differ by one LSB
+    assert np.array_equal(dequantize(raw, io["output"]).argmax(1), q(test).argmax(1).numpy())
+
+    labels = torch.randint(0, 4, (40,))
+    result = compare(model, q, test, labels, {target: low.tosa_path}, io, num_classes=4)
+    assert result["agreement_tosa_fake_quant"][target] == 1.0
+    assert result["max_lsb_diff_tosa_fake_quant"][target] <= 1
+    assert sum(map(sum, result["confusion"]["matrix"])) == 40
+
+
+def test_cpu_fallback_is_named_and_nothing_written(tmp_path):
+    torch.manual_seed(0)
+    model = WithComparison().eval()
+    data = torch.randn(16, 1, 12, 10)
+    q = quantize_ptq(model, (data[:1],), [data], target="ethos-u55-128")
+    out = tmp_path / "u55"
+    with pytest.raises(CpuFallbackError, match=r"ethos-u55-128: .*(gt|where)"):
+        lower_ethos_u(q, (data[:1],), "ethos-u55-128", out)
+    assert not out.exists()
+    low = lower_ethos_u(q, (data[:1],), "ethos-u55-128", out, allow_cpu_fallback=True)
+    assert low.cpu_ops > 0 and any("where" in n or "gt" in n for n in low.cpu_op_names)
+
+
+def test_unknown_target(quantized, tmp_path):
+    _, q, data = quantized
+    with pytest.raises(UnknownTargetError, match="ethos-u55-128"):
+        lower_ethos_u(q, (data[:1],), "ethos-u56-128", tmp_path)

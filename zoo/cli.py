@@ -1,0 +1,177 @@
+"""`tinyzoo` — list, inspect, build, export and evaluate the zoo's models."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from common.errors import TinyzooError
+from zoo import registry
+
+
+def _list(args) -> None:
+    rows = []
+    for name in registry.list_models():
+        model = registry.get(name)
+        metrics = model.metrics() if model.published else {}
+        acc = metrics.get("accuracy", {})
+        rows.append({"model": name, "task": model.config.get("card", {}).get("task", ""),
+                     "published": model.published, "float": acc.get("float"),
+                     "tosa_int8": acc.get("tosa_int8"), "targets": sorted(metrics.get("targets", {}))})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        status = (f"float {row['float']:.2%}, int8 (TOSA) "
+                  + ", ".join(f"{t} {a:.2%}" for t, a in (row["tosa_int8"] or {}).items())
+                  if row["published"] else "not published yet")
+        print(f"{row['model']:<20} {row['task']:<18} {status}")
+
+
+def _info(args) -> None:
+    model = registry.get(args.model)
+    if args.json:
+        print(json.dumps(model.metrics(), indent=2, sort_keys=True))
+    elif model.card_path.exists():
+        print(model.card_path.read_text())
+    else:
+        raise TinyzooError(f"{model.name} has no card yet; build it with `tinyzoo build {model.name}`")
+
+
+def _build(args, rest: list[str]) -> None:
+    model = registry.get(args.model)
+    model.train_module().main(rest)
+
+
+def _eval(args) -> None:
+    from common.config import import_object, load_config
+    from common.pipeline import evaluate_artifacts
+
+    model = registry.get(args.model)
+    artifacts = args.artifacts or model.artifacts_dir
+    cfg_path = artifacts / "config.resolved.yaml"
+    cfg = load_config(cfg_path) if cfg_path.exists() else model.config
+    if args.data_root is None:
+        from common.kws import default_data_root
+        args.data_root = default_data_root()[0]
+    features, labels, _ = import_object(cfg["data"]["eval"])(cfg, args.data_root)
+    result = evaluate_artifacts(artifacts, cfg, features, labels, args.target)
+    result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return
+    print(f"{model.name} on {result['samples']} clips from {args.data_root}")
+    print(f"  float            {result['float']:.2%}")
+    print(f"  int8 fake-quant  {result['fake_quant_int8']:.2%}")
+    for target, acc in result["tosa_int8"].items():
+        print(f"  int8 TOSA {target:<15} {acc:.2%}  (agrees with float on "
+              f"{result['agreement_int8_float'][target]:.2%})")
+
+
+def _export(args) -> None:
+    import torch
+
+    from common.config import load_config
+    from common.lower import lower_ethos_u
+    from common.quantize import io_quant_params
+
+    model = registry.get(args.model)
+    artifacts = args.artifacts or model.artifacts_dir
+    program_path = artifacts / "model_int8.pt2"
+    if not program_path.exists():
+        raise TinyzooError(f"{program_path} is missing: build the model first (`tinyzoo build {model.name}`)")
+    cfg = load_config(artifacts / "config.resolved.yaml")
+    program = torch.export.load(str(program_path))
+    quantized = program.module()
+    example = tuple(program.example_inputs[0]) if program.example_inputs else None
+    for target in args.target:
+        out = (args.out or Path("build") / "export" / model.name) / target
+        low = lower_ethos_u(quantized, example, target, out,
+                            int8_io=cfg["export"].get("int8_io", True),
+                            allow_cpu_fallback=args.allow_cpu_fallback)
+        io = io_quant_params(quantized)
+        print(f"{target}: {low.pte_path} ({low.pte_path.stat().st_size} B, {low.npu_ops} NPU ops, "
+              f"{low.cpu_ops} CPU ops; input int8 scale {io['input']['scale']:.6g} zero point "
+              f"{io['input']['zero_point']})")
+
+
+def _card(args) -> None:
+    from common import card
+
+    model = registry.get(args.model)
+    metrics = card.load_metrics(args.metrics or model.metrics_path)
+    print(card.write_card(metrics, registry.CARDS))
+    update_readme_table()
+
+
+def update_readme_table() -> None:
+    from common import card
+
+    metrics = [registry.get(n).metrics() for n in registry.list_models() if registry.get(n).published]
+    card.update_readme_table(registry.REPO / "README.md", card.render_model_table(metrics))
+
+
+def _data(args) -> None:
+    from common.data.speech_commands import download_speech_commands, find_speech_commands
+
+    if args.dataset != "speech_commands":
+        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: speech_commands")
+    root = args.data_root or Path.home() / ".cache" / "tinyzoo" / "data"
+    if args.download:
+        download_speech_commands(root, "speech_commands_v0.02")
+    print(find_speech_commands(root))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyzoo", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("list", help="list the models")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("info", help="show a model's card (or its metrics with --json)")
+    s.add_argument("model")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("build", help="train → quantize → lower → verify → card (options: tinyzoo build MODEL --help)",
+                       add_help=False)
+    s.add_argument("model")
+    s = sub.add_parser("eval", help="evaluate the published model (float, int8 fake-quant, int8 TOSA reference)")
+    s.add_argument("model")
+    s.add_argument("--data-root", type=Path, help="a folder in the dataset's standard layout")
+    s.add_argument("--target", action="append", help="only these targets' TOSA graphs")
+    s.add_argument("--artifacts", type=Path, help="a build folder instead of the published artifacts")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("export", help="lower the published int8 model for (other) Ethos-U targets")
+    s.add_argument("model")
+    s.add_argument("--target", action="append", required=True)
+    s.add_argument("--artifacts", type=Path, help="a build folder instead of the published artifacts")
+    s.add_argument("--out", type=Path, help="output folder (default build/export/<model>)")
+    s.add_argument("--allow-cpu-fallback", action="store_true")
+    s = sub.add_parser("card", help="regenerate a card (and the README table) from metrics.json")
+    s.add_argument("model")
+    s.add_argument("--metrics", type=Path)
+    s = sub.add_parser("data", help="locate or download a dataset")
+    s.add_argument("dataset")
+    s.add_argument("--data-root", type=Path)
+    s.add_argument("--download", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, rest = parser().parse_known_args(argv)
+    try:
+        if args.command == "build":
+            _build(args, rest)
+        else:
+            if rest:
+                parser().error(f"unrecognized arguments: {' '.join(rest)}")
+            {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card,
+             "data": _data}[args.command](args)
+    except TinyzooError as err:
+        print(f"tinyzoo: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The catalogue: every recipe folder with a config.yaml is a model (`<task>/<model>`), like timm's registry
+but discovered from the recipes/ tree, so adding a recipe folder is all it takes."""
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from common.config import load_config
+from common.errors import UnknownModelError
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = REPO / "recipes"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CARDS = REPO / "cards"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str            # "kws/ds_cnn"
+
+    @property
+    def recipe_dir(self) -> Path:
+        return RECIPES / self.name
+
+    @cached_property
+    def config(self) -> dict:
+        return load_config(self.recipe_dir / "config.yaml")
+
+    @property
+    def stem(self) -> str:
+        return self.name.replace("/", "__")
+
+    @property
+    def card_path(self) -> Path:
+        return CARDS / f"{self.stem}.md"
+
+    @property
+    def metrics_path(self) -> Path:
+        return CARDS / self.stem / "metrics.json"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return ARTIFACTS / self.name
+
+    @property
+    def published(self) -> bool:
+        return self.metrics_path.exists()
+
+    def metrics(self) -> dict:
+        if not self.published:
+            raise UnknownModelError(f"{self.name} has no published card yet; build it with `tinyzoo build {self.name}`")
+        return json.loads(self.metrics_path.read_text())
+
+    def train_module(self):
+        return importlib.import_module(f"recipes.{self.name.replace('/', '.')}.train")
+
+
+def list_models() -> list[str]:
+    return sorted(str(p.parent.relative_to(RECIPES)) for p in RECIPES.glob("*/*/config.yaml"))
+
+
+def get(name: str) -> Model:
+    models = list_models()
+    if name not in models:
+        close = difflib.get_close_matches(name, models, n=3)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownModelError(f"unknown model {name!r}.{hint} Available: {', '.join(models)}")
+    return Model(name)
