@@ -17,7 +17,11 @@ from common.frontend import MFCC, MfccConfig, SpecAugment
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_SAMPLE = REPO / "zoo" / "data" / "speech_commands_sample"
-CACHE = Path(os.environ.get("TINYZOO_CACHE", Path.home() / ".cache" / "tinyzoo"))
+
+
+def cache_dir() -> Path:
+    """Where derived data (synthetic speech) is cached: $TINYZOO_CACHE, else ~/.cache/tinyzoo."""
+    return Path(os.environ.get("TINYZOO_CACHE", Path.home() / ".cache" / "tinyzoo"))
 
 
 def default_data_root() -> tuple[Path, str]:
@@ -61,6 +65,7 @@ class TrainTransform(torch.nn.Module):
 @dataclass
 class KwsData:
     train: ClipSet
+    validation: ClipSet
     test: ClipSet
     noise: list[torch.Tensor]
     data_root: Path
@@ -76,7 +81,7 @@ def synthesize(cfg: dict, noise: list[torch.Tensor], log=print):
     keywords = [w for w in labels if not w.startswith("_")]
     per_word = {w: syn["per_word"] for w in keywords}
     per_word.update({w: syn["unknown_per_word"] for w in UNKNOWN_WORDS if w not in per_word})
-    root = CACHE / "synthetic_speech"
+    root = cache_dir() / "synthetic_speech"
     log(f"synthesising speech for {len(keywords)} keywords and {len(per_word) - len(keywords)} unknown words "
         f"into {root} (cached)")
     return synthesize_words(list(per_word), root, per_word=per_word, engines=tuple(syn["engines"]),
@@ -96,12 +101,17 @@ def load(cfg: dict, data_root: str | Path | None = None, *, train: bool = True, 
     synthetic = None
     if train and data_cfg.get("synthetic", {}).get("enabled"):
         synthetic = synthesize(cfg, noise, log)
+    seed = cfg["train"].get("seed", 0)
     train_set = kws_train_set(data_root, data_cfg, synthetic_root=synthetic.out_root if synthetic else None,
-                              seed=cfg["train"].get("seed", 0)) if train else None
+                              seed=seed) if train else None
+    validation = kws_train_set(data_root, data_cfg, seed=seed, split="validation") if train else None
     test_set = kws_test_set(data_root, data_cfg)
     if len(test_set) == 0:
         raise DatasetNotFoundError(f"no test clips found under {data_root}")
-    return KwsData(train=train_set, test=test_set, noise=noise, data_root=data_root, synthetic=synthetic)
+    if train and len(train_set) == 0:
+        raise DatasetNotFoundError(f"no training clips under {data_root} and no synthetic speech: enable "
+                                   f"data.synthetic or use a data root with the training split")
+    return KwsData(train=train_set, validation=validation, test=test_set, noise=noise, data_root=data_root, synthetic=synthetic)
 
 
 def features_of(clips: ClipSet, frontend_cfg: dict, batch_size: int = 1024) -> torch.Tensor:

@@ -33,9 +33,14 @@ def batches(features: torch.Tensor, size: int = 256):
 
 
 def save_fake_quant(quantized: torch.fx.GraphModule, example_inputs: tuple, path: Path) -> Path:
-    """The int8 fake-quant model as a torch.export program (what `tinyzoo eval` reloads)."""
-    tmp = path.with_suffix(".tmp")
-    torch.export.save(torch.export.export(quantized, example_inputs), str(tmp))
+    """The int8 fake-quant model as a torch.export program with a dynamic batch (what `tinyzoo eval` reloads);
+    its example input is the batch-1 example the lowering uses."""
+    batch2 = tuple(torch.cat([x[:1], x[:1]]) for x in example_inputs)
+    dim = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.export.export(quantized, batch2, dynamic_shapes=tuple({0: dim} for _ in batch2))
+    program.example_inputs = (tuple(x[:1] for x in example_inputs), {})
+    tmp = path.with_name(path.stem + ".tmp.pt2")
+    torch.export.save(program, str(tmp))
     tmp.replace(path)
     return path
 
@@ -80,9 +85,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
                             int8_io=ecfg.get("int8_io", True),
                             allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False))
         lowered[target] = low
-        target_reports[target] = report.target_report(low.vela_dir.parent / "_unused", target, low.pte_path,
-                                                      low.delegation(), vela_dir=low.vela_dir)
-        target_reports[target]["export_seconds"] = round(low.seconds, 2)
+        target_reports[target] = report.target_report(low)
         log(f"  {target}: {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
             f"{target_reports[target]['cycles']} cycles, {low.pte_path.stat().st_size} B .pte ({low.seconds:.1f} s)")
 

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from common.config import apply_overrides, load_config
 from common.errors import TinyzooError
+from common.lower import check_target
 from common.quantize import read_calibration_list, write_calibration_list
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +44,8 @@ def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
     cfg = apply_overrides(cfg, args.set)
     if args.target:
         cfg["export"]["targets"] = list(args.target)
+    for target in cfg["export"]["targets"]:
+        check_target(target)  # fail before hours of training, not after
     cfg["profile"] = args.profile
     return cfg
 
@@ -75,3 +78,14 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
             f"to draw a list from your data.")
     write_calibration_list(ids, build / "calibration.txt", header=f"calibration clips: {len(ids)} (from {committed.name})")
     return [position[c] for c in ids]
+
+
+def hardware() -> str:
+    """The machine a build ran on, for the card's timing figures."""
+    import os
+    import platform
+
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return f"{device}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

@@ -23,8 +23,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # Text-to-speech engines for synthetic keyword clips (common/data/synthetic_speech.py).
-TTS_PACKAGES="espeak-ng flite festival festvox-kallpc16k"
-if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null; then
+TTS_PACKAGES="espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
+if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null || [ ! -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing text-to-speech engines: $TTS_PACKAGES"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $TTS_PACKAGES >/dev/null

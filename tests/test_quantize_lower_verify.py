@@ -82,3 +82,20 @@ def test_unknown_target(quantized, tmp_path):
     _, q, data = quantized
     with pytest.raises(UnknownTargetError, match="ethos-u55-128"):
         lower_ethos_u(q, (data[:1],), "ethos-u56-128", tmp_path)
+
+
+def test_vela_report_per_target(quantized, tmp_path):
+    """The per-target report is read from Vela's CSVs and is self-consistent."""
+    from common.report import macs_per_cycle, target_report
+
+    model, q, data = quantized
+    low = lower_ethos_u(q, (data[:1],), "ethos-u55-128", tmp_path / "u55")
+    r = target_report(low)
+    assert r["system_config"] == "Ethos_U55_High_End_Embedded" and r["core_clock_hz"] == 500e6
+    assert r["cycles"] > 0 and r["macs"] > 0 and r["sram_kib"] > 0 and r["flash_kib"] > 0
+    assert r["inference_time_ms"] == pytest.approx(r["cycles"] / r["core_clock_hz"] * 1000, rel=1e-3)
+    assert r["mac_utilisation"] == pytest.approx(r["macs"] / (r["cycles"] * 128), abs=1e-4)
+    assert r["pte_bytes"] == low.pte_path.stat().st_size
+    assert r["npu_ops"] == low.npu_ops and r["cpu_ops"] == 0 and r["npu_op_fraction"] == 1.0
+    assert r["layers"] and sum(layer["macs"] for layer in r["layers"]) == r["macs"]
+    assert macs_per_cycle("ethos-u85-2048") == 2048

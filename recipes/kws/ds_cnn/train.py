@@ -27,11 +27,12 @@ def main(argv=None) -> Path:
     # 1. Data: real Speech Commands clips (+ synthetic speech) for training, the real test split for testing.
     data = kws.load(cfg, args.data_root)
     train_transform = kws.TrainTransform(cfg, data.noise)
+    validation = (kws.features_of(data.validation, cfg["frontend"]), data.validation.labels) if len(data.validation) else None
 
     # 2-3. Float model, trained on augmented MFCC features.
     model = build_model(cfg)
-    trained = fit(model, data.train, cfg["train"], build / "checkpoint.pt",
-                  batch_transform=train_transform, resume=not args.no_resume)
+    trained = fit(model, data.train, cfg["train"], build / "checkpoint.pt", batch_transform=train_transform,
+                  eval_set=validation, resume=not args.no_resume)
 
     # 4-7. int8 (PTQ on the committed calibration clips, optionally QAT), lowering, verification, Vela report.
     calibration = recipe.calibration_indices(data.train.ids, HERE, build, count=cfg["quantize"]["ptq"]["samples"],
@@ -56,10 +57,12 @@ def main(argv=None) -> Path:
         **cfg["card"],
         "labels": cfg["data"]["labels"],
         "data": {"train": data.train.summary(), "test": data.test.summary(),
+                 "validation": data.validation.summary() if len(data.validation) else None,
                  "data_root": str(data.data_root),
                  "synthetic": data.synthetic.describe() if data.synthetic else None},
         "frontend": cfg["frontend"],
         "model_info": pipeline.model_info(model, example, deployed["quantization"]["io"], first_target.get("macs")),
+        "hardware": recipe.hardware(),
         "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
                      "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
                      "final": trained.history[-1] if trained.history else None},

@@ -1,0 +1,289 @@
+"""Model cards, generated from a build's metrics.json and nothing else: Hugging Face model-card YAML metadata
+(model-index with the measured metrics) and a human part, a confusion-matrix plot, and the README's model table.
+
+    write_card(metrics, "cards/")  →  cards/<stem>.md, cards/<stem>/metrics.json, cards/<stem>/confusion.png
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+TABLE_START, TABLE_END = "<!-- model-table:start -->", "<!-- model-table:end -->"
+PIPELINE_TAGS = {"keyword-spotting": "audio-classification", "image-classification": "image-classification",
+                 "text-generation": "text-generation"}
+
+
+def model_stem(name: str) -> str:
+    return name.replace("/", "__")
+
+
+def load_metrics(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        from common.errors import ArtifactError
+        raise ArtifactError(f"{path} does not exist: build the model (`tinyzoo build <model>`) to create it")
+    return json.loads(path.read_text())
+
+
+def pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.2f} %"
+
+
+def _first(d: dict):
+    return next(iter(d.values())) if d else None
+
+
+def confidence_pp(p: float, n: int) -> float:
+    return 196 * (p * (1 - p) / max(1, n)) ** 0.5
+
+
+def front_matter(m: dict) -> str:
+    acc = m["accuracy"]
+    test = m.get("test_set_name", "test")
+    dataset = (m.get("datasets") or [{}])[0]
+    metrics = [{"type": "accuracy", "value": round(acc["float"], 4), "name": "float accuracy"},
+               {"type": "accuracy", "value": round(acc["fake_quant_int8"], 4), "name": "int8 fake-quant accuracy"}]
+    metrics += [{"type": "accuracy", "value": round(v, 4), "name": f"int8 accuracy, TOSA reference ({t})"}
+                for t, v in acc["tosa_int8"].items()]
+    meta = {
+        "license": m.get("license", "apache-2.0"),
+        "library_name": "executorch",
+        "pipeline_tag": PIPELINE_TAGS.get(m.get("task", ""), m.get("task", "")),
+        "tags": ["executorch", "ethos-u", "arm", "tinyml", "int8", "tinyzoo", m.get("task", "")]
+                + sorted(m.get("targets", {})),
+        "datasets": [d["id"] for d in m.get("datasets", []) if d.get("id")],
+        "metrics": ["accuracy"],
+        "model-index": [{"name": m["model"], "results": [{
+            "task": {"type": PIPELINE_TAGS.get(m.get("task", ""), m.get("task", "")), "name": m.get("task", "")},
+            "dataset": {"name": dataset.get("name", ""), "type": dataset.get("id", ""), "split": test},
+            "metrics": metrics}]}],
+    }
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _counts(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items())
+
+
+def data_section(m: dict) -> str:
+    d = m["data"]
+    train, test = d.get("train") or {}, d["test"]
+    out = ["## Data", ""]
+    if train:
+        out.append(f"**Training: {train['clips']} clips** — by source: {_counts(train['per_source'])}; "
+                   f"by class: {_counts(train['per_class'])}.")
+    if d.get("validation"):
+        out.append(f"Validation (monitoring only, real speakers): {d['validation']['clips']} clips, "
+                   f"{_counts(d['validation']['per_source'])}.")
+    syn = d.get("synthetic")
+    if syn:
+        voices = "; ".join(f"{e} ({len(v)}: {', '.join(v[:12])}{' …' if len(v) > 12 else ''})"
+                           for e, v in syn["voices_per_engine"].items())
+        out += ["", f"**Synthetic speech:** {syn['clips']} clips of {syn['words']} words from {syn['voices']} "
+                f"text-to-speech voices — {voices}. Clips per engine: {_counts(syn['per_engine'])}. "
+                f"Variation {syn['variation']}."]
+    out += ["", f"**Test: {test['clips']} real clips** ({_counts(test['per_source'])}); by class: "
+            f"{_counts(test['per_class'])}. No test clip, speaker or file was used for training or calibration."]
+    if m.get("data_note"):
+        out += ["", m["data_note"]]
+    return "\n".join(out)
+
+
+def accuracy_section(m: dict) -> str:
+    acc, q = m["accuracy"], m["quantization"]
+    rows = [["float (PyTorch)", pct(acc["float"]), "–", "–"],
+            [f"int8 fake-quant ({q['deployed'].upper()})", pct(acc["fake_quant_int8"]), "–", "–"]]
+    if acc.get("ptq_fake_quant_int8") is not None:
+        rows.insert(1, ["int8 fake-quant (PTQ)", pct(acc["ptq_fake_quant_int8"]), "–", "–"])
+    for t, a in acc["tosa_int8"].items():
+        rows.append([f"int8 TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t]),
+                     f"{acc['max_lsb_diff_tosa_fake_quant'][t]} LSB"])
+    io = q["io"]
+    return "\n".join([
+        "## Accuracy: float → int8 → int8 as the NPU computes it", "",
+        f"On the same {acc['samples']} test clips. The TOSA reference model runs the exact integer graph Vela "
+        f"compiles for each target, on int8 inputs quantized with the model's input scale.", "",
+        _table(["model", "top-1 accuracy", "top-1 agreement with float", "max output diff vs fake-quant"], rows), "",
+        f"With {acc['samples']} test clips, the 95 % confidence half-width of an accuracy near "
+        f"{pct(acc['float'])} is ±{confidence_pp(acc['float'], acc['samples']):.1f} pp (normal approximation); "
+        f"the float-vs-int8 differences above are paired on the same clips, so the agreement column is the "
+        f"sharper measure of what quantization and lowering changed.", "",
+        f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric int8, per-channel weights), "
+        f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training clips (`calibration.txt`)"
+        + (f"; QAT {q['qat']['epochs']} epochs at lr {q['qat']['lr']}" if q.get("qat") else "")
+        + f"; deployed: {q['deployed'].upper()}. Input int8 scale {io['input']['scale']:.6g}, zero point "
+        f"{io['input']['zero_point']}; output scale {io['output']['scale']:.6g}, zero point "
+        f"{io['output']['zero_point']}.",
+    ])
+
+
+def targets_section(m: dict) -> str:
+    rows = []
+    for t, r in m["targets"].items():
+        other = r["off_chip_flash_kib"] or r["on_chip_flash_kib"] or r["dram_kib"]
+        kind = "off-chip flash" if r["off_chip_flash_kib"] else "on-chip flash" if r["on_chip_flash_kib"] else "DRAM"
+        rows.append([t, f"{r['system_config']} / {r['memory_mode']}", f"{r['core_clock_hz'] / 1e6:.0f} MHz",
+                     f"{r['cycles']:,}", f"{r['inference_time_ms']:.3f}", f"{r['sram_kib']:.2f}",
+                     f"{other:.2f} ({kind})", f"{r['macs']:,}", f"{100 * r['mac_utilisation']:.1f} %",
+                     f"{r['npu_ops']} / {r['cpu_ops']}" + (f" ({', '.join(r['cpu_op_names'])})" if r['cpu_ops'] else ""),
+                     f"{r['pte_bytes'] / 1024:.1f}", f"{r['export_seconds']:.1f}"])
+    return "\n".join([
+        "## On the NPU (Vela 5.1 estimates, per target)", "",
+        _table(["target", "Vela system config / memory mode", "NPU clock", "cycles", "time (ms)", "SRAM (KiB)",
+                "weights (KiB)", "MACs", "MAC utilisation", "ops NPU / CPU", ".pte (KiB)", "export (s)"], rows), "",
+        "Cycles and time are Vela's performance estimates for the NPU at the system config's clock (not measured "
+        "on silicon). MAC utilisation = MACs ÷ (cycles × MACs per cycle). Ops NPU / CPU counts the operators "
+        "of the int8 graph delegated to the Ethos-U versus left to the Cortex-M.",
+    ])
+
+
+def frontend_section(m: dict) -> str:
+    f = m["frontend"]
+    rows = [[k, v] for k, v in f.items()]
+    return "\n".join(["## Front end", "", m.get("frontend_matches", ""), "", _table(["parameter", "value"], rows),
+                      "", f"Model input: {m['model_info']['input']['shape']} {m['model_info']['input']['dtype']}."])
+
+
+def training_section(m: dict) -> str:
+    t, cfg = m["training"], m["config"]["train"]
+    final = t.get("final") or {}
+    aug = cfg.get("augment", {})
+    return "\n".join([
+        "## Training", "",
+        f"{t['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer']} lr {cfg['lr']} ({cfg.get('lr_schedule')}), "
+        f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, seed {cfg['seed']}. "
+        f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. "
+        f"Training took {t['seconds'] / 60:.1f} min ({t['seconds_per_epoch']:.1f} s per epoch) on "
+        f"{m.get('hardware', 'the build machine')}"
+        + (f"; last epoch: loss {final.get('loss')}, train accuracy {pct(final.get('train_accuracy'))}"
+           + (f", validation accuracy {pct(final['val_accuracy'])}" if 'val_accuracy' in final else "") if final else "")
+        + ".",
+    ])
+
+
+def render_card(m: dict, confusion_png: str | None = None) -> str:
+    first = _first(m["targets"]) or {}
+    info = m["model_info"]
+    acc = m["accuracy"]
+    glance = _table(["parameters", "MACs", "input", "float", "int8 (TOSA reference)", "NPU ops"], [[
+        f"{info['params']:,}", f"{info['macs']:,}" if info.get("macs") else "–",
+        f"{info['input']['shape']} {info['input']['dtype']}", pct(acc["float"]),
+        ", ".join(f"{pct(v)} ({t})" for t, v in acc["tosa_int8"].items()),
+        f"{100 * first.get('npu_op_fraction', 0):.0f} % on every target" if all(
+            r["cpu_ops"] == 0 for r in m["targets"].values()) else "see table"]])
+    parts = [
+        front_matter(m),
+        f"# {m['title']}", "", m.get("summary", ""), "",
+        f"`{m['model']}` · profile `{m.get('config', {}).get('profile', 'full')}` · built {m['created']} · "
+        f"generated from [`{model_stem(m['model'])}/metrics.json`]({model_stem(m['model'])}/metrics.json) — "
+        f"every figure below comes from that run.", "",
+        glance, "",
+        "## Intended use", "", m.get("intended_use", ""), "",
+        data_section(m), "",
+        frontend_section(m), "",
+        training_section(m), "",
+        accuracy_section(m), "",
+        targets_section(m), "",
+    ]
+    if confusion_png:
+        parts += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test clips above.", "",
+                  f"![confusion matrix]({confusion_png})", ""]
+    parts += ["## Limitations", ""]
+    parts += [f"- {line}" for line in m.get("limitations", [])]
+    parts += ["- Cycle and time figures are Vela estimates; Cortex-M work outside the NPU (front end, pre/post "
+              "processing) is not included.", ""]
+    licences = "; ".join(f"{d['name']}: {d['license']} — {d.get('citation', '')}" for d in m.get("datasets", []))
+    parts += ["## Licence", "", f"Model and code: {m.get('license', 'apache-2.0')}. Data: {licences}", ""]
+    tools = ", ".join(f"{k} {v}" for k, v in sorted(m.get("tools", {}).items()))
+    parts += ["## How to reproduce", "", "```bash", m["reproduce"], "```", "",
+              f"The resolved configuration is recorded in the metrics file and in the artifacts "
+              f"(`config.resolved.yaml`). Tools: {tools}.", ""]
+    return "\n".join(parts)
+
+
+def plot_confusion(confusion: dict, path: Path, title: str = "") -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    matrix = np.asarray(confusion["matrix"])
+    labels = confusion["labels"]
+    rows = matrix.sum(1, keepdims=True)
+    norm = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
+    size = max(4.0, 0.5 * len(labels) + 1.5)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9), dpi=110)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or confusion.get("source", ""), fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def write_card(metrics: dict, directory: str | Path) -> Path:
+    """<directory>/<stem>.md with its metrics.json and confusion.png in <directory>/<stem>/."""
+    directory = Path(directory)
+    stem = model_stem(metrics["model"])
+    assets = directory / stem
+    assets.mkdir(parents=True, exist_ok=True)
+    (assets / "metrics.json.tmp").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    (assets / "metrics.json.tmp").replace(assets / "metrics.json")
+    png = None
+    if metrics.get("confusion"):
+        plot_confusion(metrics["confusion"], assets / "confusion.png", f"{metrics['model']}: {metrics['confusion']['source']}")
+        png = f"{stem}/confusion.png"
+    card = directory / f"{stem}.md"
+    (directory / f"{stem}.md.tmp").write_text(render_card(metrics, png))
+    (directory / f"{stem}.md.tmp").replace(card)
+    return card
+
+
+def render_model_table(all_metrics: list[dict]) -> str:
+    """The README's table: one row per published model, its accuracy ladder and per-target NPU figures."""
+    targets = sorted({t for m in all_metrics for t in m["targets"]})
+    header = ["model", "task", "params", "MACs", "float", "int8 (TOSA ref.)"] + [f"{t}: ms / SRAM KiB" for t in targets] + ["card"]
+    rows = []
+    for m in sorted(all_metrics, key=lambda m: m["model"]):
+        tosa = m["accuracy"]["tosa_int8"]
+        cells = [f"`{m['model']}`", m.get("task", ""), f"{m['model_info']['params']:,}",
+                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–",
+                 pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
+        for t in targets:
+            r = m["targets"].get(t)
+            cells.append(f"{r['inference_time_ms']:.3f} / {r['sram_kib']:.1f}" if r else "–")
+        cells.append(f"[card](cards/{model_stem(m['model'])}.md)")
+        rows.append(cells)
+    note = ("Generated by `tinyzoo card <model>` from each card's metrics.json: accuracy on the card's test set "
+            "(int8 = the lowest over targets), time = Vela's NPU estimate at the system config's clock.")
+    return _table(header, rows) + "\n\n" + note
+
+
+def update_readme_table(readme: str | Path, table: str) -> Path:
+    readme = Path(readme)
+    text = readme.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise ValueError(f"{readme} has no {TABLE_START} … {TABLE_END} markers")
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    readme.write_text(f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
+    return readme
