@@ -126,6 +126,8 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     tmp.replace(build_dir / "metrics.json")
     card_path = card.write_card(metrics, build_dir / "card")
+    for target in metrics.get("targets", {}):
+        log(f"{target}: {build_dir / target / 'model.pte'}")
     log(f"card (preview): {card_path}")
     if publish:
         card_path = card.write_card(metrics, CARDS)

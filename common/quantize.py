@@ -62,17 +62,15 @@ def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable[
 
 
 class QatModel(nn.Module):
-    """A PT2E QAT graph that behaves like an nn.Module for the training loop (train()/eval() switch
-    batch norm and dropout the way exported graphs need)."""
+    """A PT2E QAT graph as an nn.Module for the training loop. The graph is exported from the float model in eval
+    mode with batch norm folded into the convolutions (statistics frozen at their trained values, the usual QAT
+    fine-tuning practice; dropout off); the fake quantizers observe and round in every mode."""
 
     def __init__(self, prepared: torch.fx.GraphModule):
         super().__init__()
         self.graph_module = prepared
 
     def train(self, mode: bool = True):
-        from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
-
-        (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph_module)
         self.training = mode
         return self
 
@@ -83,14 +81,17 @@ class QatModel(nn.Module):
 def prepare_qat(model: nn.Module, example_inputs: tuple, *, target: str, scheme: str = "a8w8") -> QatModel:
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
-    graph = export_graph(model.train(), example_inputs, dynamic_batch=True)
+    from torch.fx.experimental.optimization import fuse
+
+    # Fold batch norm into the convolutions first: the QAT conv-bn pattern that prepare_qat_pt2e inserts is not
+    # folded back by convert_pt2e with torch 2.14 / torchao, and would leave BN ops on the CPU.
+    graph = export_graph(fuse(model.eval(), inplace=False), example_inputs, dynamic_batch=True)
     return QatModel(prepare_qat_pt2e(graph, _quantizer(target, scheme, qat=True)))
 
 
 def convert_qat(qat_model: QatModel) -> torch.fx.GraphModule:
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
-    qat_model.eval()
     return convert_pt2e(qat_model.graph_module)
 
 

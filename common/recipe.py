@@ -65,7 +65,8 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
     committed = recipe_dir / "calibration.txt"
     position = {clip_id: i for i, clip_id in enumerate(train_ids)}
     if new or not committed.exists():
-        chosen = sorted(random.Random(seed).sample(train_ids, min(count, len(train_ids))))
+        unique = sorted(set(train_ids))
+        chosen = sorted(random.Random(seed).sample(unique, min(count, len(unique))))
         write_calibration_list(chosen, build / "calibration.txt",
                                header=f"calibration clips: {len(chosen)} training ids drawn with seed {seed}")
         return [position[c] for c in chosen]

@@ -113,3 +113,15 @@ def test_time_shift_moves_the_signal():
     aug = WaveformAugment([], sample_rate=1000, time_shift_ms=10)
     y = aug.shift(x, torch.Generator().manual_seed(0))
     assert y.sum() == 1.0 and abs(int(y.argmax()) - 50) <= 10
+
+
+def test_real_keyword_clips_are_repeated(tmp_path):
+    root = tmp_path / "SpeechCommands" / "speech_commands_v0.02"
+    for i in range(3):
+        write_clip(root / "yes" / f"s{i}_nohash_0.wav")
+    write_clip(root / "cat" / "c_nohash_0.wav")
+    (root / "testing_list.txt").write_text("")
+    write_clip(root / "_background_noise_" / "noise.wav", seconds=3)
+    data = {**DATA, "labels": ["_silence_", "_unknown_", "yes"], "real_keyword_repeat": 4, "silence_fraction": 0}
+    train = kws_train_set(tmp_path, data)
+    assert train.summary()["per_class"] == {"_silence_": 0, "_unknown_": 1, "yes": 12}

@@ -99,3 +99,26 @@ def test_vela_report_per_target(quantized, tmp_path):
     assert r["npu_ops"] == low.npu_ops and r["cpu_ops"] == 0 and r["npu_op_fraction"] == 1.0
     assert r["layers"] and sum(layer["macs"] for layer in r["layers"]) == r["macs"]
     assert macs_per_cycle("ethos-u85-2048") == 2048
+
+
+def test_qat_lowers_fully_and_matches_its_tosa_graph(tmp_path):
+    """QAT (batch norm folded, fake quantizers trained) gives a graph that lowers 100 % to the NPU and whose
+    integer TOSA graph computes what the QAT fake-quant model computes."""
+    from common.quantize import convert_qat, prepare_qat
+    from common.train import fit
+
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    x = torch.randn(96, 1, 12, 10)
+    y = (x.mean((1, 2, 3)) > 0).long() + 2 * (x[:, 0, :6].mean((1, 2)) > 0).long()
+    qat = prepare_qat(model, (x[:1],), target="ethos-u55-128")
+    data = torch.utils.data.TensorDataset(x, y)
+    result = fit(qat, data, {"epochs": 2, "batch_size": 16, "lr": 1e-3, "seed": 0}, tmp_path / "qat.pt",
+                 log_fn=lambda *_: None)
+    assert result.epochs_run == 2
+    q = convert_qat(qat)
+    low = lower_ethos_u(q, (x[:1],), "ethos-u55-128", tmp_path / "u55")
+    assert low.cpu_ops == 0 and low.partitions == 1
+    io = io_quant_params(q)
+    raw, _ = run_tosa(low.tosa_path, quantize(x[:32], io["input"]))
+    assert np.abs(raw.astype(int) - quantize(q(x[:32]).detach(), io["output"]).astype(int)).max() <= 1

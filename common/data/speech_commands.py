@@ -202,6 +202,16 @@ def _balance_unknown(clips: ClipSet, per_keyword: float, fraction: float, seed: 
     return clips.subset(sorted([i for i, u in enumerate(is_unknown) if not u] + keep_unknown))
 
 
+def _repeat_real_keywords(clips: ClipSet, times: int) -> ClipSet:
+    """Show every real keyword clip `times` times per epoch (augmentation makes each showing different), so that
+    real recordings are not a mark of `_unknown_` when most keyword clips are synthetic."""
+    if times <= 1:
+        return clips
+    real = [i for i, (s, w) in enumerate(zip(clips.sources, clips.words))
+            if s != "synthetic" and not clips.label_names[int(clips.labels[i])].startswith("_")]
+    return ClipSet.concat([clips] + [clips.subset(real)] * (times - 1))
+
+
 def kws_train_set(root: str | Path, data_cfg: dict, *, synthetic_root: Path | None = None, seed: int = 0,
                   split: str = "training") -> ClipSet:
     """Training clips: the official training split of `version` and of every `extra_real` version present
@@ -229,6 +239,7 @@ def kws_train_set(root: str | Path, data_cfg: dict, *, synthetic_root: Path | No
     keywords = [i for i, name in enumerate(labels) if not name.startswith("_")]
     per_keyword = float(sum(int((clips.labels == k).sum()) for k in keywords)) / max(1, len(keywords))
     clips = _balance_unknown(clips, per_keyword, data_cfg.get("unknown_fraction", 1.0), seed)
+    clips = _repeat_real_keywords(clips, data_cfg.get("real_keyword_repeat", 1))
     silence = int(round(per_keyword * data_cfg.get("silence_fraction", 1.0)))
     if silence:
         noise = background_noise(root, data_cfg["version"])

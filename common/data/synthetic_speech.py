@@ -31,15 +31,15 @@ from tqdm import tqdm
 from common.errors import ToolMissingError
 
 log = logging.getLogger(__name__)
-ALGORITHM = 1   # bump when the synthesis below changes, so cached sets are rebuilt
+ALGORITHM = 2   # bump when the synthesis below changes, so cached sets are rebuilt
 
 # Words for the _unknown_ class: Speech Commands' other words plus words that sound close to the keywords
 # (but are not homophones of them), so the model learns to reject near misses.
 UNKNOWN_WORDS = (
     "backward", "bed", "bird", "cat", "dog", "eight", "five", "follow", "forward", "four", "happy", "house",
     "learn", "marvin", "nine", "one", "seven", "sheila", "six", "three", "tree", "two", "visual", "wow", "zero",
-    "yet", "yell", "note", "nose", "cup", "town", "lift", "light", "bright", "own", "odd", "often", "top", "shop",
-    "goal", "gold", "dough", "start", "store", "yellow", "nothing", "open", "low", "fight", "left over",
+    "hello", "okay", "please", "thanks", "music", "water", "window", "turn", "play", "next", "cancel", "morning",
+    "number", "open", "close", "yellow", "table", "phone", "later", "maybe", "river", "paper", "kitchen", "little",
 )
 
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
@@ -99,6 +99,8 @@ class ClipPlan:
     pitch: float          # engine pitch, 1.0 = the voice's default
     resample: int         # play 16 kHz audio resampled to resample × 1 kHz: < 16 faster & higher, > 16 slower
     level_db: float       # peak level, dBFS
+    tilt_db: float        # spectral tilt per octave around 1 kHz (microphone / channel colour)
+    lowpass_hz: float     # band limit of the channel
     position: float       # where in the free part of the second the word starts, 0..1
     reverb_rt60: float    # 0 = dry
     noise: int            # index into the noise bank, -1 = none
@@ -129,7 +131,8 @@ def plan_clips(words: list[str], per_word: dict[str, int], voices: list[Voice], 
             plans.append(ClipPlan(
                 word=word, index=i, voice=voice, rate=float(rng.uniform(0.75, 1.3)),
                 pitch=float(rng.uniform(0.8, 1.25)), resample=int(rng.integers(14, 19)),
-                level_db=float(rng.uniform(-24, -1)), position=float(rng.random()),
+                level_db=float(rng.uniform(-24, -1)), tilt_db=float(rng.uniform(-4, 3)),
+                lowpass_hz=float(rng.uniform(3500, 8000)), position=float(rng.random()),
                 reverb_rt60=float(rng.uniform(0.15, 0.7)) if rng.random() < 0.4 else 0.0,
                 noise=int(rng.integers(noise_count)) if noisy else -1, noise_offset=float(rng.random()),
                 snr_db=float(rng.uniform(5, 30))))
@@ -194,6 +197,15 @@ def trim(x: np.ndarray, rate: int, threshold_db: float = -40.0) -> np.ndarray:
     return x[loud[0] * hop:(loud[-1] + 1) * hop]
 
 
+def channel(x: np.ndarray, rate: int, tilt_db_per_octave: float, lowpass_hz: float) -> np.ndarray:
+    """A microphone/channel colour: a spectral tilt around 1 kHz, a 100 Hz high-pass and a smooth low-pass."""
+    spectrum = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    octaves = np.log2(np.maximum(f, 50.0) / 1000.0)
+    gain = 10 ** (tilt_db_per_octave * octaves / 20) / np.sqrt(1 + (f / lowpass_hz) ** 8) / np.sqrt(1 + (100.0 / np.maximum(f, 1.0)) ** 4)
+    return np.fft.irfft(spectrum * gain, len(x))
+
+
 def room_impulse_response(rt60: float, rate: int, rng: np.random.Generator) -> np.ndarray:
     n = int(rt60 * rate)
     decay = np.exp(-6.9078 * np.arange(n) / n)            # -60 dB at rt60
@@ -211,6 +223,7 @@ def render(plan: ClipPlan, speech: np.ndarray, rate: int, *, sample_rate: int, c
     limit = int(clip_samples * 0.98)
     if len(x) > limit:                                     # too long to fit: speed it up to fit
         x = resample(x, len(x), limit)[:limit]
+    x = channel(x, sample_rate, plan.tilt_db, plan.lowpass_hz)
     if plan.reverb_rt60 > 0:
         rir = room_impulse_response(plan.reverb_rt60, sample_rate, rng)
         size = 1 << int(np.ceil(np.log2(len(x) + len(rir))))
@@ -251,7 +264,8 @@ class SynthesisSummary:
 
 VARIATION = ("per clip: voice; engine speaking rate x0.75-1.3 and pitch x0.8-1.25 (festival: rate only); "
              "resampling 14-18 kHz played at 16 kHz (speed and formants +-12 %); random position in the second; "
-             "peak level -24 to -1 dBFS; room reverberation (RT60 0.15-0.7 s) on 40 %; background noise at "
+             "peak level -24 to -1 dBFS; channel colour (spectral tilt -4 to +3 dB/octave, 100 Hz high-pass, "
+             "low-pass at 3.5-8 kHz); room reverberation (RT60 0.15-0.7 s) on 40 %; background noise at "
              "5-30 dB SNR on 50 %")
 
 
@@ -310,7 +324,7 @@ def _synthesize(plans, out_root: Path, parameters, sample_rate, clip_samples, no
             soundfile.write(str(path), clip, sample_rate, subtype="PCM_16")
             return {"path": plan.relpath, "word": plan.word, "engine": plan.voice.engine, "voice": plan.voice.name,
                     "rate": round(plan.rate, 3), "pitch": round(plan.pitch, 3), "resample_khz": plan.resample,
-                    "level_db": round(plan.level_db, 1), "reverb_rt60": round(plan.reverb_rt60, 2),
+                    "level_db": round(plan.level_db, 1), "tilt_db": round(plan.tilt_db, 1), "lowpass_hz": round(plan.lowpass_hz), "reverb_rt60": round(plan.reverb_rt60, 2),
                     "noise": plan.noise, "snr_db": round(plan.snr_db, 1) if plan.noise >= 0 else None}
 
         with ThreadPoolExecutor(workers or os.cpu_count() or 2) as pool:
