@@ -99,19 +99,24 @@ def data_section(m: dict) -> str:
 
 def accuracy_section(m: dict) -> str:
     acc, q = m["accuracy"], m["quantization"]
-    rows = [["float (PyTorch)", pct(acc["float"]), "–", "–"],
-            [f"int8 fake-quant ({q['deployed'].upper()})", pct(acc["fake_quant_int8"]), "–", "–"]]
+    rows = [["float (PyTorch)", pct(acc["float"]), "–", "–", "–"],
+            [f"int8 fake-quant ({q['deployed'].upper()})", pct(acc["fake_quant_int8"]), "–", "–", "–"]]
     if acc.get("ptq_fake_quant_int8") is not None:
-        rows.insert(1, ["int8 fake-quant (PTQ)", pct(acc["ptq_fake_quant_int8"]), "–", "–"])
+        rows.insert(1, ["int8 fake-quant (PTQ)", pct(acc["ptq_fake_quant_int8"]), "–", "–", "–"])
     for t, a in acc["tosa_int8"].items():
         rows.append([f"int8 TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t]),
+                     pct(acc["agreement_tosa_fake_quant"][t]) if "agreement_tosa_fake_quant" in acc else "–",
                      f"{acc['max_lsb_diff_tosa_fake_quant'][t]} LSB"])
     io = q["io"]
     return "\n".join([
         "## Accuracy: float → int8 → int8 as the NPU computes it", "",
         f"On the same {acc['samples']} test clips. The TOSA reference model runs the exact integer graph Vela "
         f"compiles for each target, on int8 inputs quantized with the model's input scale.", "",
-        _table(["model", "top-1 accuracy", "top-1 agreement with float", "max output diff vs fake-quant"], rows), "",
+        _table(["model", "top-1 accuracy", "top-1 agreement with float", "top-1 agreement with fake-quant",
+                "max output diff vs fake-quant"], rows), "",
+        "Agreement with fake-quant isolates what lowering changed (the integer graph vs the PyTorch int8 "
+        "model); agreement with float also includes quantization"
+        + (" and the QAT fine-tuning, which moves the weights." if q.get("qat") else "."),
         f"With {acc['samples']} test clips, the 95 % confidence half-width of an accuracy near "
         f"{pct(acc['float'])} is ±{confidence_pp(acc['float'], acc['samples']):.1f} pp (normal approximation); "
         f"the float-vs-int8 differences above are paired on the same clips, so the agreement column is the "
@@ -243,6 +248,7 @@ def plot_confusion(confusion: dict, path: Path, title: str = "") -> Path:
 def write_card(metrics: dict, directory: str | Path) -> Path:
     """<directory>/<stem>.md with its metrics.json and confusion.png in <directory>/<stem>/."""
     directory = Path(directory)
+    metrics = json.loads(json.dumps(metrics, sort_keys=True))   # render exactly what metrics.json will hold
     stem = model_stem(metrics["model"])
     assets = directory / stem
     assets.mkdir(parents=True, exist_ok=True)
@@ -287,3 +293,9 @@ def update_readme_table(readme: str | Path, table: str) -> Path:
     _, tail = rest.split(TABLE_END, 1)
     readme.write_text(f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
     return readme
+
+
+def refresh_readme_table(cards_dir: str | Path, readme: str | Path) -> Path:
+    """Regenerate the README's model table from every published card's metrics.json."""
+    metrics = [load_metrics(p) for p in sorted(Path(cards_dir).glob("*/metrics.json"))]
+    return update_readme_table(readme, render_model_table(metrics))

@@ -17,7 +17,8 @@ import torch
 from common import quantize as q
 from common.config import save_yaml, tool_versions
 from common.lower import check_target, lower_ethos_u
-from common.verify import compare
+from common.verify import compare, run_tosa
+from common.verify import quantize as quantize_array
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "zoo" / "artifacts"
@@ -94,11 +95,25 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     accuracy = compare(model, deployed, test_features, test_labels,
                        {t: low.tosa_path for t, low in lowered.items()}, io, len(cfg["data"]["labels"]))
     timings["verify_seconds"] = time.perf_counter() - start
+    reference = write_reference_io(build_dir, lowered, test_features[:1], io)
+    reference["label"] = int(test_labels[0])
     if qat_acc is not None:
         accuracy["ptq_fake_quant_int8"] = float((ptq(test_features).argmax(1) == test_labels).float().mean())
         accuracy["qat_fake_quant_int8"] = qat_acc
     return {"quantization": {**quant_info, "io": io}, "accuracy": accuracy, "targets": target_reports,
-            "timings": timings}
+            "timings": timings, "reference": reference}
+
+
+def write_reference_io(build_dir: Path, lowered: dict, features: torch.Tensor, io: dict) -> dict:
+    """A golden pair for firmware and downloads: the first test sample as the model's int8 input
+    (`reference_input.bin`, raw bytes) and, per target, the int8 output its TOSA graph computes
+    (`<target>/reference_output.bin`)."""
+    raw_in = quantize_array(features, io["input"])
+    (build_dir / "reference_input.bin").write_bytes(raw_in.tobytes())
+    for target, low in lowered.items():
+        raw_out, _ = run_tosa(low.tosa_path, raw_in)
+        (low.pte_path.parent / "reference_output.bin").write_bytes(raw_out.tobytes())
+    return {"input_shape": list(raw_in.shape), "dtype": str(raw_in.dtype), "sample": "first test clip"}
 
 
 def model_info(model: torch.nn.Module, example_inputs: tuple, io: dict, macs: int | None) -> dict:
@@ -132,12 +147,14 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
     if publish:
         card_path = card.write_card(metrics, CARDS)
         publish_artifacts(metrics["model"], build_dir)
+        card.refresh_readme_table(CARDS, REPO / "README.md")
         log(f"published: {card_path} and {ARTIFACTS / metrics['model']}")
     return card_path
 
 
-PUBLISHED_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json")
-PUBLISHED_TARGET_FILES = ("model.pte", "model.tosa")
+PUBLISHED_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
+                   "reference_input.bin")
+PUBLISHED_TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin")
 
 
 def publish_artifacts(name: str, build_dir: Path) -> Path:
@@ -151,7 +168,8 @@ def publish_artifacts(name: str, build_dir: Path) -> Path:
     for target_dir in sorted(p for p in build_dir.iterdir() if (p / "model.pte").exists()):
         (stage / target_dir.name).mkdir()
         for file in PUBLISHED_TARGET_FILES:
-            shutil.copy2(target_dir / file, stage / target_dir.name / file)
+            if (target_dir / file).exists():
+                shutil.copy2(target_dir / file, stage / target_dir.name / file)
     shutil.rmtree(dest, ignore_errors=True)
     stage.replace(dest)
     return dest

@@ -93,12 +93,17 @@ def predict(model: torch.nn.Module, features: torch.Tensor, batch_size: int = 51
 
 def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         batch_transform: Callable | None = None, eval_set: tuple[torch.Tensor, torch.Tensor] | None = None,
-        resume: bool = True, log_fn=print) -> TrainResult:
+        resume: bool = True, device: str | torch.device | None = None, log_fn=print) -> TrainResult:
     """Train `model` on `train_set` ((input, label) items) for cfg["epochs"]; returns the history.
 
     `checkpoint` is written after every epoch; with `resume`, a checkpoint of the same training config and
     data size continues where it stopped (a finished one returns at once). `eval_set` (features, labels) is
-    scored after every epoch."""
+    scored after every epoch. Trains on the GPU when there is one (`device` overrides); the model comes back
+    on the CPU."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device)
+    if isinstance(batch_transform, torch.nn.Module):
+        batch_transform.to(device)
     checkpoint = Path(checkpoint)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     n, batch_size, epochs = len(train_set), cfg["batch_size"], cfg["epochs"]
@@ -134,6 +139,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         for step in bar:
             idx = order[step * batch_size:(step + 1) * batch_size]
             x, y = _batch(train_set, idx)
+            x, y = x.to(device), y.to(device)
             if batch_transform is not None:
                 with torch.no_grad():
                     x, y = batch_transform(x, y, generator=generator)
@@ -152,7 +158,8 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         entry = {"epoch": epoch + 1, "loss": round(total_loss / seen, 4), "train_accuracy": round(correct / seen, 4),
                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2)}
         if eval_set is not None:
-            entry["val_accuracy"] = round(float((predict(model, eval_set[0]).argmax(1) == eval_set[1]).float().mean()), 4)
+            predicted = predict(model, eval_set[0].to(device)).argmax(1).cpu()
+            entry["val_accuracy"] = round(float((predicted == eval_set[1]).float().mean()), 4)
         result.history.append(entry)
         result.seconds_total += seconds
         log_fn("  ".join(f"{k} {v}" for k, v in entry.items()))
@@ -164,5 +171,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     result.epochs_run = len(result.history)
     timed = [h["seconds"] for h in result.history]
     result.seconds_per_epoch = sum(timed) / len(timed) if timed else 0.0
-    model.eval()
+    model.cpu().eval()
+    if isinstance(batch_transform, torch.nn.Module):
+        batch_transform.cpu()
     return result

@@ -37,6 +37,7 @@ def metrics():
         "accuracy": {"samples": 12, "float": 0.75, "fake_quant_int8": 0.75,
                      "tosa_int8": {"ethos-u55-128": 0.7333, "ethos-u85-256": 0.7333},
                      "agreement_int8_float": {"ethos-u55-128": 0.98, "ethos-u85-256": 0.98},
+                     "agreement_tosa_fake_quant": {"ethos-u55-128": 1.0, "ethos-u85-256": 0.99},
                      "max_lsb_diff_tosa_fake_quant": {"ethos-u55-128": 0, "ethos-u85-256": 1}},
         "targets": {"ethos-u55-128": target("ethos-u55-128", 107389), "ethos-u85-256": target("ethos-u85-256", 51234, 1e9)},
         "confusion": {"labels": labels, "matrix": [[4, 0, 0], [0, 3, 1], [0, 1, 3]], "source": "int8 TOSA reference"},
@@ -63,7 +64,7 @@ def test_human_part_has_every_target_and_section(metrics):
         assert heading in text
     assert "| ethos-u55-128 | Ethos_U55_High_End_Embedded / Shared_Sram | 500 MHz | 107,389 | 0.215 |" in text
     assert "| ethos-u85-256 |" in text and "51,234" in text
-    assert "| int8 TOSA reference, ethos-u85-256 | 73.33 % | 98.00 % | 1 LSB |" in text
+    assert "| int8 TOSA reference, ethos-u85-256 | 73.33 % | 98.00 % | 99.00 % | 1 LSB |" in text
 
 
 def test_cpu_fallback_is_named(metrics):

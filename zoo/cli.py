@@ -108,8 +108,22 @@ def _card(args) -> None:
 def update_readme_table() -> None:
     from common import card
 
-    metrics = [registry.get(n).metrics() for n in registry.list_models() if registry.get(n).published]
-    card.update_readme_table(registry.REPO / "README.md", card.render_model_table(metrics))
+    card.refresh_readme_table(registry.CARDS, registry.REPO / "README.md")
+
+
+def _pull(args) -> None:
+    from zoo import hub
+
+    path = hub.pull(args.model, args.target, source=args.source)
+    print(path)
+
+
+def _index(args) -> None:
+    from zoo import hub
+
+    pinned = {k: v for k, v in {"repo_id": args.repo_id, "revision": args.revision}.items() if v}
+    path = hub.write_index(hub.build_index(hub=pinned))
+    print(f"{path}: {len(hub.load_index(path)['models'])} model(s)")
 
 
 def _data(args) -> None:
@@ -149,6 +163,14 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("card", help="regenerate a card (and the README table) from metrics.json")
     s.add_argument("model")
     s.add_argument("--metrics", type=Path)
+    s = sub.add_parser("pull", help="download a published model's artifacts (SHA-256 checked); prints the .pte path")
+    s.add_argument("model")
+    s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")
+    s.add_argument("--source", help="a mirror directory or http(s) URL instead of the Hugging Face Hub "
+                                    "(default: $TINYZOO_MIRROR)")
+    s = sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/")
+    s.add_argument("--repo-id", help="Hugging Face repo holding the artifacts")
+    s.add_argument("--revision", help="the Hub commit to pin (after uploading)")
     s = sub.add_parser("data", help="locate or download a dataset")
     s.add_argument("dataset")
     s.add_argument("--data-root", type=Path)
@@ -166,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             if rest:
                 parser().error(f"unrecognized arguments: {' '.join(rest)}")
             {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card,
-             "data": _data}[args.command](args)
+             "pull": _pull, "index": _index, "data": _data}[args.command](args)
     except TinyzooError as err:
         print(f"tinyzoo: error: {err}", file=sys.stderr)
         return 2

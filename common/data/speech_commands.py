@@ -239,7 +239,8 @@ def kws_train_set(root: str | Path, data_cfg: dict, *, synthetic_root: Path | No
     keywords = [i for i, name in enumerate(labels) if not name.startswith("_")]
     per_keyword = float(sum(int((clips.labels == k).sum()) for k in keywords)) / max(1, len(keywords))
     clips = _balance_unknown(clips, per_keyword, data_cfg.get("unknown_fraction", 1.0), seed)
-    clips = _repeat_real_keywords(clips, data_cfg.get("real_keyword_repeat", 1))
+    if split == "training":
+        clips = _repeat_real_keywords(clips, data_cfg.get("real_keyword_repeat", 1))
     silence = int(round(per_keyword * data_cfg.get("silence_fraction", 1.0)))
     if silence:
         noise = background_noise(root, data_cfg["version"])

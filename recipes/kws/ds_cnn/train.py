@@ -36,7 +36,8 @@ def main(argv=None) -> Path:
 
     # 4-7. int8 (PTQ on the committed calibration clips, optionally QAT), lowering, verification, Vela report.
     calibration = recipe.calibration_indices(data.train.ids, HERE, build, count=cfg["quantize"]["ptq"]["samples"],
-                                             seed=cfg["train"]["seed"], new=args.new_calibration)
+                                             seed=cfg["train"]["seed"],
+                                             new=args.new_calibration or args.profile == "quick")
     calibration_features = kws.features_of(data.train.subset(calibration), cfg["frontend"])
     test_features = kws.features_of(data.test, cfg["frontend"])
     example = (test_features[:1],)

@@ -1,0 +1,184 @@
+"""Prebuilt artifacts: the catalogue index (`zoo/index.json`, generated from the published builds) and
+`pull()`, which downloads an artifact, checks its SHA-256 against the index and returns a local path.
+
+Sources, in the order `pull` uses them:
+  * a mirror — `source=` or $TINYZOO_MIRROR: a plain directory or an http(s) URL with the index's layout
+    (`<task>/<model>/<file>`, `<task>/<model>/<target>/<file>`), for air-gapped users and tests;
+  * the Hugging Face Hub — the repo id and revision pinned in the index, through `huggingface_hub` (its cache,
+    `HF_ENDPOINT` for mirrors, `HF_HUB_OFFLINE=1` for cached use without network).
+A download whose size or SHA-256 differs from the index raises `ArtifactError` and is deleted, so nothing
+corrupt is left in any cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from common.errors import ArtifactError, UnknownTargetError
+from zoo import registry
+
+INDEX = Path(__file__).resolve().parent / "index.json"
+DEFAULT_HUB = {"repo_id": "tinyzoo/tinyzoo-artifacts", "repo_type": "model", "revision": "main"}
+MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
+               "reference_input.bin")
+TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _entry(artifacts: Path, rel: str) -> dict:
+    path = artifacts / rel
+    return {"path": rel, "size": path.stat().st_size, "sha256": sha256_of(path)}
+
+
+def build_index(artifacts_root: Path = registry.ARTIFACTS, hub: dict | None = None) -> dict:
+    """The catalogue of every published model, from its artifacts folder and metrics (never typed by hand)."""
+    old = load_index(missing_ok=True)
+    hub = {**DEFAULT_HUB, **old.get("hub", {}), **(hub or {})}
+    models = {}
+    for name in registry.list_models():
+        model = registry.get(name)
+        folder = Path(artifacts_root) / name
+        if not (folder / "metrics.json").exists():
+            continue
+        m = json.loads((folder / "metrics.json").read_text())
+        files = {f: _entry(Path(artifacts_root), f"{name}/{f}") for f in MODEL_FILES if (folder / f).exists()}
+        targets = {}
+        for target in sorted(m["targets"]):
+            tfiles = {f: _entry(Path(artifacts_root), f"{name}/{target}/{f}") for f in TARGET_FILES
+                      if (folder / target / f).exists()}
+            r = m["targets"][target]
+            targets[target] = {"files": tfiles, "cycles": r["cycles"], "inference_time_ms": r["inference_time_ms"],
+                               "sram_kib": r["sram_kib"], "flash_kib": r["flash_kib"], "npu_ops": r["npu_ops"],
+                               "cpu_ops": r["cpu_ops"], "system_config": r["system_config"],
+                               "memory_mode": r["memory_mode"],
+                               "tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
+        models[name] = {
+            "task": m.get("task"), "title": m.get("title"), "recipe": f"recipes/{name}",
+            "card": str(model.card_path.relative_to(registry.REPO)),
+            "labels": m.get("labels"), "input": m["model_info"]["input"], "output": m["model_info"]["output"],
+            "params": m["model_info"]["params"], "float_accuracy": m["accuracy"]["float"],
+            "test_samples": m["accuracy"]["samples"], "files": files, "targets": targets,
+        }
+    return {"format": 1, "generated_by": "tinyzoo index", "hub": hub, "models": models}
+
+
+def write_index(index: dict, path: Path = INDEX) -> Path:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_index(path: Path = INDEX, missing_ok: bool = False) -> dict:
+    if not path.exists():
+        if missing_ok:
+            return {}
+        raise ArtifactError(f"no artifact index at {path}; maintainers generate it with `tinyzoo index`")
+    return json.loads(path.read_text())
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TINYZOO_CACHE", Path.home() / ".cache" / "tinyzoo")) / "artifacts"
+
+
+def _verify(path: Path, entry: dict, origin: str) -> None:
+    size = path.stat().st_size
+    if size != entry["size"]:
+        raise ArtifactError(f"{origin}: {size} bytes instead of {entry['size']} (truncated or wrong file); "
+                            f"deleted it — pull again")
+    digest = sha256_of(path)
+    if digest != entry["sha256"]:
+        raise ArtifactError(f"{origin}: SHA-256 {digest[:16]}… does not match the index ({entry['sha256'][:16]}…); "
+                            f"deleted it. The mirror or download is corrupt or from another release.")
+
+
+def _from_mirror(mirror: str, entry: dict) -> Path:
+    """Copy or download `entry` from a directory / http(s) mirror into the tinyzoo cache, verified."""
+    dest = cache_dir() / entry["path"]      # the index's layout, so a model's files sit together
+    if dest.exists() and dest.stat().st_size == entry["size"] and sha256_of(dest) == entry["sha256"]:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    origin = f"{mirror.rstrip('/')}/{entry['path']}"
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if mirror.startswith(("http://", "https://")):
+                try:
+                    with urllib.request.urlopen(origin, timeout=60) as response:
+                        shutil.copyfileobj(response, out)
+                except urllib.error.URLError as err:
+                    raise ArtifactError(f"cannot download {origin}: {err}") from err
+            else:
+                source = Path(mirror) / entry["path"]
+                if not source.exists():
+                    raise ArtifactError(f"{source} is not in the mirror {mirror}")
+                with open(source, "rb") as f:
+                    shutil.copyfileobj(f, out)
+        _verify(tmp, entry, origin)
+        tmp.replace(dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _from_hub(hub: dict, entry: dict) -> Path:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        path = Path(hf_hub_download(hub["repo_id"], entry["path"], revision=hub["revision"],
+                                    repo_type=hub.get("repo_type", "model"), endpoint=os.environ.get("HF_ENDPOINT")))
+    except LocalEntryNotFoundError as err:
+        raise ArtifactError(f"{entry['path']} is not in the Hugging Face cache and the Hub cannot be reached "
+                            f"({hub['repo_id']}@{hub['revision']}); connect, set HF_ENDPOINT to a mirror, or pass "
+                            f"a mirror with --source / TINYZOO_MIRROR") from err
+    try:
+        _verify(path, entry, f"{hub['repo_id']}@{hub['revision']}/{entry['path']}")
+    except ArtifactError:
+        blob = path.resolve()
+        path.unlink(missing_ok=True)
+        blob.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def files_for(name: str, target: str | None, index: dict | None = None) -> list[dict]:
+    index = index or load_index()
+    registry.get(name)  # unknown names get the registry's "did you mean"
+    if name not in index["models"]:
+        raise ArtifactError(f"{name} has no published artifacts in the index; build it with `tinyzoo build {name}`")
+    model = index["models"][name]
+    entries = list(model["files"].values())
+    if target is not None:
+        if target not in model["targets"]:
+            raise UnknownTargetError(f"{name} has no artifacts for {target!r}; published targets: "
+                                     f"{', '.join(model['targets'])} (or lower it yourself: `tinyzoo export {name} "
+                                     f"--target {target}`)")
+        entries += list(model["targets"][target]["files"].values())
+    return entries
+
+
+def pull(name: str, target: str | None = None, *, source: str | None = None, index: dict | None = None) -> Path:
+    """Fetch a model's artifacts (and one target's, if given), verified against the index. Returns the path of
+    the target's `model.pte`, or of the float checkpoint without a target."""
+    index = index or load_index()
+    source = source or os.environ.get("TINYZOO_MIRROR")
+    paths = {}
+    for entry in files_for(name, target, index):
+        paths[entry["path"]] = _from_mirror(source, entry) if source else _from_hub(index["hub"], entry)
+    key = f"{name}/{target}/model.pte" if target else f"{name}/checkpoint.pt"
+    return paths[key]
