@@ -17,7 +17,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def entry(path, data):
-    return {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"path": path.removeprefix("kws/ds_cnn/"), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +29,9 @@ def _own_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def index():
     files = {p: entry(p, d) for p, d in FILES.items()}
-    return {"format": 1, "hub": {"repo_id": "tinyzoo/test-artifacts", "repo_type": "model", "revision": COMMIT},
+    return {"format": 1,
             "models": {"kws/ds_cnn": {
+                "hub": {"repo_id": "tinyzoo/kws-ds_cnn", "repo_type": "model", "revision": COMMIT},
                 "files": {"checkpoint.pt": files["kws/ds_cnn/checkpoint.pt"], "metrics.json": files["kws/ds_cnn/metrics.json"]},
                 "targets": {"ethos-u55-128": {"files": {"model.pte": files["kws/ds_cnn/ethos-u55-128/model.pte"],
                                                         "model.tosa": files["kws/ds_cnn/ethos-u55-128/model.tosa"]}}}}}}
@@ -54,9 +55,9 @@ class Server:
         class Handler(http.server.BaseHTTPRequestHandler):
             def _file(self):
                 path = self.path
-                prefix = f"/tinyzoo/test-artifacts/resolve/{COMMIT}/"
+                prefix = f"/tinyzoo/kws-ds_cnn/resolve/{COMMIT}/"
                 if path.startswith(prefix):
-                    path = path[len(prefix):]
+                    path = "kws/ds_cnn/" + path[len(prefix):]
                 target = root / path.lstrip("/")
                 return target if target.is_file() else None
 
@@ -186,3 +187,47 @@ def test_pull_cli_prints_the_path(index, mirror, tmp_path, monkeypatch, capsys):
     assert cli.main(["pull", "kws/ds_cnn", "--target", "ethos-u55-128", "--source", str(mirror)]) == 0
     assert Path(capsys.readouterr().out.strip()).read_bytes() == FILES["kws/ds_cnn/ethos-u55-128/model.pte"]
     assert cli.main(["pull", "kws/ds_cnn", "--target", "ethos-u99-1", "--source", str(mirror)]) == 2
+
+
+def test_missing_file_in_mirror_and_on_the_hub(index, mirror, tmp_path, monkeypatch):
+    (mirror / "kws/ds_cnn/ethos-u55-128/model.tosa").unlink()
+    with pytest.raises(ArtifactError, match="not in the mirror"):
+        hub.pull("kws/ds_cnn", "ethos-u55-128", source=str(mirror), index=index)
+    import huggingface_hub.constants as constants
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    server = Server(mirror)
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    try:
+        with pytest.raises(ArtifactError, match="model.tosa"):
+            hub.pull("kws/ds_cnn", "ethos-u55-128", index=index)
+    finally:
+        server.stop()
+
+
+def test_committed_index_is_generated_from_the_artifacts():
+    committed = hub.load_index()
+    assert hub.build_index() == committed
+    model = committed["models"]["kws/ds_cnn"]
+    assert model["input"]["dtype"] == "int8" and len(model["labels"]) == 12
+    assert set(model["targets"]) >= {"ethos-u55-128", "ethos-u85-256"}
+    assert model["targets"]["ethos-u55-128"]["files"]["model.pte"]["size"] > 10_000
+
+
+def test_publish_dry_run_writes_the_exact_upload_tree(tmp_path):
+    import runpy
+    import sys
+
+    from zoo import get
+    publish = runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "publish_hub.py"))
+    assert publish["main"](["kws/ds_cnn", "--dry-run", str(tmp_path / "up")]) == 0
+    up = tmp_path / "up"
+    readme = (up / "README.md").read_text()
+    assert readme.startswith("---\n") and "model-index" in readme and "](confusion.png)" in readme
+    assert (up / "confusion.png").exists()
+    model = hub.load_index()["models"]["kws/ds_cnn"]
+    for t, info in model["targets"].items():
+        pte = info["files"]["model.pte"]
+        assert hub.sha256_of(up / pte["path"]) == pte["sha256"]
+    assert hub.sha256_of(up / "checkpoint.pt") == model["files"]["checkpoint.pt"]["sha256"]
+    assert sorted(p.name for p in up.iterdir()) == sorted(
+        ["README.md", "confusion.png", *model["files"], *model["targets"]])

@@ -121,8 +121,7 @@ def _pull(args) -> None:
 def _index(args) -> None:
     from zoo import hub
 
-    pinned = {k: v for k, v in {"repo_id": args.repo_id, "revision": args.revision}.items() if v}
-    path = hub.write_index(hub.build_index(hub=pinned))
+    path = hub.write_index(hub.build_index())
     print(f"{path}: {len(hub.load_index(path)['models'])} model(s)")
 
 
@@ -168,9 +167,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")
     s.add_argument("--source", help="a mirror directory or http(s) URL instead of the Hugging Face Hub "
                                     "(default: $TINYZOO_MIRROR)")
-    s = sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/")
-    s.add_argument("--repo-id", help="Hugging Face repo holding the artifacts")
-    s.add_argument("--revision", help="the Hub commit to pin (after uploading)")
+    sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/ "
+                                 "(scripts/publish_hub.py pins each model's Hub commit)")
     s = sub.add_parser("data", help="locate or download a dataset")
     s.add_argument("dataset")
     s.add_argument("--data-root", type=Path)

@@ -1,11 +1,12 @@
 """Prebuilt artifacts: the catalogue index (`zoo/index.json`, generated from the published builds) and
 `pull()`, which downloads an artifact, checks its SHA-256 against the index and returns a local path.
 
-Sources, in the order `pull` uses them:
-  * a mirror — `source=` or $TINYZOO_MIRROR: a plain directory or an http(s) URL with the index's layout
-    (`<task>/<model>/<file>`, `<task>/<model>/<target>/<file>`), for air-gapped users and tests;
-  * the Hugging Face Hub — the repo id and revision pinned in the index, through `huggingface_hub` (its cache,
-    `HF_ENDPOINT` for mirrors, `HF_HUB_OFFLINE=1` for cached use without network).
+Every model has its own Hugging Face repo (card as README.md, files as in `zoo/artifacts/<task>/<model>/`:
+`checkpoint.pt`, `<target>/model.pte`, …). Sources, in the order `pull` uses them:
+  * a mirror — `source=` or $TINYZOO_MIRROR: a plain directory or an http(s) URL laid out like
+    `zoo/artifacts/` (`<task>/<model>/<file>`), for air-gapped users and tests;
+  * the Hugging Face Hub — the model's repo id and revision pinned in the index, through `huggingface_hub`
+    (its cache, `HF_ENDPOINT` for mirrors, `HF_HUB_OFFLINE=1` for cached use without network).
 A download whose size or SHA-256 differs from the index raises `ArtifactError` and is deleted, so nothing
 corrupt is left in any cache.
 """
@@ -24,7 +25,12 @@ from common.errors import ArtifactError, UnknownTargetError
 from zoo import registry
 
 INDEX = Path(__file__).resolve().parent / "index.json"
-DEFAULT_HUB = {"repo_id": "tinyzoo/tinyzoo-artifacts", "repo_type": "model", "revision": "main"}
+HUB_ORG = "tinyzoo"
+
+
+def default_hub(name: str) -> dict:
+    """Until a maintainer publishes (scripts/publish_hub.py pins the commit), the repo's main branch."""
+    return {"repo_id": f"{HUB_ORG}/{name.replace('/', '-')}", "repo_type": "model", "revision": "main"}
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
                "reference_input.bin")
 TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin")
@@ -38,15 +44,15 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _entry(artifacts: Path, rel: str) -> dict:
-    path = artifacts / rel
+def _entry(folder: Path, rel: str) -> dict:
+    path = folder / rel
     return {"path": rel, "size": path.stat().st_size, "sha256": sha256_of(path)}
 
 
-def build_index(artifacts_root: Path = registry.ARTIFACTS, hub: dict | None = None) -> dict:
-    """The catalogue of every published model, from its artifacts folder and metrics (never typed by hand)."""
-    old = load_index(missing_ok=True)
-    hub = {**DEFAULT_HUB, **old.get("hub", {}), **(hub or {})}
+def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict] | None = None) -> dict:
+    """The catalogue of every published model, from its artifacts folder and metrics (never typed by hand).
+    Each model keeps the Hub repo/revision pinned earlier unless `hubs` gives a new one."""
+    old = load_index(missing_ok=True).get("models", {})
     models = {}
     for name in registry.list_models():
         model = registry.get(name)
@@ -54,10 +60,10 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hub: dict | None = No
         if not (folder / "metrics.json").exists():
             continue
         m = json.loads((folder / "metrics.json").read_text())
-        files = {f: _entry(Path(artifacts_root), f"{name}/{f}") for f in MODEL_FILES if (folder / f).exists()}
+        files = {f: _entry(folder, f) for f in MODEL_FILES if (folder / f).exists()}
         targets = {}
         for target in sorted(m["targets"]):
-            tfiles = {f: _entry(Path(artifacts_root), f"{name}/{target}/{f}") for f in TARGET_FILES
+            tfiles = {f: _entry(folder, f"{target}/{f}") for f in TARGET_FILES
                       if (folder / target / f).exists()}
             r = m["targets"][target]
             targets[target] = {"files": tfiles, "cycles": r["cycles"], "inference_time_ms": r["inference_time_ms"],
@@ -65,14 +71,15 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hub: dict | None = No
                                "cpu_ops": r["cpu_ops"], "system_config": r["system_config"],
                                "memory_mode": r["memory_mode"],
                                "tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
+        hub = {**default_hub(name), **old.get(name, {}).get("hub", {}), **(hubs or {}).get(name, {})}
         models[name] = {
-            "task": m.get("task"), "title": m.get("title"), "recipe": f"recipes/{name}",
+            "hub": hub, "task": m.get("task"), "title": m.get("title"), "recipe": f"recipes/{name}",
             "card": str(model.card_path.relative_to(registry.REPO)),
             "labels": m.get("labels"), "input": m["model_info"]["input"], "output": m["model_info"]["output"],
             "params": m["model_info"]["params"], "float_accuracy": m["accuracy"]["float"],
             "test_samples": m["accuracy"]["samples"], "files": files, "targets": targets,
         }
-    return {"format": 1, "generated_by": "tinyzoo index", "hub": hub, "models": models}
+    return {"format": 1, "generated_by": "tinyzoo index", "models": models}
 
 
 def write_index(index: dict, path: Path = INDEX) -> Path:
@@ -105,13 +112,14 @@ def _verify(path: Path, entry: dict, origin: str) -> None:
                             f"deleted it. The mirror or download is corrupt or from another release.")
 
 
-def _from_mirror(mirror: str, entry: dict) -> Path:
+def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
     """Copy or download `entry` from a directory / http(s) mirror into the tinyzoo cache, verified."""
-    dest = cache_dir() / entry["path"]      # the index's layout, so a model's files sit together
+    rel = f"{name}/{entry['path']}"
+    dest = cache_dir() / rel                # the mirror's layout, so a model's files sit together
     if dest.exists() and dest.stat().st_size == entry["size"] and sha256_of(dest) == entry["sha256"]:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    origin = f"{mirror.rstrip('/')}/{entry['path']}"
+    origin = f"{mirror.rstrip('/')}/{rel}"
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     tmp = Path(tmp_name)
     try:
@@ -123,7 +131,7 @@ def _from_mirror(mirror: str, entry: dict) -> Path:
                 except urllib.error.URLError as err:
                     raise ArtifactError(f"cannot download {origin}: {err}") from err
             else:
-                source = Path(mirror) / entry["path"]
+                source = Path(mirror) / rel
                 if not source.exists():
                     raise ArtifactError(f"{source} is not in the mirror {mirror}")
                 with open(source, "rb") as f:
@@ -179,6 +187,35 @@ def pull(name: str, target: str | None = None, *, source: str | None = None, ind
     source = source or os.environ.get("TINYZOO_MIRROR")
     paths = {}
     for entry in files_for(name, target, index):
-        paths[entry["path"]] = _from_mirror(source, entry) if source else _from_hub(index["hub"], entry)
-    key = f"{name}/{target}/model.pte" if target else f"{name}/checkpoint.pt"
-    return paths[key]
+        paths[entry["path"]] = (_from_mirror(source, name, entry) if source
+                                else _from_hub(index["models"][name]["hub"], entry))
+    return paths[f"{target}/model.pte" if target else "checkpoint.pt"]
+
+
+def upload_tree(name: str, out: Path, index: dict | None = None) -> list[Path]:
+    """Lay out a model's Hugging Face repo in `out`: the card as README.md (with its plot and metrics.json) and
+    every artifact the index lists, each checked against its SHA-256 (a stale index is refused)."""
+    index = index or load_index()
+    model = registry.get(name)
+    if name not in index["models"]:
+        raise ArtifactError(f"{name} is not in the index; build it with --publish and run `tinyzoo index`")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for entry in files_for(name, None, index) + [f for t in index["models"][name]["targets"].values()
+                                                 for f in t["files"].values()]:
+        source = model.artifacts_dir / entry["path"]
+        _verify(source, entry, str(source))
+        dest = out / entry["path"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        written.append(dest)
+    stem = model.stem
+    card = model.card_path.read_text().replace(f"({stem}/", "(")
+    (out / "README.md").write_text(card)
+    written.append(out / "README.md")
+    plot = model.metrics_path.parent / "confusion.png"
+    if plot.exists():
+        shutil.copyfile(plot, out / "confusion.png")
+        written.append(out / "confusion.png")
+    return sorted(set(written))
