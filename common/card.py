@@ -73,12 +73,17 @@ def _counts(d: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in d.items())
 
 
+def _unit(d: dict) -> tuple[int, str]:
+    return (d["clips"], "clips") if "clips" in d else (d["images"], "images")
+
+
 def data_section(m: dict) -> str:
     d = m["data"]
     train, test = d.get("train") or {}, d["test"]
     out = ["## Data", ""]
     if train:
-        out.append(f"**Training: {train['clips']} clips** — by source: {_counts(train['per_source'])}; "
+        n, unit = _unit(train)
+        out.append(f"**Training: {n} {unit}** — by source: {_counts(train['per_source'])}; "
                    f"by class: {_counts(train['per_class'])}.")
     if d.get("validation"):
         out.append(f"Validation (monitoring only, real speakers): {d['validation']['clips']} clips, "
@@ -90,8 +95,9 @@ def data_section(m: dict) -> str:
         out += ["", f"**Synthetic speech:** {syn['clips']} clips of {syn['words']} words from {syn['voices']} "
                 f"text-to-speech voices — {voices}. Clips per engine: {_counts(syn['per_engine'])}. "
                 f"Variation {syn['variation']}."]
-    out += ["", f"**Test: {test['clips']} real clips** ({_counts(test['per_source'])}); by class: "
-            f"{_counts(test['per_class'])}. No test clip, speaker or file was used for training or calibration."]
+    n, unit = _unit(test)
+    out += ["", f"**Test: {n} {unit}** ({_counts(test['per_source'])}); by class: "
+            f"{_counts(test['per_class'])}. No test {unit[:-1]} was used for training or calibration."]
     if m.get("data_note"):
         out += ["", m["data_note"]]
     return "\n".join(out)
@@ -110,19 +116,19 @@ def accuracy_section(m: dict) -> str:
     io = q["io"]
     return "\n".join([
         "## Accuracy: float → int8 → int8 as the NPU computes it", "",
-        f"On the same {acc['samples']} test clips. The TOSA reference model runs the exact integer graph Vela "
+        f"On the same {acc['samples']} test samples. The TOSA reference model runs the exact integer graph Vela "
         f"compiles for each target, on int8 inputs quantized with the model's input scale.", "",
         _table(["model", "top-1 accuracy", "top-1 agreement with float", "top-1 agreement with fake-quant",
                 "max output diff vs fake-quant"], rows), "",
         "Agreement with fake-quant isolates what lowering changed (the integer graph vs the PyTorch int8 "
         "model); agreement with float also includes quantization"
         + (" and the QAT fine-tuning, which moves the weights." if q.get("qat") else "."),
-        f"With {acc['samples']} test clips, the 95 % confidence half-width of an accuracy near "
+        f"With {acc['samples']} test samples, the 95 % confidence half-width of an accuracy near "
         f"{pct(acc['float'])} is ±{confidence_pp(acc['float'], acc['samples']):.1f} pp (normal approximation); "
-        f"the float-vs-int8 differences above are paired on the same clips, so the agreement column is the "
+        f"the float-vs-int8 differences above are paired on the same samples, so the agreement column is the "
         f"sharper measure of what quantization and lowering changed.", "",
         f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric int8, per-channel weights), "
-        f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training clips (`calibration.txt`)"
+        f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training samples (`calibration.txt`)"
         + (f"; QAT {q['qat']['epochs']} epochs at lr {q['qat']['lr']}" if q.get("qat") else "")
         + f"; deployed: {q['deployed'].upper()}. Input int8 scale {io['input']['scale']:.6g}, zero point "
         f"{io['input']['zero_point']}; output scale {io['output']['scale']:.6g}, zero point "
@@ -191,6 +197,7 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         f"generated from [`{model_stem(m['model'])}/metrics.json`]({model_stem(m['model'])}/metrics.json) — "
         f"every figure below comes from that run.", "",
         glance, "",
+        *([f"> **Read the accuracy with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
         "## Intended use", "", m.get("intended_use", ""), "",
         data_section(m), "",
         frontend_section(m), "",
@@ -199,7 +206,7 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         targets_section(m), "",
     ]
     if confusion_png:
-        parts += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test clips above.", "",
+        parts += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test samples above.", "",
                   f"![confusion matrix]({confusion_png})", ""]
     parts += ["## Limitations", ""]
     parts += [f"- {line}" for line in m.get("limitations", [])]

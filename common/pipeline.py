@@ -39,7 +39,8 @@ def save_fake_quant(quantized: torch.fx.GraphModule, example_inputs: tuple, path
     batch2 = tuple(torch.cat([x[:1], x[:1]]) for x in example_inputs)
     dim = torch.export.Dim("batch", min=1, max=4096)
     program = torch.export.export(quantized, batch2, dynamic_shapes=tuple({0: dim} for _ in batch2))
-    program.example_inputs = (tuple(x[:1] for x in example_inputs), {})
+    # clone: a slice of the test set would otherwise save the whole test set's storage with the program
+    program.example_inputs = (tuple(x[:1].clone() for x in example_inputs), {})
     tmp = path.with_name(path.stem + ".tmp.pt2")
     torch.export.save(program, str(tmp))
     tmp.replace(path)
@@ -77,7 +78,13 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
         quant_info.update(deployed="qat", qat={"epochs": qcfg["qat"]["epochs"], "lr": qcfg["qat"]["lr"]})
         qat_acc = float((deployed(test_features).argmax(1) == test_labels).float().mean())
     io = q.io_quant_params(deployed)
-    save_fake_quant(deployed, example_inputs, build_dir / "model_int8.pt2")
+    # Published files must not carry test data that may not be redistributed (e.g. COCO images): then the
+    # saved program's example and the reference input are a seeded random input of the same shape instead.
+    shareable = cfg["data"].get("redistributable", True)
+    public_example = example_inputs if shareable else tuple(
+        torch.randn(x[:1].shape, generator=torch.Generator().manual_seed(0)) * x.std() + x.mean()
+        for x in example_inputs)
+    save_fake_quant(deployed, public_example, build_dir / "model_int8.pt2")
 
     lowered, target_reports = {}, {}
     for target in targets:
@@ -95,8 +102,12 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     accuracy = compare(model, deployed, test_features, test_labels,
                        {t: low.tosa_path for t, low in lowered.items()}, io, len(cfg["data"]["labels"]))
     timings["verify_seconds"] = time.perf_counter() - start
-    reference = write_reference_io(build_dir, lowered, test_features[:1], io)
-    reference["label"] = int(test_labels[0])
+    if shareable:
+        reference = write_reference_io(build_dir, lowered, test_features[:1], io)
+        reference["label"] = int(test_labels[0])
+    else:
+        reference = write_reference_io(build_dir, lowered, public_example[0], io)
+        reference["sample"] = "seeded random input (the test data may not be redistributed)"
     if qat_acc is not None:
         accuracy["ptq_fake_quant_int8"] = float((ptq(test_features).argmax(1) == test_labels).float().mean())
         accuracy["qat_fake_quant_int8"] = qat_acc
@@ -114,6 +125,32 @@ def write_reference_io(build_dir: Path, lowered: dict, features: torch.Tensor, i
         raw_out, _ = run_tosa(low.tosa_path, raw_in)
         (low.pte_path.parent / "reference_output.bin").write_bytes(raw_out.tobytes())
     return {"input_shape": list(raw_in.shape), "dtype": str(raw_in.dtype), "sample": "first test clip"}
+
+
+def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_inputs: tuple, trained,
+                   deployed: dict, *, data: dict, reproduce: str) -> dict:
+    """The metrics every recipe's card is generated from: card text from the config, what the data was, the
+    model, training, and everything `deploy` measured."""
+    from common.recipe import hardware
+
+    first_target = next(iter(deployed["targets"].values()))
+    metrics = {
+        "model": name,
+        **cfg["card"],
+        "labels": cfg["data"]["labels"],
+        "data": data,
+        "frontend": cfg["frontend"],
+        "model_info": model_info(model, example_inputs, deployed["quantization"]["io"], first_target.get("macs")),
+        "hardware": hardware(),
+        "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
+                     "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
+                     "final": trained.history[-1] if trained.history else None},
+        **deployed,
+        "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else ""),
+    }
+    metrics["accuracy"] = dict(metrics["accuracy"])
+    metrics["confusion"] = {"labels": cfg["data"]["labels"], **metrics["accuracy"].pop("confusion")}
+    return metrics
 
 
 def model_info(model: torch.nn.Module, example_inputs: tuple, io: dict, macs: int | None) -> dict:

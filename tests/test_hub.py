@@ -215,9 +215,7 @@ def test_committed_index_is_generated_from_the_artifacts():
 
 def test_publish_dry_run_writes_the_exact_upload_tree(tmp_path):
     import runpy
-    import sys
 
-    from zoo import get
     publish = runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "publish_hub.py"))
     assert publish["main"](["kws/ds_cnn", "--dry-run", str(tmp_path / "up")]) == 0
     up = tmp_path / "up"
@@ -231,3 +229,13 @@ def test_publish_dry_run_writes_the_exact_upload_tree(tmp_path):
     assert hub.sha256_of(up / "checkpoint.pt") == model["files"]["checkpoint.pt"]["sha256"]
     assert sorted(p.name for p in up.iterdir()) == sorted(
         ["README.md", "confusion.png", *model["files"], *model["targets"]])
+
+
+def test_unpublished_revision_falls_back_to_the_clones_artifacts():
+    """Until a model is uploaded and its commit pinned, pull() uses zoo/artifacts (the clone is the mirror)."""
+    index = hub.load_index()
+    assert not hub.is_pinned(index["models"]["kws/ds_cnn"]["hub"])
+    pte = hub.pull("kws/ds_cnn", "ethos-u85-256", index=index)
+    expected = index["models"]["kws/ds_cnn"]["targets"]["ethos-u85-256"]["files"]["model.pte"]
+    assert hub.sha256_of(pte) == expected["sha256"] and str(pte).startswith(str(hub.cache_dir()))
+    assert hub.is_pinned({"revision": COMMIT}) and not hub.is_pinned({"revision": "main"})

@@ -50,7 +50,7 @@ def test_train_set_balances_unknown_round_robin_and_adds_silence(tmp_path):
     for i in range(20):
         write_clip(root / "eight" / f"e{i}_nohash_0.wav")
     for word in ("cat", "dog"):
-        write_clip(root / word / f"x_nohash_0.wav")
+        write_clip(root / word / "x_nohash_0.wav")
     write_clip(root / "yes" / "t_nohash_0.wav")
     (root / "testing_list.txt").write_text("yes/t_nohash_0.wav\n")
     (root / "validation_list.txt").write_text("")

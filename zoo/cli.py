@@ -53,8 +53,11 @@ def _eval(args) -> None:
     cfg_path = artifacts / "config.resolved.yaml"
     cfg = load_config(cfg_path) if cfg_path.exists() else model.config
     if args.data_root is None:
-        from common.kws import default_data_root
-        args.data_root = default_data_root()[0]
+        default = model.config["data"].get("default_root")
+        if not default:
+            from common.errors import DatasetNotFoundError
+            raise DatasetNotFoundError(f"{model.name} has no bundled data: pass --data-root DIR")
+        args.data_root = import_object(default)()[0]
     features, labels, _ = import_object(cfg["data"]["eval"])(cfg, args.data_root)
     result = evaluate_artifacts(artifacts, cfg, features, labels, args.target)
     result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
@@ -126,14 +129,20 @@ def _index(args) -> None:
 
 
 def _data(args) -> None:
-    from common.data.speech_commands import download_speech_commands, find_speech_commands
-
-    if args.dataset != "speech_commands":
-        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: speech_commands")
     root = args.data_root or Path.home() / ".cache" / "tinyzoo" / "data"
-    if args.download:
-        download_speech_commands(root, "speech_commands_v0.02")
-    print(find_speech_commands(root))
+    if args.dataset == "speech_commands":
+        from common.data.speech_commands import download_speech_commands, find_speech_commands
+
+        if args.download:
+            download_speech_commands(root, "speech_commands_v0.02")
+        print(find_speech_commands(root))
+    elif args.dataset == "cifar10":
+        from common.data.cifar10 import FOLDER, cifar10
+
+        cifar10(root, train=False, download=args.download)
+        print(root / FOLDER)
+    else:
+        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: speech_commands, cifar10")
 
 
 def parser() -> argparse.ArgumentParser:

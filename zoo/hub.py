@@ -164,6 +164,12 @@ def _from_hub(hub: dict, entry: dict) -> Path:
     return path
 
 
+def is_pinned(hub: dict) -> bool:
+    """A Hub revision pinned to a commit (40 hex digits), not a branch that can move."""
+    rev = hub.get("revision", "")
+    return len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+
+
 def files_for(name: str, target: str | None, index: dict | None = None) -> list[dict]:
     index = index or load_index()
     registry.get(name)  # unknown names get the registry's "did you mean"
@@ -185,6 +191,10 @@ def pull(name: str, target: str | None = None, *, source: str | None = None, ind
     the target's `model.pte`, or of the float checkpoint without a target."""
     index = index or load_index()
     source = source or os.environ.get("TINYZOO_MIRROR")
+    if source is None and name in index["models"] and not is_pinned(index["models"][name]["hub"]) \
+            and (registry.ARTIFACTS / name).is_dir():
+        # not uploaded to the Hub yet (no pinned commit): the clone's own copy is the mirror
+        source = str(registry.ARTIFACTS)
     paths = {}
     for entry in files_for(name, target, index):
         paths[entry["path"]] = (_from_mirror(source, name, entry) if source

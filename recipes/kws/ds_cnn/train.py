@@ -5,10 +5,8 @@ verification → Vela report → model card.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import torch
 
 from common import kws, pipeline, recipe
 from common.config import build_model, resolved
@@ -52,26 +50,12 @@ def main(argv=None) -> Path:
                                qat_train=qat_train)
 
     # 8. Metrics → card.
-    first_target = next(iter(deployed["targets"].values()))
-    metrics = {
-        "model": NAME,
-        **cfg["card"],
-        "labels": cfg["data"]["labels"],
-        "data": {"train": data.train.summary(), "test": data.test.summary(),
-                 "validation": data.validation.summary() if len(data.validation) else None,
-                 "data_root": str(data.data_root),
-                 "synthetic": data.synthetic.describe() if data.synthetic else None},
-        "frontend": cfg["frontend"],
-        "model_info": pipeline.model_info(model, example, deployed["quantization"]["io"], first_target.get("macs")),
-        "hardware": recipe.hardware(),
-        "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
-                     "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
-                     "final": trained.history[-1] if trained.history else None},
-        **deployed,
-        "reproduce": f"tinyzoo build {NAME} --data-root <dir with SpeechCommands/>"
-                     + (" --profile quick" if args.profile == "quick" else ""),
-    }
-    metrics["confusion"] = {"labels": cfg["data"]["labels"], **metrics["accuracy"].pop("confusion")}
+    metrics = pipeline.recipe_metrics(
+        NAME, cfg, args, model, example, trained, deployed,
+        data={"train": data.train.summary(), "test": data.test.summary(),
+              "validation": data.validation.summary() if len(data.validation) else None,
+              "data_root": str(data.data_root), "synthetic": data.synthetic.describe() if data.synthetic else None},
+        reproduce=f"tinyzoo build {NAME} --data-root <dir with SpeechCommands/>")
     return pipeline.finish(metrics, resolved(cfg), build, publish=args.publish)
 
 

@@ -1,0 +1,120 @@
+"""Image classification data for the chain: dataset → uint8 images → preprocessed float features.
+Shared by every vision recipe (ResNet-8, MobileNet, ViT, …)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from common.data import cifar10, vww
+from common.data.cifar10 import ImageSet
+from common.errors import DatasetNotFoundError
+from common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
+
+
+def data_root(root: str | Path | None) -> Path:
+    if root is not None:
+        return Path(root)
+    if os.environ.get("TINYZOO_DATA"):
+        return Path(os.environ["TINYZOO_DATA"])
+    raise DatasetNotFoundError("no data root: pass --data-root DIR or set TINYZOO_DATA "
+                               "(vision datasets are not bundled with the repository)")
+
+
+@dataclass
+class VisionData:
+    train: ImageSet
+    test: ImageSet
+    data_root: Path
+
+
+def load(cfg: dict, root: str | Path | None, *, train: bool = True, log=print) -> VisionData:
+    root = data_root(root)
+    dataset = cfg["data"]["dataset"]
+    log(f"data root: {root}")
+    if dataset == "cifar10":
+        return VisionData(train=cifar10.train_set(root, cfg["data"]) if train else None,
+                          test=cifar10.cifar10(root, train=False), data_root=root)
+    if dataset == "vww":
+        train_set, test_set = _vww_split(cfg, root)
+        return VisionData(train=train_set if train else None, test=test_set, data_root=root)
+    raise ValueError(f"unknown vision dataset {dataset!r}: cifar10 or vww")
+
+
+def _vww_split(cfg: dict, root: Path) -> tuple[ImageSet, ImageSet]:
+    images = vww.from_folder(root, size=cfg["frontend"]["size"][0])
+    return vww.split(images, cfg["data"]["test_fraction"])
+
+
+class TrainTransform(torch.nn.Module):
+    """Per training batch: random crop + flip on the uint8 images, then the preprocessing."""
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        augment = cfg["train"].get("augment", {})
+        self.augment = RandomCropFlip(augment.get("crop_padding", 0), augment.get("hflip", False))
+        self.preprocess = ImagePreprocess(ImageConfig.from_dict(cfg["frontend"]))
+
+    def forward(self, images, labels, generator=None):
+        return self.preprocess(self.augment(images, generator=generator)), labels
+
+
+def features_of(images: ImageSet, frontend_cfg: dict, batch_size: int = 1024) -> torch.Tensor:
+    pre = ImagePreprocess(ImageConfig.from_dict(frontend_cfg))
+    out = [pre(images.images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    return torch.cat(out)
+
+
+def eval_features(cfg: dict, root: str | Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The test split at a data root (the same split the card used), for `tinyzoo eval`."""
+    test = load(cfg, root, train=False, log=lambda *_: None).test
+    return features_of(test, cfg["frontend"]), test.labels, test.label_names
+
+
+def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
+    """The whole chain for an image-classification recipe, top to bottom: data → train → int8 → Ethos-U .pte
+    per target → TOSA-reference verification → Vela report → card. A vision recipe's train.py calls this with
+    its name and folder; the model and everything else come from its config.yaml."""
+    from common import pipeline, recipe
+    from common.config import build_model, resolved
+    from common.train import fit, seed_everything
+
+    args = recipe.arguments(name, argv)
+    cfg = recipe.config(recipe_dir, args)
+    build_dir = recipe.build_dir(name, args)
+    seed_everything(cfg["train"]["seed"])
+
+    # 1. Data: training images (+ extra folders); the test split for testing only.
+    data = load(cfg, args.data_root)
+    train_transform = TrainTransform(cfg)
+
+    # 2-3. Float model on augmented, preprocessed images.
+    model = build_model(cfg)
+    trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
+                  resume=not args.no_resume)
+
+    # 4-7. int8 (PTQ on the committed calibration images, optionally QAT), lowering, verification, Vela report.
+    calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir,
+                                             count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
+                                             new=args.new_calibration or args.profile == "quick")
+    calibration_features = features_of(data.train.subset(calibration), cfg["frontend"])
+    test_features = features_of(data.test, cfg["frontend"])
+    example = (test_features[:1],)
+
+    def qat_train(qat_model, qat_cfg):
+        fit(qat_model, data.train, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"],
+                                    "warmup_epochs": 0},
+            build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False)
+
+    deployed = pipeline.deploy(model, cfg, example_inputs=example, calibration=calibration_features,
+                               test_features=test_features, test_labels=data.test.labels, build_dir=build_dir,
+                               qat_train=qat_train)
+
+    # 8. Metrics → card.
+    metrics = pipeline.recipe_metrics(name, cfg, args, model, example, trained, deployed,
+                                      data={"train": data.train.summary(), "test": data.test.summary(),
+                                            "data_root": str(data.data_root)},
+                                      reproduce=f"tinyzoo build {name} --data-root <{data_hint}>")
+    return pipeline.finish(metrics, resolved(cfg), build_dir, publish=args.publish)
