@@ -46,3 +46,11 @@ def test_eval_published_kws_model_on_the_bundled_sample(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["samples"] == 112 and set(result["tosa_int8"]) == {"ethos-u55-128"}
     assert result["agreement_tosa_fake_quant"]["ethos-u55-128"] == 1.0
+
+
+def test_readme_model_table_is_generated_from_the_cards():
+    from common.card import render_model_table
+    from zoo.registry import REPO
+
+    table = render_model_table([m.metrics() for m in PUBLISHED])
+    assert f"<!-- model-table:start -->\n{table}\n<!-- model-table:end -->" in (REPO / "README.md").read_text()
