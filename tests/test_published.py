@@ -10,6 +10,9 @@ from zoo import cli, get, list_models
 PUBLISHED = [get(n) for n in list_models() if get(n).published]
 pytestmark = pytest.mark.skipif(not PUBLISHED, reason="no model is published yet")
 FOUR_TARGETS = {"ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u85-256"}
+# int8 (TOSA reference) vs float: 0.5 pp for the CNN recipes, 1 pp for transformers (softmax, GELU and
+# normalisation in int8), as the issues that asked for them set.
+INT8_TOLERANCE = {"kws/kwt": 0.01}
 
 
 @pytest.fixture(params=PUBLISHED, ids=lambda m: m.name)
@@ -31,7 +34,7 @@ def test_card_meets_the_bar(model):
     for target, r in m["targets"].items():
         assert r["cpu_ops"] == 0 and r["npu_op_fraction"] == 1.0
         assert r["cycles"] > 0 and r["sram_kib"] > 0 and r["flash_kib"] + r["dram_kib"] > 0
-        assert abs(m["accuracy"]["tosa_int8"][target] - m["accuracy"]["float"]) <= 0.005
+        assert abs(m["accuracy"]["tosa_int8"][target] - m["accuracy"]["float"]) <= INT8_TOLERANCE.get(model.name, 0.005)
         assert (model.artifacts_dir / target / "model.pte").stat().st_size == r["pte_bytes"]
 
 
