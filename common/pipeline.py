@@ -227,7 +227,7 @@ def evaluate_artifacts(artifacts_dir: Path, cfg: dict, features: torch.Tensor, l
                                 f"(`tinyzoo build {cfg['model']['name']}`) or pull its artifacts")
     model = build_model(cfg)
     load_weights(model, artifacts_dir / "checkpoint.pt")
-    fake_quant = torch.export.load(str(artifacts_dir / "model_int8.pt2")).module()
+    fake_quant = q.load_quantized_program(artifacts_dir / "model_int8.pt2").module()
     available = sorted(p.parent.name for p in artifacts_dir.glob("*/model.tosa"))
     targets = targets or available
     missing = [t for t in targets if t not in available]

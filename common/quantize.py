@@ -132,3 +132,11 @@ def write_calibration_list(ids: Sequence[str], path: str | Path, header: str = "
     tmp.write_text("\n".join(lines) + "\n")
     tmp.replace(path)
     return path
+
+
+def load_quantized_program(path: str | Path) -> torch.export.ExportedProgram:
+    """Load a saved int8 fake-quant program (`model_int8.pt2`) in a fresh process: its quantize/dequantize ops
+    must be registered first, which importing the PT2E quantization module does."""
+    from torchao.quantization.pt2e import quantize_pt2e  # noqa: F401  (registers quantized_decomposed ops)
+
+    return torch.export.load(str(path))

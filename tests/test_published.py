@@ -44,9 +44,18 @@ def test_info_json_prints_the_metrics(model, capsys):
 
 
 @pytest.mark.slow
-def test_eval_published_kws_model_on_the_bundled_sample(capsys):
-    assert cli.main(["eval", "kws/ds_cnn", "--target", "ethos-u55-128", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+@pytest.mark.parametrize("name", ["kws/ds_cnn", "kws/kwt"])
+def test_eval_published_kws_model_on_the_bundled_sample(name):
+    """As a user runs it: a fresh `tinyzoo eval` process on the published artifacts and the bundled sample."""
+    import subprocess
+    import sys
+
+    if not get(name).published:
+        pytest.skip(f"{name} is not published")
+    done = subprocess.run([sys.executable, "-m", "zoo", "eval", name, "--target", "ethos-u55-128", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
     assert result["samples"] == 112 and set(result["tosa_int8"]) == {"ethos-u55-128"}
     assert result["agreement_tosa_fake_quant"]["ethos-u55-128"] == 1.0
 

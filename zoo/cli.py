@@ -64,7 +64,7 @@ def _eval(args) -> None:
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return
-    print(f"{model.name} on {result['samples']} clips from {args.data_root}")
+    print(f"{model.name} on {result['samples']} test samples from {args.data_root}")
     print(f"  float            {result['float']:.2%}")
     print(f"  int8 fake-quant  {result['fake_quant_int8']:.2%}")
     for target, acc in result["tosa_int8"].items():
@@ -77,7 +77,7 @@ def _export(args) -> None:
 
     from common.config import load_config
     from common.lower import lower_ethos_u
-    from common.quantize import io_quant_params
+    from common.quantize import io_quant_params, load_quantized_program
 
     model = registry.get(args.model)
     artifacts = args.artifacts or model.artifacts_dir
@@ -85,7 +85,7 @@ def _export(args) -> None:
     if not program_path.exists():
         raise TinyzooError(f"{program_path} is missing: build the model first (`tinyzoo build {model.name}`)")
     cfg = load_config(artifacts / "config.resolved.yaml")
-    program = torch.export.load(str(program_path))
+    program = load_quantized_program(program_path)
     quantized = program.module()
     example = tuple(program.example_inputs[0]) if program.example_inputs else None
     for target in args.target:
