@@ -73,8 +73,6 @@ def _eval(args) -> None:
 
 
 def _export(args) -> None:
-    import torch
-
     from common.config import load_config
     from common.lower import lower_ethos_u
     from common.quantize import io_quant_params, load_quantized_program
