@@ -138,7 +138,7 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     name and folder; the model and everything else come from its config.yaml, so DS-CNN and KWT share data,
     front end and evaluation and are comparable in one table."""
     from common import pipeline, recipe
-    from common.config import build_model, resolved
+    from common.config import build_model
     from common.train import fit, seed_everything
 
     args = recipe.arguments(name, argv)
@@ -156,28 +156,11 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
                   eval_set=validation, resume=not args.no_resume)
 
-    # 4-7. int8 (PTQ on the committed calibration clips, optionally QAT), lowering, verification, Vela report.
-    calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir, count=cfg["quantize"]["ptq"]["samples"],
-                                             seed=cfg["train"]["seed"],
-                                             new=args.new_calibration or args.profile == "quick")
-    calibration_features = features_of(data.train.subset(calibration), cfg["frontend"])
-    test_features = features_of(data.test, cfg["frontend"])
-    example = (test_features[:1],)
-
-    def qat_train(qat_model, qat_cfg):
-        fit(qat_model, data.train, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"],
-                                    "lr_schedule": "cosine", "warmup_epochs": 0},
-            build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False)
-
-    deployed = pipeline.deploy(model, cfg, example_inputs=example, calibration=calibration_features,
-                               test_features=test_features, test_labels=data.test.labels, build_dir=build_dir,
-                               qat_train=qat_train)
-
-    # 8. Metrics → card.
-    metrics = pipeline.recipe_metrics(
-        name, cfg, args, model, example, trained, deployed,
+    # 4-8. int8 (PTQ, optionally QAT), lowering per target, TOSA-reference verification, Vela report, card.
+    return pipeline.quantize_verify_publish(
+        name, recipe_dir, args, cfg, build_dir, model=model, trained=trained, train_set=data.train,
+        test_set=data.test, train_transform=train_transform, features_of=features_of,
         data={"train": data.train.summary(), "test": data.test.summary(),
               "validation": data.validation.summary() if len(data.validation) else None,
               "data_root": str(data.data_root), "synthetic": data.synthetic.describe() if data.synthetic else None},
         reproduce=f"tinyzoo build {name} --data-root <dir with SpeechCommands/>")
-    return pipeline.finish(metrics, resolved(cfg), build_dir, publish=args.publish)

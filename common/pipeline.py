@@ -127,6 +127,34 @@ def write_reference_io(build_dir: Path, lowered: dict, features: torch.Tensor, i
     return {"input_shape": list(raw_in.shape), "dtype": str(raw_in.dtype), "sample": "first test clip"}
 
 
+def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_dir: Path, *,
+                            model: torch.nn.Module, trained, train_set, test_set, train_transform,
+                            features_of: Callable, data: dict, reproduce: str) -> Path:
+    """Steps 4-8 of every recipe, after its float model is trained: int8 (PTQ on the committed calibration
+    samples, optionally QAT), lowering per target, TOSA-reference verification, Vela report, metrics and card."""
+    from common import recipe
+    from common.config import resolved
+    from common.train import fit
+
+    calibration = recipe.calibration_indices(train_set.ids, recipe_dir, build_dir,
+                                             count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
+                                             new=args.new_calibration or args.profile == "quick")
+    calibration_features = features_of(train_set.subset(calibration), cfg["frontend"])
+    test_features = features_of(test_set, cfg["frontend"])
+    example = (test_features[:1],)
+
+    def qat_train(qat_model, qat_cfg):
+        fit(qat_model, train_set, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"],
+                                   "warmup_epochs": 0},
+            build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False)
+
+    deployed = deploy(model, cfg, example_inputs=example, calibration=calibration_features,
+                      test_features=test_features, test_labels=test_set.labels, build_dir=build_dir,
+                      qat_train=qat_train)
+    metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=data, reproduce=reproduce)
+    return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
+
+
 def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_inputs: tuple, trained,
                    deployed: dict, *, data: dict, reproduce: str) -> dict:
     """The metrics every recipe's card is generated from: card text from the config, what the data was, the
