@@ -28,3 +28,7 @@ class ToolMissingError(TinyzooError):
 
 class ArtifactError(TinyzooError):
     """A missing, truncated or corrupt artifact (checkpoint, .pte, download)."""
+
+
+class ConfigError(TinyzooError, ValueError):
+    """A recipe config value the chain cannot use (unknown key, optimizer, engine, dataset, …)."""

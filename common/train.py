@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from common.errors import ConfigError
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def _optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.get("momentum", 0.9), weight_decay=wd, nesterov=True)
-    raise ValueError(f"unknown optimizer {name!r}: adam, adamw or sgd")
+    raise ConfigError(f"unknown optimizer {name!r}: adam, adamw or sgd")
 
 
 def _schedule(optimizer, cfg: dict, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -65,7 +67,7 @@ def _schedule(optimizer, cfg: dict, steps_per_epoch: int) -> torch.optim.lr_sche
             return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
         if kind == "constant":
             return 1.0
-        raise ValueError(f"unknown lr_schedule {kind!r}: cosine or constant")
+        raise ConfigError(f"unknown lr_schedule {kind!r}: cosine or constant")
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
@@ -108,7 +110,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     n, batch_size, epochs = len(train_set), cfg["batch_size"], cfg["epochs"]
     if n == 0:
-        raise ValueError("the training set is empty")
+        raise ConfigError("the training set is empty: check the data root and data.* in the config")
     steps = math.ceil(n / batch_size)
     optimizer = _optimizer(model, cfg)
     scheduler = _schedule(optimizer, cfg, steps)

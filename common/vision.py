@@ -10,7 +10,7 @@ import torch
 
 from common.data import cifar10, vww
 from common.data.cifar10 import ImageSet
-from common.errors import DatasetNotFoundError
+from common.errors import ConfigError, DatasetNotFoundError
 from common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
 
 
@@ -40,7 +40,7 @@ def load(cfg: dict, root: str | Path | None, *, train: bool = True, log=print) -
     if dataset == "vww":
         train_set, test_set = _vww_split(cfg, root)
         return VisionData(train=train_set if train else None, test=test_set, data_root=root)
-    raise ValueError(f"unknown vision dataset {dataset!r}: cifar10 or vww")
+    raise ConfigError(f"unknown vision dataset {dataset!r}: cifar10 or vww")
 
 
 def _vww_split(cfg: dict, root: Path) -> tuple[ImageSet, ImageSet]:

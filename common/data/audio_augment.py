@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from common.errors import ConfigError
+
 
 class WaveformAugment(torch.nn.Module):
     def __init__(self, noise_bank: list[torch.Tensor], *, sample_rate: int = 16000, time_shift_ms: float = 0.0,
@@ -15,7 +17,7 @@ class WaveformAugment(torch.nn.Module):
         self.max_shift = int(sample_rate * time_shift_ms / 1000)
         self.noise_prob, self.noise_snr_db, self.gain_db = noise_prob, tuple(noise_snr_db), tuple(gain_db)
         if noise_prob > 0 and not self.noise_bank:
-            raise ValueError("noise_prob > 0 needs background noise recordings")
+            raise ConfigError("noise_prob > 0 needs background noise recordings")
 
     @classmethod
     def from_config(cls, augment: dict, noise_bank: list[torch.Tensor], sample_rate: int) -> "WaveformAugment":

@@ -28,7 +28,7 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from common.errors import ToolMissingError
+from common.errors import ConfigError, ToolMissingError
 
 log = logging.getLogger(__name__)
 ALGORITHM = 2   # bump when the synthesis below changes, so cached sets are rebuilt
@@ -71,7 +71,7 @@ def available_voices(engines: tuple[str, ...]) -> list[Voice]:
     voices = []
     for engine in engines:
         if engine not in ENGINE_COMMANDS:
-            raise ValueError(f"unknown TTS engine {engine!r}; known: {', '.join(ENGINE_COMMANDS)}")
+            raise ConfigError(f"unknown TTS engine {engine!r}; known: {', '.join(ENGINE_COMMANDS)}")
         if shutil.which(ENGINE_COMMANDS[engine]) is None:
             log.warning("TTS engine %s is not installed: skipped (apt-get install %s)", engine, engine)
             continue

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from common.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ImageConfig:
@@ -23,9 +25,9 @@ class ImageConfig:
         known = cls.__dataclass_fields__
         unknown = sorted(set(cfg) - set(known) - {"type"})
         if unknown:
-            raise ValueError(f"unknown image front-end key(s) {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"unknown image front-end key(s) {unknown}; known: {sorted(known)}")
         if cfg.get("channel_order", "RGB") != "RGB" or cfg.get("layout", "NCHW") != "NCHW":
-            raise ValueError("the image front end supports channel_order RGB and layout NCHW")
+            raise ConfigError("the image front end supports channel_order RGB and layout NCHW")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in known}
         return cls(**values)
 

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from common.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class MfccConfig:
@@ -35,9 +37,9 @@ class MfccConfig:
         known = cls.__dataclass_fields__
         unknown = sorted(set(cfg) - set(known) - {"type"})
         if unknown:
-            raise ValueError(f"unknown MFCC front-end key(s) {unknown}; known: {sorted(known)}")
+            raise ConfigError(f"unknown MFCC front-end key(s) {unknown}; known: {sorted(known)}")
         if cfg.get("type", "mfcc") != "mfcc":
-            raise ValueError(f"front end type {cfg['type']!r} is not 'mfcc'")
+            raise ConfigError(f"front end type {cfg['type']!r} is not 'mfcc'")
         return cls(**{k: v for k, v in cfg.items() if k in known})
 
     def to_dict(self) -> dict:
