@@ -39,14 +39,28 @@ def confidence_pp(p: float, n: int) -> float:
     return 196 * (p * (1 - p) / max(1, n)) ** 0.5
 
 
+def is_language_model(m: dict) -> bool:
+    return "perplexity" in m
+
+
 def front_matter(m: dict) -> str:
-    acc = m["accuracy"]
-    test = m.get("test_set_name", "test")
+    test = m.get("test_set_name", "validation" if is_language_model(m) else "test")
     dataset = (m.get("datasets") or [{}])[0]
-    metrics = [{"type": "accuracy", "value": round(acc["float"], 4), "name": "float accuracy"},
-               {"type": "accuracy", "value": round(acc["fake_quant_int8"], 4), "name": "int8 fake-quant accuracy"}]
-    metrics += [{"type": "accuracy", "value": round(v, 4), "name": f"int8 accuracy, TOSA reference ({t})"}
-                for t, v in acc["tosa_int8"].items()]
+    if is_language_model(m):
+        ppl = m["perplexity"]
+        kind = "perplexity"
+        metrics = [{"type": "perplexity", "value": round(ppl["float"]["perplexity"], 3), "name": "float perplexity"},
+                   {"type": "perplexity", "value": round(ppl["fake_quant_int8"]["perplexity"], 3),
+                    "name": "int8 fake-quant perplexity"}]
+        metrics += [{"type": "perplexity", "value": round(v["perplexity"], 3),
+                     "name": f"int8 perplexity, TOSA reference ({t})"} for t, v in ppl["tosa_int8"].items()]
+    else:
+        acc = m["accuracy"]
+        kind = "accuracy"
+        metrics = [{"type": "accuracy", "value": round(acc["float"], 4), "name": "float accuracy"},
+                   {"type": "accuracy", "value": round(acc["fake_quant_int8"], 4), "name": "int8 fake-quant accuracy"}]
+        metrics += [{"type": "accuracy", "value": round(v, 4), "name": f"int8 accuracy, TOSA reference ({t})"}
+                    for t, v in acc["tosa_int8"].items()]
     meta = {
         "license": m.get("license", "apache-2.0"),
         "library_name": "executorch",
@@ -54,7 +68,7 @@ def front_matter(m: dict) -> str:
         "tags": ["executorch", "ethos-u", "arm", "tinyml", "int8", "tinyzoo", m.get("task", "")]
                 + sorted(m.get("targets", {})),
         "datasets": [d["id"] for d in m.get("datasets", []) if d.get("id")],
-        "metrics": ["accuracy"],
+        "metrics": [kind],
         "model-index": [{"name": m["model"], "results": [{
             "task": {"type": PIPELINE_TAGS.get(m.get("task", ""), m.get("task", "")), "name": m.get("task", "")},
             "dataset": {"name": dataset.get("name", ""), "type": dataset.get("id", ""), "split": test},
@@ -77,7 +91,31 @@ def _unit(d: dict) -> tuple[int, str]:
     return (d["clips"], "clips") if "clips" in d else (d["images"], "images")
 
 
+def text_data_section(m: dict) -> str:
+    d = m["data"]
+    train, test, tok = d["train"], d["test"], d["tokenizer"]
+    full = m["perplexity"]["float_all_validation"]
+    return "\n".join([
+        "## Data", "",
+        f"**Training: {train['stories']:,} stories** ({train['words']:,} words, {train['bytes'] / 1e6:.2f} MB of "
+        f"`{train['file']}`) → {train['tokens']:,} tokens in {train['windows']:,} non-overlapping windows of "
+        f"{m['model_info']['input']['shape'][1]} tokens.",
+        "",
+        f"**Validation:** `{test['file']}` ({test['stories']:,} text blocks, {test['words']:,} words) → "
+        f"{full['windows']:,} windows, {full['tokens']:,} tokens. The int8 ladder below uses its first "
+        f"{test['windows']} windows ({test['tokens']:,} predicted tokens) for every model. Nothing of the validation "
+        f"text was used for training, the tokenizer or calibration.",
+        "",
+        f"**Tokenizer:** {tok['type']} with {tok['vocab_size']:,} pieces, trained on the training stories.",
+        "",
+        "**Model:** " + ", ".join(f"{k} {v}" for k, v in m["config"]["model"]["args"].items()) + ".",
+        *(["", m["data_note"]] if m.get("data_note") else []),
+    ])
+
+
 def data_section(m: dict) -> str:
+    if is_language_model(m):
+        return text_data_section(m)
     d = m["data"]
     train, test = d.get("train") or {}, d["test"]
     out = ["## Data", ""]
@@ -136,6 +174,54 @@ def accuracy_section(m: dict) -> str:
     ])
 
 
+def perplexity_section(m: dict) -> str:
+    ppl, q = m["perplexity"], m["quantization"]
+
+    def row(name, e, agree_float="–", agree_fq="–", lsb="–"):
+        return [name, f"{e['perplexity']:.3f}", f"{e['nll_per_token']:.4f}", pct(e["next_token_accuracy"]),
+                agree_float, agree_fq, lsb]
+
+    base = ppl["float"]["perplexity"]
+    rows = [row("float (PyTorch)", ppl["float"]), row(f"int8 fake-quant ({q['deployed'].upper()})", ppl["fake_quant_int8"])]
+    for t, e in ppl["tosa_int8"].items():
+        rows.append(row(f"int8 TOSA reference, {t}", e, pct(ppl["agreement_int8_float"][t]),
+                        pct(ppl["agreement_tosa_fake_quant"][t]), f"{ppl['max_lsb_diff_tosa_fake_quant'][t]} LSB"))
+    worst = max(e["perplexity"] for e in ppl["tosa_int8"].values())
+    io = q["io"]
+    full = ppl["float_all_validation"]
+    return "\n".join([
+        "## Perplexity: float → int8 → int8 as the NPU computes it", "",
+        f"On the same {ppl['windows']} validation windows ({ppl['tokens']:,} predicted tokens). The TOSA reference "
+        f"model runs the exact integer graph Vela compiles for each target, on the int8 token embeddings.", "",
+        _table(["model", "perplexity", "NLL / token (nats)", "next-token top-1", "greedy token = float",
+                "greedy token = fake-quant", "max logit diff vs fake-quant"], rows), "",
+        f"int8 on the NPU changes perplexity by {100 * (worst / base - 1):+.2f} % relative to float (worst target). "
+        f"The float model's perplexity on the whole validation text ({full['tokens']:,} tokens) is "
+        f"{full['perplexity']:.3f}.", "",
+        f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric, per-channel weights), PTQ calibrated "
+        f"on {q['ptq']['calibration_samples']} committed training windows (`calibration.txt`); deployed: "
+        f"{q['deployed'].upper()}. Input (embedding) scale {io['input']['scale']:.6g}, zero point "
+        f"{io['input']['zero_point']}; output (logit) scale {io['output']['scale']:.6g}, zero point "
+        f"{io['output']['zero_point']}.",
+    ])
+
+
+def generation_section(m: dict) -> str:
+    g = m["generation"]
+    rows = [[f"`{s['prompt']}`", s["int8"].replace("|", "\\|").replace("\n", " "),
+             s["float"].replace("|", "\\|").replace("\n", " "), f"{s['tokens_identical_to_float']} / {s['new_tokens']}"]
+            for s in g["samples"]]
+    r = m["targets"][g["target"]]
+    return "\n".join([
+        "## Generated samples (int8 graph, greedy)", "",
+        f"Continuations of {g['new_tokens']} tokens computed by the int8 TOSA graph for {g['target']} (what the NPU "
+        f"computes; greedy, the first maximum on ties, as firmware does), with the float model's beside them. Each "
+        f"token is one inference of the fixed window: {r['cycles']:,} NPU cycles = {r['inference_time_ms']:.2f} ms "
+        f"on {g['target']}, {1000 / r['inference_time_ms']:.1f} tokens/s (Vela estimate).", "",
+        _table(["prompt", "int8 continuation (NPU graph)", "float continuation", "tokens equal to float before the first difference"], rows),
+    ])
+
+
 def targets_section(m: dict) -> str:
     rows = []
     for t, r in m["targets"].items():
@@ -150,16 +236,33 @@ def targets_section(m: dict) -> str:
         "## On the NPU (Vela 5.1 estimates, per target)", "",
         _table(["target", "Vela system config / memory mode", "NPU clock", "cycles", "time (ms)", "SRAM (KiB)",
                 "weights (KiB)", "MACs", "MAC utilisation", "ops NPU / CPU", ".pte (KiB)", "export (s)"], rows), "",
+        *(["For this fixed-window language model one inference = one generated token: cycles and time above are "
+            "per token.", ""] if is_language_model(m) else []),
         "Cycles and time are Vela's performance estimates for the NPU at the system config's clock (not measured "
         "on silicon). MAC utilisation = MACs ÷ (cycles × MACs per cycle). Ops NPU / CPU counts the operators "
         "of the int8 graph delegated to the Ethos-U versus left to the Cortex-M.",
     ])
 
 
+def memory_fit_section(m: dict) -> str:
+    rows = [[r["target"], r["board"], r["memory_mode"], "yes" if r["fits"] else "**no**", r["summary"]]
+            for r in m.get("memory_fit", [])]
+    if not rows:
+        return ""
+    return "\n".join([
+        "## Memory fit per board (reference firmware)", "",
+        _table(["target", "board", "memory mode", "fits", "pools the app needs, per memory"], rows), "",
+        "From the `.pte` (planned buffers, Ethos-U scratch) and the reference app's own buffers, against each "
+        "board's memory map (common/boards.py; the app's code size is not included). Build the firmware with "
+        "these pool sizes: common/firmware/README.md.",
+    ])
+
+
 def frontend_section(m: dict) -> str:
     f = m["frontend"]
     rows = [[k, v] for k, v in f.items()]
-    return "\n".join(["## Front end", "", m.get("frontend_matches", ""), "", _table(["parameter", "value"], rows),
+    title = "## Tokenizer" if is_language_model(m) else "## Front end"
+    return "\n".join([title, "", m.get("frontend_matches", ""), "", _table(["parameter", "value"], rows),
                       "", f"Model input: {m['model_info']['input']['shape']} {m['model_info']['input']['dtype']}."])
 
 
@@ -171,7 +274,8 @@ def training_section(m: dict) -> str:
         "## Training", "",
         f"{t['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer']} lr {cfg['lr']} ({cfg.get('lr_schedule')}), "
         f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, seed {cfg['seed']}. "
-        f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. "
+        + (f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. " if aug else "")
+        + 
         f"Training took {t['seconds'] / 60:.1f} min ({t['seconds_per_epoch']:.1f} s per epoch) on "
         f"{m.get('hardware', 'the build machine')}"
         + (f"; last epoch: loss {final.get('loss')}, train accuracy {pct(final.get('train_accuracy'))}"
@@ -183,11 +287,18 @@ def training_section(m: dict) -> str:
 def render_card(m: dict, confusion_png: str | None = None) -> str:
     first = _first(m["targets"]) or {}
     info = m["model_info"]
-    acc = m["accuracy"]
-    glance = _table(["parameters", "MACs", "input", "float", "int8 (TOSA reference)", "NPU ops"], [[
+    lm = is_language_model(m)
+    if lm:
+        quality = "perplexity"
+        float_q = f"{m['perplexity']['float']['perplexity']:.3f}"
+        int8_q = ", ".join(f"{v['perplexity']:.3f} ({t})" for t, v in m["perplexity"]["tosa_int8"].items())
+    else:
+        quality = "accuracy"
+        float_q = pct(m["accuracy"]["float"])
+        int8_q = ", ".join(f"{pct(v)} ({t})" for t, v in m["accuracy"]["tosa_int8"].items())
+    glance = _table(["parameters", "MACs", "input", f"float {quality}", f"int8 {quality} (TOSA reference)", "NPU ops"], [[
         f"{info['params']:,}", f"{info['macs']:,}" if info.get("macs") else "–",
-        f"{info['input']['shape']} {info['input']['dtype']}", pct(acc["float"]),
-        ", ".join(f"{pct(v)} ({t})" for t, v in acc["tosa_int8"].items()),
+        f"{info['input']['shape']} {info['input']['dtype']}", float_q, int8_q,
         f"{100 * first.get('npu_op_fraction', 0):.0f} % on every target" if all(
             r["cpu_ops"] == 0 for r in m["targets"].values()) else "see table"]])
     parts = [
@@ -197,13 +308,15 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         f"generated from [`{model_stem(m['model'])}/metrics.json`]({model_stem(m['model'])}/metrics.json) — "
         f"every figure below comes from that run.", "",
         glance, "",
-        *([f"> **Read the accuracy with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
+        *([f"> **Read the {quality} with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
         "## Intended use", "", m.get("intended_use", ""), "",
         data_section(m), "",
         frontend_section(m), "",
         training_section(m), "",
-        accuracy_section(m), "",
+        perplexity_section(m) if lm else accuracy_section(m), "",
         targets_section(m), "",
+        *([memory_fit_section(m), ""] if m.get("memory_fit") else []),
+        *([generation_section(m), ""] if lm else []),
     ]
     if confusion_png:
         parts += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test samples above.", "",
@@ -271,6 +384,18 @@ def write_card(metrics: dict, directory: str | Path) -> Path:
     return card
 
 
+def _quality_cells(m: dict) -> list[str]:
+    """Test-set size, float and int8 quality: accuracy (int8 = the lowest over targets), or for a language
+    model perplexity (int8 = the highest)."""
+    if is_language_model(m):
+        p = m["perplexity"]
+        worst = max((v["perplexity"] for v in p["tosa_int8"].values()), default=None)
+        return [f"{p['tokens']:,} tokens", f"ppl {p['float']['perplexity']:.2f}",
+                f"ppl {worst:.2f}" if worst is not None else "–"]
+    tosa = m["accuracy"]["tosa_int8"]
+    return [f"{m['accuracy']['samples']:,}", pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
+
+
 def render_model_table(all_metrics: list[dict]) -> str:
     """The README's table: one row per published model, its accuracy ladder and per-target NPU figures."""
     targets = sorted({t for m in all_metrics for t in m["targets"]})
@@ -278,19 +403,17 @@ def render_model_table(all_metrics: list[dict]) -> str:
               + [f"{t}: ms / SRAM KiB" for t in targets] + ["card"])
     rows = []
     for m in sorted(all_metrics, key=lambda m: m["model"]):
-        tosa = m["accuracy"]["tosa_int8"]
         cells = [f"`{m['model']}`", m.get("task", ""), f"{m['model_info']['params']:,}",
-                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–",
-                 f"{m['accuracy']['samples']:,}", pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
+                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–", *_quality_cells(m)]
         for t in targets:
             r = m["targets"].get(t)
             cells.append(f"{r['inference_time_ms']:.3f} / {r['sram_kib']:.1f}" if r else "–")
         cells.append(f"[card](cards/{model_stem(m['model'])}.md)")
         rows.append(cells)
     note = ("Generated by `tinyzoo card <model>` from each card's metrics.json: accuracy on the card's test set "
-            "(int8 = the lowest over targets), time = Vela's NPU estimate at the system config's clock. The "
+            "(int8 = the lowest over targets; for a language model perplexity, int8 = the highest), time = Vela's NPU estimate at the system config's clock. The "
             "published models were trained on the small datasets at hand here (synthetic speech for KWS, a CIFAR-10 "
-            "subset, a few hundred VWW images): each card says what its model saw.")
+            "subset, a few hundred VWW images, a 2 MB TinyStories subset): each card says what its model saw.")
     return _table(header, rows) + "\n\n" + note
 
 

@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from common import layout
 from common import quantize as q
 from common.config import save_yaml, tool_versions
 from common.lower import check_target, lower_ethos_u
@@ -49,9 +50,14 @@ def save_fake_quant(quantized: torch.fx.GraphModule, example_inputs: tuple, path
 
 def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibration: torch.Tensor,
            test_features: torch.Tensor, test_labels: torch.Tensor, build_dir: Path,
-           qat_train: Callable[[torch.nn.Module, dict], None] | None = None, log=print) -> dict:
+           qat_train: Callable[[torch.nn.Module, dict], None] | None = None,
+           evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict] | None = None,
+           log=print) -> dict:
     """Quantize the trained float model, lower it for every target in the config, and verify every lowering
-    on the test set with the TOSA reference model. Returns the metrics' quantization/accuracy/target parts."""
+    on the test set with the TOSA reference model. Returns the metrics' quantization/accuracy/target parts.
+
+    `evaluate(float_model, int8_model, {target: model.tosa}, io)` replaces the classification ladder
+    (common.verify.compare on test_features/test_labels) for other tasks, e.g. perplexity."""
     from common import report
 
     qcfg, ecfg = cfg["quantize"], cfg["export"]
@@ -99,12 +105,13 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
 
     log(f"verifying on {len(test_labels)} test samples: float, fake-quant int8, TOSA reference int8")
     start = time.perf_counter()
-    accuracy = compare(model, deployed, test_features, test_labels,
-                       {t: low.tosa_path for t, low in lowered.items()}, io, len(cfg["data"]["labels"]))
+    tosa_graphs = {t: low.tosa_path for t, low in lowered.items()}
+    accuracy = (evaluate(model, deployed, tosa_graphs, io) if evaluate is not None else
+                compare(model, deployed, test_features, test_labels, tosa_graphs, io, len(cfg["data"]["labels"])))
     timings["verify_seconds"] = time.perf_counter() - start
     if shareable:
         reference = write_reference_io(build_dir, lowered, test_features[:1], io)
-        reference["label"] = int(test_labels[0])
+        reference["label"] = test_labels[0].tolist()
     else:
         reference = write_reference_io(build_dir, lowered, public_example[0], io)
         reference["sample"] = "seeded random input (the test data may not be redistributed)"
@@ -124,7 +131,7 @@ def write_reference_io(build_dir: Path, lowered: dict, features: torch.Tensor, i
     for target, low in lowered.items():
         raw_out, _ = run_tosa(low.tosa_path, raw_in)
         (low.pte_path.parent / "reference_output.bin").write_bytes(raw_out.tobytes())
-    return {"input_shape": list(raw_in.shape), "dtype": str(raw_in.dtype), "sample": "first test clip"}
+    return {"input_shape": list(raw_in.shape), "dtype": str(raw_in.dtype), "sample": "first test sample"}
 
 
 def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_dir: Path, *,
@@ -165,9 +172,9 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
     metrics = {
         "model": name,
         **cfg["card"],
-        "labels": cfg["data"]["labels"],
+        "labels": cfg["data"].get("labels"),
         "data": data,
-        "frontend": cfg["frontend"],
+        "frontend": cfg.get("frontend") or cfg.get("tokenizer"),   # a language model's front end is its tokenizer
         "model_info": model_info(model, example_inputs, deployed["quantization"]["io"], first_target.get("macs")),
         "hardware": hardware(),
         "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
@@ -176,8 +183,9 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
         **deployed,
         "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else ""),
     }
-    metrics["accuracy"] = dict(metrics["accuracy"])
-    metrics["confusion"] = {"labels": cfg["data"]["labels"], **metrics["accuracy"].pop("confusion")}
+    if "confusion" in metrics.get("accuracy", {}):
+        metrics["accuracy"] = dict(metrics["accuracy"])
+        metrics["confusion"] = {"labels": cfg["data"]["labels"], **metrics["accuracy"].pop("confusion")}
     return metrics
 
 
@@ -201,6 +209,7 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
     metrics.setdefault("tools", tool_versions())
     metrics.setdefault("created", _dt.date.today().isoformat())
     metrics["config"] = cfg
+    add_memory_fit(metrics, build_dir)
     save_yaml(cfg, build_dir / "config.resolved.yaml")
     tmp = build_dir / "metrics.json.tmp"
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
@@ -217,9 +226,18 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
     return card_path
 
 
-PUBLISHED_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
-                   "reference_input.bin")
-PUBLISHED_TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin")
+
+
+def add_memory_fit(metrics: dict, artifact_dir: Path) -> dict:
+    """Per target and board that carries it: the pools the reference app needs for this .pte and whether they
+    fit (common/boards.py). Derived from the artifacts, so `tinyzoo card` can recompute it for a published model."""
+    from common.boards import fit_table
+
+    rows = fit_table(artifact_dir, metrics=metrics)
+    metrics["memory_fit"] = [{"target": r["target"], "board": r["board"], "memory_mode": r["memory_mode"],
+                              "fits": r["fits"], "summary": r["summary"],
+                              "pools": {p: v["bytes"] for p, v in r["pools"].items()}} for r in rows]
+    return metrics
 
 
 def publish_artifacts(name: str, build_dir: Path) -> Path:
@@ -227,12 +245,12 @@ def publish_artifacts(name: str, build_dir: Path) -> Path:
     stage = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    for file in PUBLISHED_FILES:
+    for file in layout.MODEL_FILES:
         if (build_dir / file).exists():
             shutil.copy2(build_dir / file, stage / file)
     for target_dir in sorted(p for p in build_dir.iterdir() if (p / "model.pte").exists()):
         (stage / target_dir.name).mkdir()
-        for file in PUBLISHED_TARGET_FILES:
+        for file in layout.TARGET_FILES:
             if (target_dir / file).exists():
                 shutil.copy2(target_dir / file, stage / target_dir.name / file)
     shutil.rmtree(dest, ignore_errors=True)
@@ -240,10 +258,8 @@ def publish_artifacts(name: str, build_dir: Path) -> Path:
     return dest
 
 
-def evaluate_artifacts(artifacts_dir: Path, cfg: dict, features: torch.Tensor, labels: torch.Tensor,
-                       targets: list[str] | None = None) -> dict:
-    """Evaluate a build's (or the published) artifacts on new data: the float checkpoint, the int8 fake-quant
-    program and, per target, the integer TOSA graph Vela compiled."""
+def load_artifacts(artifacts_dir: Path, cfg: dict, targets: list[str] | None = None):
+    """A build's (or the published) float model, int8 fake-quant program, TOSA graphs per target and int8 I/O."""
     from common.config import build_model
     from common.errors import ArtifactError
     from common.train import load_weights
@@ -262,8 +278,14 @@ def evaluate_artifacts(artifacts_dir: Path, cfg: dict, features: torch.Tensor, l
     if missing:
         raise ArtifactError(f"no lowered graph for {', '.join(missing)} in {artifacts_dir}; "
                             f"available: {', '.join(available)}")
-    io = q.io_quant_params(fake_quant)
-    result = compare(model, fake_quant, features, labels,
-                     {t: artifacts_dir / t / "model.tosa" for t in targets}, io, len(cfg["data"]["labels"]))
+    return model, fake_quant, {t: artifacts_dir / t / "model.tosa" for t in targets}, q.io_quant_params(fake_quant)
+
+
+def evaluate_artifacts(artifacts_dir: Path, cfg: dict, features: torch.Tensor, labels: torch.Tensor,
+                       targets: list[str] | None = None) -> dict:
+    """Evaluate a build's (or the published) artifacts on new data: the float checkpoint, the int8 fake-quant
+    program and, per target, the integer TOSA graph Vela compiled."""
+    model, fake_quant, tosa_graphs, io = load_artifacts(artifacts_dir, cfg, targets)
+    result = compare(model, fake_quant, features, labels, tosa_graphs, io, len(cfg["data"]["labels"]))
     result["confusion"]["labels"] = cfg["data"]["labels"]
     return result

@@ -94,13 +94,14 @@ def predict(model: torch.nn.Module, features: torch.Tensor, batch_size: int = 51
 
 
 def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
-        batch_transform: Callable | None = None, eval_set: tuple[torch.Tensor, torch.Tensor] | None = None,
+        batch_transform: Callable | None = None, forward: Callable | None = None, eval_set: tuple[torch.Tensor, torch.Tensor] | None = None,
         resume: bool = True, device: str | torch.device | None = None, log_fn=print) -> TrainResult:
     """Train `model` on `train_set` ((input, label) items) for cfg["epochs"]; returns the history.
 
     `checkpoint` is written after every epoch; with `resume`, a checkpoint of the same training config and
     data size continues where it stopped (a finished one returns at once). `eval_set` (features, labels) is
-    scored after every epoch. Trains on the GPU when there is one (`device` overrides); the model comes back
+    scored after every epoch. `forward(model, x)` replaces `model(x)` in training, for models whose training view
+    differs from their deployed graph (a language model is trained on token ids, deployed on embeddings). Trains on the GPU when there is one (`device` overrides); the model comes back
     on the CPU."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
@@ -146,15 +147,15 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
                 with torch.no_grad():
                     x, y = batch_transform(x, y, generator=generator)
                 model.train()
-            logits = model(x)
+            logits = model(x) if forward is None else forward(model, x)
             loss = loss_fn(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total_loss += loss.item() * len(y)
+            total_loss += loss.item() * y.numel()           # numel: one label per token for sequence models
             correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
+            seen += y.numel()
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
         seconds = time.perf_counter() - started
         entry = {"epoch": epoch + 1, "loss": round(total_loss / seen, 4), "train_accuracy": round(correct / seen, 4),

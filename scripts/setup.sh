@@ -32,4 +32,15 @@ if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! comma
     echo "note: for synthetic speech install the TTS engines: sudo apt-get install $TTS_PACKAGES" >&2
   fi
 fi
+# Cortex-M toolchain for the firmware apps' compile check (tests/test_firmware_cross.py; the device build itself
+# is documented in common/firmware/README.md).
+FIRMWARE_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
+if ! command -v arm-none-eabi-gcc >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing the Cortex-M toolchain: $FIRMWARE_PACKAGES"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $FIRMWARE_PACKAGES >/dev/null
+  else
+    echo "note: for the firmware compile check install: sudo apt-get install $FIRMWARE_PACKAGES" >&2
+  fi
+fi
 echo "ready: . .venv/bin/activate && tinyzoo list"

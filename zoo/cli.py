@@ -15,18 +15,28 @@ def _list(args) -> None:
     for name in registry.list_models():
         model = registry.get(name)
         metrics = model.metrics() if model.published else {}
-        acc = metrics.get("accuracy", {})
-        rows.append({"model": name, "task": model.config.get("card", {}).get("task", ""),
-                     "published": model.published, "float": acc.get("float"),
-                     "tosa_int8": acc.get("tosa_int8"), "targets": sorted(metrics.get("targets", {}))})
+        row = {"model": name, "task": model.config.get("card", {}).get("task", ""), "published": model.published,
+               "targets": sorted(metrics.get("targets", {}))}
+        if "perplexity" in metrics:
+            row["float_perplexity"] = metrics["perplexity"]["float"]["perplexity"]
+            row["tosa_int8_perplexity"] = {t: v["perplexity"] for t, v in metrics["perplexity"]["tosa_int8"].items()}
+        else:
+            row["float"] = metrics.get("accuracy", {}).get("float")
+            row["tosa_int8"] = metrics.get("accuracy", {}).get("tosa_int8")
+        rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        status = (f"float {row['float']:.2%}, int8 (TOSA) "
-                  + ", ".join(f"{t} {a:.2%}" for t, a in (row["tosa_int8"] or {}).items())
-                  if row["published"] else "not published yet")
-        print(f"{row['model']:<20} {row['task']:<18} {status}")
+        if not row["published"]:
+            status = "not published yet"
+        elif "float_perplexity" in row:
+            status = (f"perplexity float {row['float_perplexity']:.2f}, int8 (TOSA) "
+                      + ", ".join(f"{t} {p:.2f}" for t, p in row["tosa_int8_perplexity"].items()))
+        else:
+            status = (f"float {row['float']:.2%}, int8 (TOSA) "
+                      + ", ".join(f"{t} {a:.2%}" for t, a in (row["tosa_int8"] or {}).items()))
+        print(f"{row['model']:<24} {row['task']:<20} {status}")
 
 
 def _info(args) -> None:
@@ -52,6 +62,8 @@ def _eval(args) -> None:
     artifacts = args.artifacts or model.artifacts_dir
     cfg_path = artifacts / "config.resolved.yaml"
     cfg = load_config(cfg_path) if cfg_path.exists() else model.config
+    if cfg["card"]["task"] == "text-generation":
+        return _eval_language_model(model, artifacts, cfg, args)
     if args.data_root is None:
         default = model.config["data"].get("default_root")
         if not default:
@@ -69,6 +81,22 @@ def _eval(args) -> None:
     print(f"  int8 fake-quant  {result['fake_quant_int8']:.2%}")
     for target, acc in result["tosa_int8"].items():
         print(f"  int8 TOSA {target:<15} {acc:.2%}  (agrees with float on "
+              f"{result['agreement_int8_float'][target]:.2%})")
+
+
+def _eval_language_model(model, artifacts: Path, cfg: dict, args) -> None:
+    from common.text import evaluate_artifacts
+
+    result = evaluate_artifacts(artifacts, cfg, args.data_root, args.target)
+    result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return
+    print(f"{model.name}: perplexity on {result['tokens']} validation tokens ({result['windows']} windows)")
+    print(f"  float            {result['float']['perplexity']:.3f}")
+    print(f"  int8 fake-quant  {result['fake_quant_int8']['perplexity']:.3f}")
+    for target, e in result["tosa_int8"].items():
+        print(f"  int8 TOSA {target:<15} {e['perplexity']:.3f}  (greedy token agrees with float on "
               f"{result['agreement_int8_float'][target]:.2%})")
 
 
@@ -100,8 +128,16 @@ def _export(args) -> None:
 def _card(args) -> None:
     from common import card
 
+    from common.pipeline import add_memory_fit
+
     model = registry.get(args.model)
     metrics = card.load_metrics(args.metrics or model.metrics_path)
+    if args.memory_fit:   # recompute the derived memory-fit rows from the published artifacts
+        add_memory_fit(metrics, model.artifacts_dir)
+        published = model.artifacts_dir / "metrics.json"
+        tmp = published.with_name("metrics.json.tmp")
+        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        tmp.replace(published)
     print(card.write_card(metrics, registry.CARDS))
     update_readme_table()
 
@@ -139,8 +175,14 @@ def _data(args) -> None:
 
         cifar10(root, train=False, download=args.download)
         print(root / FOLDER)
+    elif args.dataset == "tinystories":
+        from common.data import tinystories
+
+        if args.download:
+            tinystories.download(root)
+        print(tinystories.find_file(root, "validation").parent)
     else:
-        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: speech_commands, cifar10")
+        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: speech_commands, cifar10, tinystories")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -169,6 +211,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("card", help="regenerate a card (and the README table) from metrics.json")
     s.add_argument("model")
     s.add_argument("--metrics", type=Path)
+    s.add_argument("--memory-fit", action="store_true",
+                   help="maintainers: recompute the per-board memory fit from the published artifacts first")
     s = sub.add_parser("pull", help="download a published model's artifacts (SHA-256 checked); prints the .pte path")
     s.add_argument("model")
     s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")

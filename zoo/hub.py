@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from common import layout
 from common.errors import ArtifactError, UnknownTargetError
 from zoo import registry
 
@@ -31,9 +32,7 @@ HUB_ORG = "tinyzoo"
 def default_hub(name: str) -> dict:
     """Until a maintainer publishes (scripts/publish_hub.py pins the commit), the repo's main branch."""
     return {"repo_id": f"{HUB_ORG}/{name.replace('/', '-')}", "repo_type": "model", "revision": "main"}
-MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
-               "reference_input.bin")
-TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin")
+
 
 
 def sha256_of(path: Path) -> str:
@@ -49,6 +48,18 @@ def _entry(folder: Path, rel: str) -> dict:
     return {"path": rel, "size": path.stat().st_size, "sha256": sha256_of(path)}
 
 
+def _quality(m: dict) -> dict:
+    if "perplexity" in m:   # language model
+        return {"float_perplexity": m["perplexity"]["float"]["perplexity"], "test_tokens": m["perplexity"]["tokens"]}
+    return {"float_accuracy": m["accuracy"]["float"], "test_samples": m["accuracy"]["samples"]}
+
+
+def _target_quality(m: dict, target: str) -> dict:
+    if "perplexity" in m:
+        return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
+    return {"tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
+
+
 def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict] | None = None) -> dict:
     """The catalogue of every published model, from its artifacts folder and metrics (never typed by hand).
     Each model keeps the Hub repo/revision pinned earlier unless `hubs` gives a new one."""
@@ -60,24 +71,23 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict]
         if not (folder / "metrics.json").exists():
             continue
         m = json.loads((folder / "metrics.json").read_text())
-        files = {f: _entry(folder, f) for f in MODEL_FILES if (folder / f).exists()}
+        files = {f: _entry(folder, f) for f in layout.MODEL_FILES if (folder / f).exists()}
         targets = {}
         for target in sorted(m["targets"]):
-            tfiles = {f: _entry(folder, f"{target}/{f}") for f in TARGET_FILES
+            tfiles = {f: _entry(folder, f"{target}/{f}") for f in layout.TARGET_FILES
                       if (folder / target / f).exists()}
             r = m["targets"][target]
             targets[target] = {"files": tfiles, "cycles": r["cycles"], "inference_time_ms": r["inference_time_ms"],
                                "sram_kib": r["sram_kib"], "flash_kib": r["flash_kib"], "npu_ops": r["npu_ops"],
                                "cpu_ops": r["cpu_ops"], "system_config": r["system_config"],
                                "memory_mode": r["memory_mode"],
-                               "tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
+                               **_target_quality(m, target)}
         hub = {**default_hub(name), **old.get(name, {}).get("hub", {}), **(hubs or {}).get(name, {})}
         models[name] = {
             "hub": hub, "task": m.get("task"), "title": m.get("title"), "recipe": f"recipes/{name}",
             "card": str(model.card_path.relative_to(registry.REPO)),
             "labels": m.get("labels"), "input": m["model_info"]["input"], "output": m["model_info"]["output"],
-            "params": m["model_info"]["params"], "float_accuracy": m["accuracy"]["float"],
-            "test_samples": m["accuracy"]["samples"], "files": files, "targets": targets,
+            "params": m["model_info"]["params"], **_quality(m), "files": files, "targets": targets,
         }
     return {"format": 1, "generated_by": "tinyzoo index", "models": models}
 

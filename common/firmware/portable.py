@@ -1,0 +1,96 @@
+"""A non-delegated `.pte` of a published model, for the host build of the firmware apps.
+
+The device runs the Ethos-U `.pte`, whose graph is one `EthosUBackend` call that only the NPU can execute. The
+host app runs this one instead: the same int8 program (`model_int8.pt2`: quantize/dequantize ops around each
+operator, int8 weights), lowered with no partitioner to ExecuTorch's portable/optimized CPU kernels plus the
+quantized kernels library, with int8 input and output exactly like the Ethos-U `.pte` (QuantizeInputs /
+QuantizeOutputs, as common/lower.py does). So the host app is fed the same int8 tensor the device is fed,
+and prints the int8 output a Python run of the same program prints.
+
+    python -m common.firmware.portable zoo/artifacts/kws/ds_cnn build/kws_ds_cnn_portable.pte
+
+A float model (an `nn.Module`) is accepted too: then the `.pte` takes and returns float32.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from common.errors import TinyzooError
+
+
+def _register_quantized_ops() -> None:
+    # The out-variants of quantized_decomposed.* live in ExecuTorch's quantized kernels library; importing it
+    # registers them so that to_executorch() can lower quantize/dequantize nodes.
+    import executorch.kernels.quantized  # noqa: F401
+
+
+def export_portable(program_or_model, example_inputs: tuple, path: str | Path) -> Path:
+    """Lower `program_or_model` without any delegate and write the `.pte` to `path`.
+
+    program_or_model: an int8 `torch.export.ExportedProgram` (common.quantize.load_quantized_program) or a
+    converted PT2E GraphModule: the `.pte` then takes the int8 input and returns the int8 output. An
+    `nn.Module` (float model): float32 in and out. example_inputs: float tensors of the model's input shape.
+    """
+    from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge
+    from executorch.exir.passes.quantize_io_pass import QuantizeInputs, QuantizeOutputs
+
+    module = program_or_model.module() if isinstance(program_or_model, torch.export.ExportedProgram) \
+        else program_or_model
+    if not isinstance(module, torch.nn.Module):
+        raise TinyzooError(f"export_portable needs an ExportedProgram, GraphModule or nn.Module, "
+                           f"not {type(program_or_model).__name__}")
+    quantized = any("quantize_per_tensor" in str(node.target) for node in module.graph.nodes) \
+        if isinstance(module, torch.fx.GraphModule) else False
+    if quantized:
+        _register_quantized_ops()
+    exported = torch.export.export(module, tuple(example_inputs))
+    edge = to_edge(exported, compile_config=EdgeCompileConfig(_check_ir_validity=False))
+    if quantized:
+        # Only when the graph starts with quantize and ends with dequantize: then the int8 I/O is exact.
+        edge = edge.transform([QuantizeInputs(edge, [0]), QuantizeOutputs(edge, [0])])
+    program = edge.to_executorch(ExecutorchBackendConfig())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(program.buffer)
+    return path
+
+
+def export_published(artifact_dir: str | Path, path: str | Path) -> Path:
+    """The portable int8 `.pte` of a published model (`zoo/artifacts/<task>/<model>`, its `model_int8.pt2`)."""
+    from common.quantize import load_quantized_program
+
+    artifact_dir = Path(artifact_dir)
+    program_path = artifact_dir / "model_int8.pt2"
+    metrics_path = artifact_dir / "metrics.json"
+    if not program_path.is_file() or not metrics_path.is_file():
+        raise TinyzooError(f"{artifact_dir} has no model_int8.pt2 and metrics.json: pass a published model's "
+                           f"artifact directory, e.g. zoo/artifacts/kws/ds_cnn")
+    shape = json.loads(metrics_path.read_text())["model_info"]["input"]["shape"]
+    program = load_quantized_program(program_path)
+    return export_portable(program, (torch.zeros(*shape),), path)
+
+
+def run_portable(pte_path: str | Path, model_input: torch.Tensor) -> torch.Tensor:
+    """Run a portable `.pte` with ExecuTorch's Python runtime (same kernels as the host app); returns output 0."""
+    _register_quantized_ops()
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(str(pte_path)).load_method("forward")
+    return method.execute([model_input])[0]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("artifact_dir", help="zoo/artifacts/<task>/<model>")
+    parser.add_argument("output", help="where to write the .pte")
+    args = parser.parse_args(argv)
+    print(export_published(args.artifact_dir, args.output))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

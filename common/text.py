@@ -1,0 +1,310 @@
+"""Language-model data and evaluation for the chain: text → tokenizer → fixed-length token windows; perplexity
+of the float model, the int8 fake-quant model and the integer TOSA graph per target; greedy generation by the
+int8 graph. `build()` is the whole chain for a text recipe (recipes/text/*).
+
+The deployed graph is fixed-window: it maps `context` token embeddings to next-token logits at every position.
+Perplexity is measured on non-overlapping validation windows (every token predicted once, with the context the
+window gives it); generation places the prompt at the start of the window and reads the logits at the last
+prompt position, sliding the window once it is full (no KV cache: each new token costs one whole inference).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.data import tinystories
+from common.errors import ConfigError, DatasetNotFoundError
+from common.tokenizer import BOS, Tokenizer, train_tokenizer
+
+
+def data_root(root: str | Path | None) -> Path:
+    import os
+
+    if root is not None:
+        return Path(root)
+    if os.environ.get("TINYZOO_DATA"):
+        return Path(os.environ["TINYZOO_DATA"])
+    raise DatasetNotFoundError("no data root: pass --data-root DIR (the folder with the TinyStories text files, "
+                               "or its parent) or set TINYZOO_DATA")
+
+
+def token_stream(stories: list[str], tokenizer: Tokenizer) -> torch.Tensor:
+    """All stories as one token sequence, each story opened by BOS (as llama2.c's TinyStories models)."""
+    ids: list[int] = []
+    for story in stories:
+        ids.append(BOS)
+        ids.extend(tokenizer.encode(story))
+    return torch.tensor(ids, dtype=torch.long)
+
+
+@dataclass
+class TokenWindows:
+    """Non-overlapping windows of `context + 1` tokens: input = first `context`, target = last `context`."""
+    split: str
+    windows: torch.Tensor            # (N, context + 1)
+    source: dict
+
+    @classmethod
+    def from_stream(cls, stream: torch.Tensor, context: int, split: str, source: dict) -> "TokenWindows":
+        n = (len(stream) - 1) // context
+        if n == 0:
+            raise ConfigError(f"the {split} text has {len(stream)} tokens, fewer than one window of {context + 1}")
+        starts = torch.arange(n) * context
+        windows = torch.stack([stream[s:s + context + 1] for s in starts.tolist()])
+        return cls(split, windows, source)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    @property
+    def ids(self) -> list[str]:
+        return [f"{self.split}:{i:06d}" for i in range(len(self))]
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        return self.windows[:, :-1]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.windows[:, 1:]
+
+    def batch(self, indices: list[int]):
+        w = self.windows[indices]
+        return w[:, :-1], w[:, 1:]
+
+    def subset(self, indices: list[int]) -> "TokenWindows":
+        return TokenWindows(self.split, self.windows[indices], self.source)
+
+    def summary(self) -> dict:
+        return {**self.source, "windows": len(self), "tokens": int(self.labels.numel())}
+
+
+@dataclass
+class TextData:
+    tokenizer: Tokenizer
+    train: TokenWindows | None
+    validation: TokenWindows
+    data_root: Path
+
+
+def load(cfg: dict, root: str | Path | None, build_dir: Path | None = None, *, tokenizer: Tokenizer | None = None,
+         train: bool = True, log=print) -> TextData:
+    """Stories → tokenizer (trained on the training stories unless given) → token windows."""
+    root = data_root(root)
+    if cfg["data"]["dataset"] != "tinystories":
+        raise ConfigError(f"unknown text dataset {cfg['data']['dataset']!r}: tinystories")
+    context = cfg["model"]["args"]["context"]
+    log(f"data root: {root}")
+    train_stories = tinystories.load(root, "train") if (train or tokenizer is None) else None
+    if tokenizer is None:
+        start = time.perf_counter()
+        tokenizer = train_tokenizer(train_stories.stories, cfg["tokenizer"])
+        log(f"tokenizer: {tokenizer.vocab_size} pieces trained in {time.perf_counter() - start:.1f} s")
+        if build_dir is not None:
+            tokenizer.save(Path(build_dir) / "tokenizer.model")
+    if tokenizer.vocab_size != cfg["model"]["args"]["vocab_size"]:
+        raise ConfigError(f"the tokenizer has {tokenizer.vocab_size} pieces but model.args.vocab_size is "
+                          f"{cfg['model']['args']['vocab_size']}: make them equal")
+    validation = tinystories.load(root, "validation").head(cfg["data"].get("max_validation_stories"))
+    val = TokenWindows.from_stream(token_stream(validation.stories, tokenizer), context, "validation",
+                                   validation.summary())
+    windows = None
+    if train:
+        train_stories = train_stories.head(cfg["data"].get("max_train_stories"))
+        windows = TokenWindows.from_stream(token_stream(train_stories.stories, tokenizer), context, "train",
+                                           train_stories.summary())
+    return TextData(tokenizer, windows, val, root)
+
+
+@torch.no_grad()
+def embeddings_of(lm, tokens: torch.Tensor) -> torch.Tensor:
+    """The graph's input: the token-embedding rows the app copies from its table."""
+    return lm.embed(tokens).detach()
+
+
+def _nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, int, int]:
+    """Summed negative log-likelihood, tokens, correct top-1 next-token predictions."""
+    logits = logits.reshape(-1, logits.shape[-1]).float()
+    labels = labels.reshape(-1)
+    nll = torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+    return float(nll), int(labels.numel()), int((logits.argmax(-1) == labels).sum())
+
+
+@torch.no_grad()
+def _model_logits(model, embeddings: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    if not isinstance(model, torch.fx.GraphModule):
+        model.eval()
+    return torch.cat([model(embeddings[i:i + batch_size]) for i in range(0, len(embeddings), batch_size)])
+
+
+def _ladder_entry(nll: float, tokens: int, correct: int) -> dict:
+    return {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens, "next_token_accuracy": correct / tokens}
+
+
+def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: torch.Tensor,
+                       tosa_graphs: dict[str, Path], io: dict) -> dict:
+    """The quality ladder on one set of validation windows: float → int8 fake-quant → int8 TOSA per target,
+    plus how often the int8 graph's greedy next token equals the float model's."""
+    from common.verify import dequantize, quantize, run_tosa
+
+    float_logits = _model_logits(float_lm, embeddings)
+    fq_logits = _model_logits(fake_quant, embeddings)
+    result = {"windows": int(len(labels)), "tokens": int(labels.numel()),
+              "float": _ladder_entry(*_nll(float_logits, labels)),
+              "fake_quant_int8": _ladder_entry(*_nll(fq_logits, labels)),
+              "tosa_int8": {}, "agreement_int8_float": {}, "agreement_tosa_fake_quant": {},
+              "max_lsb_diff_tosa_fake_quant": {}, "tosa_windows_per_second": {}}
+    float_next, fq_next = float_logits.argmax(-1), fq_logits.argmax(-1)
+    by_graph: dict[bytes, tuple] = {}
+    for target, path in tosa_graphs.items():
+        key = Path(path).read_bytes()
+        if key not in by_graph:  # targets of one family compile the same TOSA graph: run it once
+            by_graph[key] = run_tosa(path, quantize(embeddings, io["input"]))
+        raw, rate = by_graph[key]
+        logits = torch.from_numpy(dequantize(raw, io["output"]))
+        result["tosa_int8"][target] = _ladder_entry(*_nll(logits, labels))
+        tosa_next = logits.argmax(-1)
+        result["agreement_int8_float"][target] = float((tosa_next == float_next).float().mean())
+        result["agreement_tosa_fake_quant"][target] = float((tosa_next == fq_next).float().mean())
+        fq_int = quantize(fq_logits, io["output"]).astype(np.int32)
+        result["max_lsb_diff_tosa_fake_quant"][target] = int(np.abs(fq_int - raw.astype(np.int32)).max())
+        result["tosa_windows_per_second"][target] = rate
+    return result
+
+
+def greedy_generate(next_logits, prompt: list[int], new_tokens: int, context: int) -> list[int]:
+    """Greedy decoding with a fixed window: `next_logits(window (context,)) → logits (context, vocab)`; the
+    prompt fills the window from the start (later positions are padding the causal mask hides), and once the
+    window is full it slides by one token per step."""
+    tokens = list(prompt)
+    for _ in range(new_tokens):
+        window = tokens[-context:]
+        position = len(window) - 1
+        padded = window + [0] * (context - len(window))
+        logits = next_logits(torch.tensor(padded, dtype=torch.long))
+        tokens.append(int(np.argmax(np.asarray(logits[position]))))   # first maximum: what firmware does
+    return tokens[len(prompt):]
+
+
+def generation_samples(float_lm, tosa_path: Path, io: dict, tokenizer: Tokenizer, cfg: dict) -> list[dict]:
+    """Greedy continuations of the config's prompts by the int8 TOSA graph (what the NPU computes), and by the
+    float model for comparison."""
+    from common.verify import dequantize, quantize, run_tosa
+
+    gen = cfg["generate"]
+    context = cfg["model"]["args"]["context"]
+    graph = Path(tosa_path).read_bytes()
+
+    def int8_logits(window):
+        raw, _ = run_tosa(graph, quantize(embeddings_of(float_lm, window[None]), io["input"]))
+        return dequantize(raw[0], io["output"])
+
+    @torch.no_grad()
+    def float_logits(window):
+        return float_lm.eval()(embeddings_of(float_lm, window[None]))[0].numpy()
+
+    samples = []
+    for prompt in gen["prompts"]:
+        ids = [BOS] + tokenizer.encode(prompt)
+        start = time.perf_counter()
+        int8_ids = greedy_generate(int8_logits, ids, gen["new_tokens"], context)
+        seconds = time.perf_counter() - start
+        float_ids = greedy_generate(float_logits, ids, gen["new_tokens"], context)
+        same = next((i for i, (a, b) in enumerate(zip(int8_ids, float_ids)) if a != b), len(int8_ids))
+        samples.append({"prompt": prompt, "int8": tokenizer.decode(int8_ids), "float": tokenizer.decode(float_ids),
+                        "new_tokens": len(int8_ids), "tokens_identical_to_float": same,
+                        "tosa_seconds": round(seconds, 2)})
+    return samples
+
+
+def next_token_logits(lm, tokens: torch.Tensor) -> torch.Tensor:
+    """The training view of the LM for common.train.fit: token windows (B, context) → logits (B, vocab, context),
+    the layout CrossEntropyLoss takes (class dimension second)."""
+    return lm.tokens_to_logits(tokens).transpose(1, 2)
+
+
+def perplexity_evaluator(cfg: dict, embeddings_eval: torch.Tensor, labels_eval: torch.Tensor):
+    """What `pipeline.deploy` runs after lowering, for a language model."""
+    def evaluate(float_lm, fake_quant, tosa_graphs: dict, io: dict) -> dict:
+        return compare_perplexity(float_lm, fake_quant, embeddings_eval, labels_eval, tosa_graphs, io)
+    return evaluate
+
+
+def evaluate_artifacts(artifacts_dir: Path, cfg: dict, root: str | Path | None,
+                       targets: list[str] | None = None) -> dict:
+    """`tinyzoo eval` for a language model: the perplexity ladder of a build's (or the published) artifacts on
+    the validation text at `root`, tokenized with the artifacts' own tokenizer."""
+    from common.pipeline import load_artifacts
+
+    lm, fake_quant, tosa_graphs, io = load_artifacts(artifacts_dir, cfg, targets)
+    tokenizer = Tokenizer.load(Path(artifacts_dir) / "tokenizer.model")
+    data = load(cfg, root, tokenizer=tokenizer, train=False, log=lambda *_: None)
+    windows = data.validation.subset(list(range(min(cfg["evaluate"]["windows"], len(data.validation)))))
+    return compare_perplexity(lm, fake_quant, embeddings_of(lm, windows.inputs), windows.labels, tosa_graphs, io)
+
+
+def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
+    """The whole chain for a language-model recipe, top to bottom: text → tokenizer → train → int8 → Ethos-U
+    .pte per target → TOSA-reference perplexity and int8 generation → Vela report → card."""
+    from common import pipeline, recipe
+    from common.config import build_model, resolved
+    from common.train import fit, seed_everything
+
+    args = recipe.arguments(name, argv)
+    cfg = recipe.config(recipe_dir, args)
+    build_dir = recipe.build_dir(name, args)
+    seed_everything(cfg["train"]["seed"])
+
+    # 1. Data: tokenizer trained on the training stories; token windows.
+    data = load(cfg, args.data_root, build_dir)
+
+    # 2-3. Float model, next-token cross-entropy on the training windows.
+    lm = build_model(cfg)
+    trained = fit(lm, data.train, cfg["train"], build_dir / "checkpoint.pt", forward=next_token_logits,
+                  resume=not args.no_resume)
+
+    # 4-8. int8 on committed calibration windows, lowering per target, TOSA-reference perplexity, samples, card.
+    calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir,
+                                             count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
+                                             new=args.new_calibration or args.profile == "quick")
+    calibration_embeddings = embeddings_of(lm, data.train.inputs[calibration])
+    eval_windows = cfg["evaluate"]["windows"]
+    validation = data.validation.subset(list(range(min(eval_windows, len(data.validation)))))
+    eval_embeddings = embeddings_of(lm, validation.inputs)
+    deployed = pipeline.deploy(lm, cfg, example_inputs=(eval_embeddings[:1],), calibration=calibration_embeddings,
+                               test_features=eval_embeddings, test_labels=validation.labels, build_dir=build_dir,
+                               evaluate=perplexity_evaluator(cfg, eval_embeddings, validation.labels))
+    full = _ladder_entry(*_nll(_model_logits(lm, embeddings_of(lm, data.validation.inputs)), data.validation.labels))
+    io = deployed["quantization"]["io"]
+    first_target, low = next(iter(deployed["targets"].items()))
+    samples = generation_samples(lm, build_dir / first_target / "model.tosa", io, data.tokenizer, cfg)
+    write_embedding_table(lm, io, build_dir / "embedding_int8.bin")
+    data.tokenizer.save(build_dir / "tokenizer.model")
+    deployed["perplexity"] = deployed.pop("accuracy")
+    deployed["perplexity"]["float_all_validation"] = {**full, "windows": len(data.validation),
+                                                     "tokens": int(data.validation.labels.numel())}
+    deployed["generation"] = {"target": first_target, "samples": samples, "greedy": True,
+                              "new_tokens": cfg["generate"]["new_tokens"]}
+    metrics = pipeline.recipe_metrics(
+        name, cfg, args, lm, (eval_embeddings[:1],), trained, deployed,
+        data={"train": data.train.summary(), "test": validation.summary(), "data_root": str(data.data_root),
+              "tokenizer": {"vocab_size": data.tokenizer.vocab_size, **cfg["tokenizer"]}},
+        reproduce=f"tinyzoo build {name} --data-root <{data_hint}>")
+    return pipeline.finish(metrics, resolved(cfg), build_dir, publish=args.publish)
+
+
+def write_embedding_table(lm, io: dict, path: Path) -> Path:
+    """The int8 token-embedding table the app copies rows from: (vocab, dim), quantized with the graph's input
+    scale and zero point — identical to quantizing the embedded window."""
+    from common.verify import quantize
+
+    table = quantize(lm.token_embedding.weight.detach(), io["input"])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(table.tobytes())
+    tmp.replace(path)
+    return path

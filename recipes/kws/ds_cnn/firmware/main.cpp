@@ -1,0 +1,205 @@
+// Keyword-spotting reference app (kws/ds_cnn; kws/kwt builds the same source against its own model):
+//
+//   int16 PCM at 16 kHz -> C MFCC (tz_mfcc, the training front end) -> int8 quantize (tz_quantize)
+//   -> ExecuTorch (Ethos-U delegate on the device, portable kernels on the host) -> dequantize -> softmax
+//   -> posterior smoothing over a sliding window + threshold (tz_kws) -> detections.
+//
+// Host:   kws_app <model.pte> <audio.s16> [--int8]
+//         audio.s16: raw little-endian int16 mono PCM at the model's sample rate; longer than one clip, the
+//         app slides a one-clip window by TZ_APP_HOP_SAMPLES and smooths the results; shorter, it is padded
+//         with silence. --int8: the file is the model's int8 input tensor itself (reference_input.bin).
+// Device: the .pte and a bundled input are compiled in (app_model.h); the result goes to the console.
+//
+// Output, one line per inference, machine-readable (tests/test_firmware_host.py parses it):
+//   result index=<n> top1=<label> class=<i> score=<softmax of top1> scores=<p0,p1,...> output_int8=<q0,...>
+//          smoothed=<label> smoothed_score=<s> detected=<0|1> time_us=<t> cpu_cycles=<c> npu_cycles=<n>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_model.h"
+#include "tz_mfcc.h"
+#include "tz_platform.h"
+#include "tz_pools.h"
+#include "tz_postprocess.h"
+#include "tz_quantize.h"
+#include "tz_runtime.h"
+
+#if defined(TZ_BOARD_HOST) && !defined(TZ_METHOD_POOL_SIZE)
+// The host runs the portable (float-activation) program, whose planned buffers are several times the
+// int8 NPU program's; memory is no concern there.
+#define TZ_METHOD_POOL_SIZE (16 * 1024 * 1024)
+#define TZ_TEMP_POOL_SIZE (1024 * 1024)
+#endif
+#ifndef TZ_METHOD_POOL_SIZE
+#define TZ_METHOD_POOL_SIZE (64 * 1024)  // metadata + planned buffers; common/boards.py gives the need per model
+#endif
+#ifndef TZ_TEMP_POOL_SIZE
+#define TZ_TEMP_POOL_SIZE (256 * 1024)   // holds the Ethos-U scratch (22-35 KiB for the published KWS models)
+#endif
+#ifndef TZ_APP_HOP_SAMPLES
+#define TZ_APP_HOP_SAMPLES (TZ_APP_SAMPLE_RATE / 4)  // a new result every 250 ms on a stream
+#endif
+#ifndef TZ_APP_MAX_SAMPLES
+#define TZ_APP_MAX_SAMPLES (TZ_APP_SAMPLE_RATE * 10)  // host input limit (static buffer)
+#endif
+
+TZ_DEFINE_POOLS(TZ_METHOD_POOL_SIZE, TZ_TEMP_POOL_SIZE)
+TZ_DEFINE_FAST_SCRATCH()
+
+namespace {
+
+constexpr size_t kWorkspaceFloats =
+    TZ_MFCC_WORKSPACE_FLOATS(TZ_APP_MFCC_WIN, TZ_APP_MFCC_NFFT, TZ_APP_MFCC_MELS, TZ_APP_MFCC_COEFFS,
+                             TZ_MFCC_MEL_WEIGHTS_BOUND(TZ_APP_MFCC_NFFT));
+float mfcc_workspace[kWorkspaceFloats];
+float features[TZ_APP_MFCC_FRAMES * TZ_APP_MFCC_COEFFS];
+alignas(16) int8_t model_input[TZ_APP_INPUT_NUMEL];
+float posteriors[TZ_APP_NUM_CLASSES];
+
+tz::Model model;
+tz_mfcc mfcc;
+tz_kws_smoother smoother;
+const tz_qparams input_q = TZ_APP_INPUT_QPARAMS;
+const tz_qparams output_q = TZ_APP_OUTPUT_QPARAMS;
+
+#if !defined(TZ_APP_EMBEDDED_PTE) || !defined(TZ_APP_EMBEDDED_INPUT)
+int16_t audio[TZ_APP_MAX_SAMPLES];
+alignas(16) uint8_t pte_file[4 * 1024 * 1024];
+
+// Reads a whole file into `buffer`; returns its size, or 0 after printing why not.
+size_t read_file(const char* path, void* buffer, size_t capacity) {
+  FILE* f = fopen(path, "rb");
+  if (f == nullptr) {
+    tz_log("error: cannot open %s\n", path);
+    return 0;
+  }
+  const size_t n = fread(buffer, 1, capacity, f);
+  const bool more = fgetc(f) != EOF;
+  fclose(f);
+  if (more) {
+    tz_log("error: %s is larger than the app's %lu-byte buffer\n", path, (unsigned long)capacity);
+    return 0;
+  }
+  return n;
+}
+#endif
+
+// MFCC of one clip-long window, quantized into the model's input.
+[[maybe_unused]] bool features_from_pcm(const int16_t* window) {
+  size_t frames = 0;
+  const int err = tz_mfcc_compute_s16(&mfcc, window, TZ_APP_CLIP_SAMPLES, features,
+                                      TZ_APP_MFCC_FRAMES * TZ_APP_MFCC_COEFFS, &frames);
+  if (err != TZ_MFCC_OK || frames != TZ_APP_MFCC_FRAMES) {
+    tz_log("error: MFCC failed: %s (frames %lu)\n", tz_mfcc_error_message(err), (unsigned long)frames);
+    return false;
+  }
+  tz_quantize_s8(features, TZ_APP_INPUT_NUMEL, &input_q, model_input);
+  return true;
+}
+
+bool infer_and_report(uint32_t index) {
+  if (model.set_input(0, model_input, sizeof(model_input), tz::ScalarType::Char) != tz::Error::Ok) return false;
+  tz_npu_cycles_reset();
+  const uint64_t t0 = tz_time_us();
+  const uint64_t c0 = tz_cpu_cycles();
+  if (model.run() != tz::Error::Ok) return false;
+  const uint64_t cycles = tz_cpu_cycles() - c0;
+  const uint64_t time_us = tz_time_us() - t0;
+
+  const tz::TensorView out = model.output(0);
+  if (out.dtype != tz::ScalarType::Char || out.numel != TZ_APP_NUM_CLASSES) {
+    tz_log("error: output 0 is %s with %lu values; this app expects int8 with %d classes\n",
+           tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_APP_NUM_CLASSES);
+    return false;
+  }
+  const int8_t* logits_q = static_cast<const int8_t*>(out.data);
+  tz_dequantize_s8(logits_q, TZ_APP_NUM_CLASSES, &output_q, posteriors);
+  tz_softmax(posteriors, TZ_APP_NUM_CLASSES, posteriors);
+  tz_class_score top;
+  tz_top_k(posteriors, TZ_APP_NUM_CLASSES, 1, tz_app_labels, &top);
+  tz_kws_result smoothed;
+  tz_kws_push(&smoother, posteriors, &smoothed);
+
+  tz_log("result index=%lu top1=%s class=%ld score=%.6f scores=", (unsigned long)index, top.label,
+         (long)top.index, (double)top.score);
+  for (int i = 0; i < TZ_APP_NUM_CLASSES; ++i) tz_log(i ? ",%.6f" : "%.6f", (double)posteriors[i]);
+  tz_log(" output_int8=");
+  for (int i = 0; i < TZ_APP_NUM_CLASSES; ++i) tz_log(i ? ",%d" : "%d", (int)logits_q[i]);
+  tz_log(" smoothed=%s smoothed_score=%.6f detected=%ld time_us=%llu cpu_cycles=%llu npu_cycles=%llu\n",
+         tz_app_labels[smoothed.class_index], (double)smoothed.score, (long)smoothed.detected,
+         (unsigned long long)time_us, (unsigned long long)cycles, (unsigned long long)tz_npu_cycles());
+  if (smoothed.detected) {
+    tz_log("detection keyword=%s score=%.3f at_ms=%lu\n", tz_app_labels[smoothed.class_index],
+           (double)smoothed.score, (unsigned long)(index * 1000ULL * TZ_APP_HOP_SAMPLES / TZ_APP_SAMPLE_RATE));
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (tz_platform_init() != 0) return 1;
+  tz_log("tinyzoo %s on %s\n", TZ_APP_MODEL_NAME, tz_platform_name());
+
+#if defined(TZ_APP_EMBEDDED_PTE) && defined(TZ_APP_EMBEDDED_INPUT)
+  (void)argc;
+  (void)argv;
+  const void* pte = tz_app_model_pte;
+  const size_t pte_size = sizeof(tz_app_model_pte);
+  const bool input_is_int8 = true;  // the bundled input is the int8 model input of a test clip
+#else
+  if (argc < 3) {
+    tz_log("usage: %s <model.pte> <audio.s16 | input.int8> [--int8]\n", argv[0]);
+    return 2;
+  }
+  const bool input_is_int8 = argc > 3 && strcmp(argv[3], "--int8") == 0;
+  const size_t pte_size = read_file(argv[1], pte_file, sizeof(pte_file));
+  if (pte_size == 0) return 1;
+  const void* pte = pte_file;
+#endif
+
+  const tz_mfcc_config mfcc_config = TZ_APP_MFCC_CONFIG;
+  int err = tz_mfcc_init(&mfcc, &mfcc_config, mfcc_workspace, kWorkspaceFloats);
+  if (err != TZ_MFCC_OK) {
+    tz_log("error: %s\n", tz_mfcc_error_message(err));
+    return 1;
+  }
+  const tz_kws_config kws_config = TZ_APP_KWS_CONFIG;
+  err = tz_kws_init(&smoother, &kws_config);
+  if (err != TZ_POST_OK) {
+    tz_log("error: %s\n", tz_postprocess_error_message(err));
+    return 1;
+  }
+  if (model.load(pte, pte_size, tz_pools()) != tz::Error::Ok) return 1;
+  const tz::PoolUsage use = model.usage();
+  tz_log("memory method_pool_used=%lu planned=%lu method_pool=%lu temp_pool=%lu\n", (unsigned long)use.method_used,
+         (unsigned long)use.planned_bytes, (unsigned long)TZ_METHOD_POOL_SIZE, (unsigned long)use.temp_size);
+
+  if (input_is_int8) {
+#if defined(TZ_APP_EMBEDDED_INPUT)
+    memcpy(model_input, tz_app_bundled_input, sizeof(model_input));
+#else
+    if (read_file(argv[2], model_input, sizeof(model_input)) != sizeof(model_input)) {
+      tz_log("error: %s must hold exactly %d int8 values (the model input)\n", argv[2], TZ_APP_INPUT_NUMEL);
+      return 1;
+    }
+#endif
+    return infer_and_report(0) ? 0 : 1;
+  }
+
+#if !defined(TZ_APP_EMBEDDED_INPUT)
+  const size_t bytes = read_file(argv[2], audio, sizeof(audio));
+  if (bytes == 0) return 1;
+  size_t samples = bytes / sizeof(int16_t);
+  if (samples < TZ_APP_CLIP_SAMPLES) {  // a short clip is padded with silence, as the data loader does
+    memset(audio + samples, 0, (TZ_APP_CLIP_SAMPLES - samples) * sizeof(int16_t));
+    samples = TZ_APP_CLIP_SAMPLES;
+  }
+  uint32_t index = 0;
+  for (size_t start = 0; start + TZ_APP_CLIP_SAMPLES <= samples; start += TZ_APP_HOP_SAMPLES, ++index) {
+    if (!features_from_pcm(audio + start) || !infer_and_report(index)) return 1;
+  }
+#endif
+  return 0;
+}

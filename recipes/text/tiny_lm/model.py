@@ -1,0 +1,115 @@
+"""A llama-style decoder-only language model small enough for an Ethos-U NPU (after Touvron et al., 2023, and
+Karpathy's llama2.c TinyStories models): RMSNorm, rotary position embeddings, causal self-attention, SwiGLU MLP,
+no biases, output head tied to the token embedding.
+
+What is different for the NPU, and why:
+- Fixed context: the deployed graph takes exactly `context` token embeddings and returns the next-token logits at
+  every position (static shapes; a fixed-window design — generation slides the window, no KV cache).
+- The token-embedding lookup is not in the graph: the app reads rows of the int8 embedding table (quantized with
+  the graph's input scale), a copy, no arithmetic. Ethos-U55 has no gather, and the lookup on the CPU would
+  cast int64 ids; the table in flash is the same bytes either way.
+- The causal mask must be finite for int8 (-inf or -1e4 would take the whole int8 range of the scores and leave
+  the visible ones a few levels), and a finite additive mask alone leaks: training learns scores large enough to
+  see the next token through it. So the attention scores are soft-capped, `score_cap * tanh(s / score_cap)`
+  (Gemma 2's attention-logit soft-capping), and the future positions are *set* to `mask_value` (scores × a 0/1
+  mask + a constant), at least 16 below any visible score: a future token gets at most e^-16 of the weight of a
+  visible one, whatever the model learns, and the int8 scores span [mask_value, score_cap].
+- RMSNorm's mean of squares is a fixed 1/dim linear map, and attention uses per-head 3-D matmuls with static
+  slices (the rules of common/layers.py: nothing the Arm quantizer would reshape with the batch size).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
+        self.register_buffer("averaging", torch.full((1, dim), 1.0 / dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(nn.functional.linear(x * x, self.averaging) + self.eps) * self.weight
+
+
+def rotary_tables(context: int, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin per position and channel for rotate-half RoPE (GPT-NeoX/Hugging Face Llama layout)."""
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    angles = torch.arange(context, dtype=torch.float64)[:, None] * inv_freq[None]
+    return torch.cos(angles).repeat(1, 2).float(), torch.sin(angles).repeat(1, 2).float()
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, context: int, score_cap: float, mask_value: float):
+        super().__init__()
+        if mask_value > -score_cap - 16:
+            raise ValueError(f"mask_value {mask_value} must be at most -(score_cap + 16) = {-score_cap - 16} so that "
+                             f"future tokens stay hidden (weight <= e^-16 of a visible token)")
+        self.heads, self.head_dim, self.score_cap = heads, dim // heads, score_cap
+        self.wq, self.wk, self.wv, self.wo = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+        cos, sin = rotary_tables(context, self.head_dim)
+        self.register_buffer("cos", cos)
+        self.register_buffer("sin", sin)
+        visible = torch.tril(torch.ones(context, context))
+        self.register_buffer("visible", visible)
+        self.register_buffer("hidden_value", (1 - visible) * float(mask_value))
+
+    def rotate(self, x):
+        half = self.head_dim // 2
+        return x * self.cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * self.sin
+
+    def forward(self, x):
+        q, k, v = self.wq(x), self.wk(x), self.wv(x)
+        heads = []
+        for h in range(self.heads):
+            part = slice(h * self.head_dim, (h + 1) * self.head_dim)
+            scores = torch.bmm(self.rotate(q[..., part]), self.rotate(k[..., part]).transpose(1, 2))
+            scores = self.score_cap * torch.tanh(scores * (self.head_dim ** -0.5 / self.score_cap))
+            weights = torch.softmax(scores * self.visible + self.hidden_value, dim=-1)
+            heads.append(torch.bmm(weights, v[..., part]))
+        return self.wo(heads[0] if self.heads == 1 else torch.cat(heads, dim=-1))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, hidden: int, context: int, score_cap: float, mask_value: float):
+        super().__init__()
+        self.attention_norm = RMSNorm(dim)
+        self.attention = CausalSelfAttention(dim, heads, context, score_cap, mask_value)
+        self.mlp_norm = RMSNorm(dim)
+        self.w1, self.w3 = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x):
+        x = x + self.attention(self.attention_norm(x))
+        h = self.mlp_norm(x)
+        return x + self.w2(nn.functional.silu(self.w1(h)) * self.w3(h))
+
+
+class TinyLM(nn.Module):
+    """forward(embeddings (B, context, dim)) → logits (B, context, vocab): the graph that goes to the NPU.
+    `embed(tokens)` is the table lookup the app does; `tokens_to_logits` chains the two (training)."""
+
+    def __init__(self, vocab_size: int = 1024, dim: int = 128, depth: int = 4, heads: int = 4, hidden: int = 384,
+                 context: int = 128, score_cap: float = 8.0, mask_value: float = -24.0):
+        super().__init__()
+        self.context = context
+        self.token_embedding = nn.Embedding(vocab_size, dim)
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        self.layers = nn.Sequential(*[DecoderLayer(dim, heads, hidden, context, score_cap, mask_value)
+                                      for _ in range(depth)])
+        self.norm = RMSNorm(dim)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.token_embedding(tokens)
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(self.norm(self.layers(embeddings)), self.token_embedding.weight)
+
+    def tokens_to_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self(self.embed(tokens))
+
+
+def tiny_lm(vocab_size: int = 1024, dim: int = 128, depth: int = 4, heads: int = 4, hidden: int = 384,
+            context: int = 128, score_cap: float = 8.0, mask_value: float = -24.0) -> TinyLM:
+    return TinyLM(vocab_size, dim, depth, heads, hidden, context, score_cap, mask_value)

@@ -1,0 +1,157 @@
+"""The language-model chain (common/text.py, common/tokenizer.py, common/data/tinystories.py, recipes/text/tiny_lm)
+on small texts the tests write: TinyStories file formats, the tokenizer, token windows, the causal model, greedy
+fixed-window generation, and a tiny LM on the quantize → lower → TOSA-reference path for U55 and U85."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from common import text
+from common.data import tinystories
+from common.errors import ConfigError, DatasetNotFoundError
+from common.lower import lower_ethos_u
+from common.quantize import io_quant_params, quantize_ptq
+from common.tokenizer import BOS, Tokenizer, train_tokenizer
+from recipes.text.tiny_lm.model import tiny_lm
+
+NAMES = ["Lily", "Tom", "Sam", "Mia", "Ben", "Anna", "Max", "Zoe"]
+THINGS = ["ball", "kite", "cat", "dog", "box", "tree", "car", "cake", "book", "hat", "boat", "bird"]
+FEELINGS = ["happy", "sad", "scared", "excited", "tired", "proud"]
+
+
+def make_stories(count: int, seed: int = 0) -> list[str]:
+    """Simple stories in TinyStories' style, varied enough for a BPE vocabulary of a few hundred pieces."""
+    rng = random.Random(seed)
+    stories = []
+    for _ in range(count):
+        a, b = rng.sample(NAMES, 2)
+        thing, feeling = rng.choice(THINGS), rng.choice(FEELINGS)
+        stories.append(f"Once upon a time, {a} found a {thing}. {a} was very {feeling}. "
+                       f"{a} said, \"{b}, look at my {thing}!\" {b} smiled and they played with the {thing} "
+                       f"all day. The end.")
+    return stories
+
+
+def write_tinystories(root, train: int = 120, validation: int = 30):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "TinyStories-train.txt").write_text("\n<|endoftext|>\n".join(make_stories(train, 0)) + "\n")
+    (root / "TinyStories-valid.subset.txt").write_text("\n\n".join(make_stories(validation, 1)) + "\n")
+    return root
+
+
+def test_release_formats_and_missing_data(tmp_path):
+    root = write_tinystories(tmp_path / "data")
+    train, validation = tinystories.load(root, "train"), tinystories.load(root, "validation")
+    assert len(train) == 120 and len(validation) == 30         # <|endoftext|>- and blank-line-separated
+    assert train.stories[0].startswith("Once upon a time") and "<|endoftext|>" not in " ".join(train.stories)
+    assert train.head(10).summary()["stories"] == 10
+    with pytest.raises(DatasetNotFoundError, match="tinyzoo data tinystories --download"):
+        tinystories.load(tmp_path / "nowhere", "train")
+
+
+def test_tokenizer_round_trips_any_text_and_rejects_a_too_small_vocabulary(tmp_path):
+    tok = train_tokenizer(make_stories(200), {"type": "sentencepiece_bpe", "vocab_size": 400})
+    assert tok.vocab_size == 400
+    for sample in ["Once upon a time, Lily found a kite.", "Zürich € naïve 🙂"]:   # unseen characters: byte fallback
+        ids = tok.encode(sample)
+        assert tok.decode(ids) == sample and 0 not in ids                      # no unknown token
+    assert len(tok.encode("Once upon a time")) <= 6                              # merges learnt from the text
+    again = Tokenizer.load(tok.save(tmp_path / "tokenizer.model"))
+    assert again.encode("Tom smiled") == tok.encode("Tom smiled")
+    with pytest.raises(ConfigError, match="vocab_size 100"):
+        train_tokenizer(make_stories(50), {"type": "sentencepiece_bpe", "vocab_size": 100})
+
+
+def test_token_windows_shift_by_one():
+    stream = torch.arange(23)
+    windows = text.TokenWindows.from_stream(stream, 5, "train", {})
+    assert len(windows) == 4                                        # (23 - 1) // 5
+    x, y = windows.batch([1])
+    assert x.tolist() == [[5, 6, 7, 8, 9]] and y.tolist() == [[6, 7, 8, 9, 10]]
+    assert windows.ids[1] == "train:000001" and windows.summary()["tokens"] == 20
+    with pytest.raises(ConfigError, match="fewer than one window"):
+        text.TokenWindows.from_stream(torch.arange(4), 5, "validation", {})
+
+
+def test_future_tokens_cannot_leak_even_with_large_scores():
+    """A finite mask alone leaks (training learns scores that look past it); capped scores and a set mask
+    value do not, whatever the weights."""
+    torch.manual_seed(0)
+    lm = tiny_lm(vocab_size=64, dim=32, depth=2, heads=2, hidden=64, context=16).eval()
+    for name, p in lm.named_parameters():
+        if ".wq." in name or ".wk." in name:
+            p.data *= 100
+    x = torch.randint(0, 64, (4, 16))
+    changed = x.clone()
+    changed[:, 8:] = (changed[:, 8:] + 1) % 64
+    with torch.no_grad():
+        a, b = lm.tokens_to_logits(x), lm.tokens_to_logits(changed)
+    assert (a[:, :8] - b[:, :8]).abs().max() < 1e-4
+    assert (a[:, 8:] - b[:, 8:]).abs().max() > 1e-2
+    with pytest.raises(ValueError, match="mask_value"):
+        tiny_lm(vocab_size=64, dim=32, depth=1, heads=2, hidden=64, context=16, score_cap=8.0, mask_value=-16.0)
+
+
+def test_greedy_generation_reads_the_last_prompt_position_and_slides():
+    context, seen = 4, []
+
+    def next_logits(window):                 # predicts (token at the read position) + 1
+        seen.append(window.tolist())
+        logits = np.zeros((context, 10))
+        for i, t in enumerate(window.tolist()):
+            logits[i, (t + 1) % 10] = 1
+        return logits
+
+    assert text.greedy_generate(next_logits, [1, 2], 4, context) == [3, 4, 5, 6]
+    assert seen[0] == [1, 2, 0, 0] and seen[2] == [1, 2, 3, 4] and seen[3] == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u85-256"])
+def test_tiny_lm_lowers_fully_and_the_integer_graph_matches_fake_quant(target, tmp_path):
+    torch.manual_seed(0)
+    lm = tiny_lm(vocab_size=96, dim=32, depth=1, heads=2, hidden=64, context=16).eval()
+    tokens = torch.randint(0, 96, (40, 17))
+    embeddings = text.embeddings_of(lm, tokens[:, :-1])
+    q = quantize_ptq(lm, (embeddings[:1],), [embeddings[:16], embeddings[16:32]], target=target)
+    low = lower_ethos_u(q, (embeddings[:1],), target, tmp_path / target)
+    assert low.cpu_ops == 0 and low.partitions == 1
+    io = io_quant_params(q)
+    result = text.compare_perplexity(lm, q, embeddings[32:], tokens[32:, 1:], {target: low.tosa_path}, io)
+    assert result["tokens"] == 8 * 16
+    assert result["max_lsb_diff_tosa_fake_quant"][target] <= 4
+    assert result["agreement_tosa_fake_quant"][target] >= 0.9
+    ppl = result["tosa_int8"][target]["perplexity"]
+    assert abs(ppl / result["float"]["perplexity"] - 1) < 0.05
+    # the app's int8 embedding table gives the same int8 input as quantizing the embedded window
+    table = np.fromfile(text.write_embedding_table(lm, io, tmp_path / "embedding_int8.bin"), dtype=np.int8)
+    table = table.reshape(96, 32)
+    from common.verify import quantize
+    np.testing.assert_array_equal(table[tokens[32, :-1].numpy()], quantize(embeddings[32], io["input"]))
+
+
+@pytest.mark.slow
+def test_quick_build_on_a_small_corpus(tmp_path, capsys):
+    """`tinyzoo build text/tiny_lm --profile quick` on a corpus the test writes, then `tinyzoo eval` on it."""
+    import json
+
+    from zoo import cli
+
+    root = write_tinystories(tmp_path / "data", train=300, validation=60)
+    build = tmp_path / "build"
+    assert cli.main(["build", "text/tiny_lm", "--profile", "quick", "--data-root", str(root),
+                     "--build-dir", str(build), "--set", "generate.new_tokens=3"]) == 0
+    m = json.loads((build / "metrics.json").read_text())
+    r = m["targets"]["ethos-u85-256"]
+    assert r["cpu_ops"] == 0 and r["cycles"] > 0
+    assert m["perplexity"]["tokens"] == 8 * 32 and len(m["generation"]["samples"]) == 3
+    assert all(s["new_tokens"] == 3 for s in m["generation"]["samples"])
+    for name in ("tokenizer.model", "embedding_int8.bin", "reference_input.bin", "ethos-u85-256/reference_output.bin"):
+        assert (build / name).stat().st_size > 0
+    card = (build / "card" / "text__tiny_lm.md").read_text()
+    assert "Generated samples (int8 graph, greedy)" in card and f"{r['cycles']:,}" in card
+    capsys.readouterr()
+    assert cli.main(["eval", "text/tiny_lm", "--artifacts", str(build), "--data-root", str(root), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tosa_int8"]["ethos-u85-256"]["perplexity"] == pytest.approx(
+        m["perplexity"]["tosa_int8"]["ethos-u85-256"]["perplexity"])
