@@ -2,7 +2,8 @@
 needs for a given `.pte` (common/firmware/runtime), and per board and memory "fits" or "needs N KiB more".
 
 The pools (names as in common/firmware/runtime/tz_pools.h):
-  model         the .pte itself (Vela's command stream and weights are inside it): read-only, in flash / MRAM /
+  model         the .pte itself (Vela's command stream and weights are inside it; for a language model also its
+                int8 embedding table): read-only, in flash / MRAM /
                 DDR; in SRAM for an Sram_Only model (Vela then expects its "flash" data in SRAM too).
   method_pool   ExecuTorch's method metadata plus the memory-planned buffers (the .pte's non_const_buffer_sizes).
                 The metadata part is an estimate (`method_metadata_bytes`), an upper bound for a 32-bit core.
@@ -168,6 +169,8 @@ def app_buffer_bytes(metrics: dict) -> int:
     numel = 1
     for d in info["input"]["shape"]:
         numel *= d
+    if is_language_model(metrics):   # text/*: the int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + prompt)
+        return numel + 4 * (info["input"]["shape"][1] + 256)
     classes = len(metrics.get("labels") or []) or info["output"]["shape"][-1]
     front = metrics.get("frontend", {})
     if front.get("type") == "mfcc":
@@ -180,10 +183,24 @@ def app_buffer_bytes(metrics: dict) -> int:
     return numel + numel + 4 * classes   # RGB frame (3*H*W bytes) + int8 input + probabilities
 
 
-def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, app_bytes: int = 0) -> dict:
+def is_language_model(metrics: dict) -> bool:
+    return "tokenizer" in metrics.get("config", {}) or "tokenizer" in metrics.get("data", {})
+
+
+def read_only_data_bytes(metrics: dict) -> int:
+    """Read-only app data stored with the model: a language model's (vocab, dim) int8 embedding table."""
+    if not is_language_model(metrics):
+        return 0
+    info = metrics["model_info"]
+    return int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
+
+
+def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, app_bytes: int = 0,
+               model_data_bytes: int = 0) -> dict:
     """The pools the app needs for this `.pte` and where they go on `board_name`, per memory "fits" or
     "needs N KiB more".
 
+    model_data_bytes: read-only data stored next to the .pte (read_only_data_bytes: an LM's embedding table).
     target_report: the target's entry of metrics.json `targets` (common/report.py): `target` and `memory_mode`
     are used (Vela's sram_kib is reported next to the .pte's scratch for comparison).
     Returns {"board", "target", "supported", "memory_mode", "pools": {pool: {"bytes", "memory"}},
@@ -201,7 +218,7 @@ def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, ap
         raise TinyzooError(f"{pte_path}: delegates {facts.delegates}, not an Ethos-U program")
     dedicated = mode.startswith("Dedicated_Sram")
     pools = {
-        "model": (facts.pte_bytes, b.placement["model_sram_only" if mode == "Sram_Only" else "model"]),
+        "model": (facts.pte_bytes + model_data_bytes, b.placement["model_sram_only" if mode == "Sram_Only" else "model"]),
         "method_pool": (facts.metadata_bytes + facts.planned_bytes, b.placement["method_pool"]),
         "temp_pool": (facts.scratch_bytes, b.placement["temp_pool_dedicated" if dedicated else "temp_pool"]),
         "app": (app_bytes, b.placement["app"]),
@@ -255,7 +272,8 @@ def fit_table(artifact_dir: str | Path, boards: list[str] | None = None, targets
         for name in boards or list(BOARDS):
             if target not in board(name).npus:
                 continue
-            fit = memory_fit(artifact_dir / target / "model.pte", {"target": target, **report}, name, app_bytes=app)
+            fit = memory_fit(artifact_dir / target / "model.pte", {"target": target, **report}, name, app_bytes=app,
+                             model_data_bytes=read_only_data_bytes(metrics))
             rows.append(fit)
     return rows
 

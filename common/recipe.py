@@ -50,6 +50,19 @@ def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
     return cfg
 
 
+def data_root(root: str | Path | None, hint: str) -> Path:
+    """The data root a build or evaluation reads: the one given, else $TINYZOO_DATA; `hint` says what the folder
+    must hold when there is neither."""
+    import os
+
+    if root is not None:
+        return Path(root)
+    if os.environ.get("TINYZOO_DATA"):
+        return Path(os.environ["TINYZOO_DATA"])
+    from common.errors import DatasetNotFoundError
+    raise DatasetNotFoundError(f"no data root: pass --data-root DIR or set TINYZOO_DATA ({hint})")
+
+
 def build_dir(name: str, args: argparse.Namespace) -> Path:
     path = args.build_dir or REPO / "build" / name
     path.mkdir(parents=True, exist_ok=True)

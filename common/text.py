@@ -18,19 +18,9 @@ import numpy as np
 import torch
 
 from common.data import tinystories
-from common.errors import ConfigError, DatasetNotFoundError
+from common import recipe
+from common.errors import ConfigError
 from common.tokenizer import BOS, Tokenizer, train_tokenizer
-
-
-def data_root(root: str | Path | None) -> Path:
-    import os
-
-    if root is not None:
-        return Path(root)
-    if os.environ.get("TINYZOO_DATA"):
-        return Path(os.environ["TINYZOO_DATA"])
-    raise DatasetNotFoundError("no data root: pass --data-root DIR (the folder with the TinyStories text files, "
-                               "or its parent) or set TINYZOO_DATA")
 
 
 def token_stream(stories: list[str], tokenizer: Tokenizer) -> torch.Tensor:
@@ -95,7 +85,7 @@ class TextData:
 def load(cfg: dict, root: str | Path | None, build_dir: Path | None = None, *, tokenizer: Tokenizer | None = None,
          train: bool = True, log=print) -> TextData:
     """Stories → tokenizer (trained on the training stories unless given) → token windows."""
-    root = data_root(root)
+    root = recipe.data_root(root, "the folder with the TinyStories text files, or its parent")
     if cfg["data"]["dataset"] != "tinystories":
         raise ConfigError(f"unknown text dataset {cfg['data']['dataset']!r}: tinystories")
     context = cfg["model"]["args"]["context"]
@@ -251,7 +241,7 @@ def evaluate_artifacts(artifacts_dir: Path, cfg: dict, root: str | Path | None,
 def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for a language-model recipe, top to bottom: text → tokenizer → train → int8 → Ethos-U
     .pte per target → TOSA-reference perplexity and int8 generation → Vela report → card."""
-    from common import pipeline, recipe
+    from common import pipeline
     from common.config import build_model, resolved
     from common.train import fit, seed_everything
 

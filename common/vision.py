@@ -2,7 +2,6 @@
 Shared by every vision recipe (ResNet-8, MobileNet, ViT, …)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,17 +9,9 @@ import torch
 
 from common.data import cifar10, vww
 from common.data.cifar10 import ImageSet
-from common.errors import ConfigError, DatasetNotFoundError
+from common import recipe
+from common.errors import ConfigError
 from common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
-
-
-def data_root(root: str | Path | None) -> Path:
-    if root is not None:
-        return Path(root)
-    if os.environ.get("TINYZOO_DATA"):
-        return Path(os.environ["TINYZOO_DATA"])
-    raise DatasetNotFoundError("no data root: pass --data-root DIR or set TINYZOO_DATA "
-                               "(vision datasets are not bundled with the repository)")
 
 
 @dataclass
@@ -31,7 +22,7 @@ class VisionData:
 
 
 def load(cfg: dict, root: str | Path | None, *, train: bool = True, log=print) -> VisionData:
-    root = data_root(root)
+    root = recipe.data_root(root, "vision datasets are not bundled with the repository")
     dataset = cfg["data"]["dataset"]
     log(f"data root: {root}")
     if dataset == "cifar10":
@@ -77,7 +68,7 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for an image-classification recipe, top to bottom: data → train → int8 → Ethos-U .pte
     per target → TOSA-reference verification → Vela report → card. A vision recipe's train.py calls this with
     its name and folder; the model and everything else come from its config.yaml."""
-    from common import pipeline, recipe
+    from common import pipeline
     from common.config import build_model
     from common.train import fit, seed_everything
 

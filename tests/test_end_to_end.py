@@ -1,6 +1,7 @@
 """The whole chain as a user runs it: `tinyzoo build --profile quick` on the bundled sample, then `tinyzoo eval`
 and `tinyzoo export` on what it built. Slow (about a minute on 2 cores)."""
 import json
+import re
 
 import pytest
 
@@ -46,4 +47,9 @@ def test_export_for_another_target(build, tmp_path, capsys):
     assert cli.main(["export", "kws/ds_cnn", "--artifacts", str(build), "--target", "ethos-u65-256",
                      "--out", str(tmp_path)]) == 0
     assert (tmp_path / "ethos-u65-256" / "model.pte").stat().st_size > 10_000
-    assert "ethos-u65-256" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ethos-u65-256" in out
+    # the memory fit of the new .pte on every board that carries the U65 (the Corstone-300 only)
+    fit_lines = [line for line in out.splitlines() if line.strip().startswith("memory fit on ")]
+    assert [line.split()[3].rstrip(":") for line in fit_lines] == ["corstone-300"]
+    assert re.search(r"memory fit on corstone-300: (fits \(.*KiB\)|needs [\d.]+ KiB more )", fit_lines[0]), out

@@ -1,4 +1,5 @@
-"""The firmware's own sources (common/firmware/runtime, the app main.cpp files, the C front ends) compile for
+"""The firmware's own sources (common/firmware/runtime, the app main.cpp files including the language model's, the
+C front ends) compile for
 Cortex-M55 and Cortex-M85 with arm-none-eabi-gcc against the ExecuTorch headers of the installed wheel, for every
 board. Compile only (-c): linking needs ExecuTorch built for Cortex-M, which the documented device build fetches
 (common/firmware/README.md). The Ethos-U driver is not here either: its two headers are replaced by the
@@ -73,6 +74,37 @@ def app_headers(tmp_path_factory):
                         "--input", str(artifacts / "reference_input.bin")], check=True, cwd=REPO)
         headers[model] = path.parent
     return headers
+
+
+@pytest.fixture(scope="module")
+def lm_app_header(tmp_path_factory):
+    """app_model.h of a small language model (tokenizer trained here; the embedded .pte is a stand-in: this is a
+    compile check), with the embedding table embedded as a device build embeds it."""
+    import json
+
+    from common.firmware.app_header import generate
+    from common.tokenizer import train_tokenizer
+    from tests.test_text import make_stories
+
+    folder = tmp_path_factory.mktemp("lm_header")
+    vocab, dim, context = 300, 16, 16
+    train_tokenizer(make_stories(100), {"vocab_size": vocab}).save(folder / "tokenizer.model")
+    io = {"dtype": "int8", "scale": 0.05, "zero_point": 0, "qmin": -128, "qmax": 127}
+    (folder / "metrics.json").write_text(json.dumps({
+        "model": "text/tiny_lm", "quantization": {"io": {"input": io, "output": io}},
+        "model_info": {"input": {"shape": [1, context, dim]}, "output": {"shape": [1, context, vocab]}},
+        "config": {"tokenizer": {"vocab_size": vocab}, "generate": {"prompts": ["Once upon a"], "new_tokens": 4}}}))
+    (folder / "embedding_int8.bin").write_bytes(bytes(vocab * dim))
+    (folder / "model.pte").write_bytes(bytes(64))
+    generate(folder, folder / "app_model.h", pte=folder / "model.pte", embedding=folder / "embedding_int8.bin")
+    return folder
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m55", "cortex-m85"])
+def test_language_model_app_compiles(tmp_path, lm_app_header, cpu):
+    includes = [f"-I{lm_app_header}", f"-I{RUNTIME}", f"-I{FIRMWARE / 'frontend'}", *executorch_include()]
+    board = "TZ_BOARD_CORSTONE300" if cpu == "cortex-m55" else "TZ_BOARD_CORSTONE320"
+    compile_one(REPO / "recipes/text/tiny_lm/firmware/main.cpp", cpu, [board], includes, tmp_path / "main.o")
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m55", "cortex-m85"])

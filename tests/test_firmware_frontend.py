@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.firmware import gen_frontend, golden
+from common.firmware import app_header, golden
 from common.frontend.image import ImageConfig, ImagePreprocess
 from common.frontend.mfcc import MFCC, MfccConfig, mfcc_numpy
 from common.postprocess import KwsPostprocess, KwsSmoother, softmax, top_k
@@ -76,7 +76,7 @@ def run_cli(exe: Path, *args, ok: bool = True) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """model -> (golden folder with frontend_params.h, harness compiled against it, manifest); built on demand."""
+    """model -> (golden folder with app_model.h, harness compiled against it, manifest); built on demand."""
     cache: dict[str, tuple[Path, Path, dict]] = {}
 
     def get(model: str):
@@ -207,7 +207,7 @@ def test_generated_mel_ranges_match_c(built, model):
     out, exe, manifest = built(model)
     run_cli(exe, "mel-ranges", out / "ranges.txt")
     c_ranges = [tuple(map(int, line.split())) for line in (out / "ranges.txt").read_text().splitlines()]
-    first, count = gen_frontend.mel_ranges(MfccConfig.from_dict(manifest["frontend"]))
+    first, count = app_header.mel_ranges(MfccConfig.from_dict(manifest["frontend"]))
     assert c_ranges == list(zip(first, count))
     assert sum(count) <= 2 * (1024 // 2 + 1)   # every bin is in at most two triangles: the generic bound holds
 
@@ -250,8 +250,8 @@ def quarter_scale_cli(tmp_path_factory):
     out = tmp_path_factory.mktemp("quantize")
     io = {"dtype": "int8", "scale": 0.25, "zero_point": 3, "qmin": -128, "qmax": 127}
     (out / "metrics.json").write_text(json.dumps({"quantization": {"io": {"input": io, "output": io}}}))
-    gen_frontend.generate(REPO / "recipes" / "kws" / "ds_cnn" / "config.yaml", out / "frontend_params.h",
-                          out / "metrics.json")
+    app_header.generate(REPO / "recipes" / "kws" / "ds_cnn" / "config.yaml", out / "app_model.h",
+                        out / "metrics.json")
     return out, compile_cli(out), io
 
 
@@ -315,6 +315,21 @@ def test_kws_postprocess_matches_python(built, window, threshold, refractory):
         assert detections == [(10, "yes"), (30, "stop"), (34, "stop")]
 
 
+@pytest.mark.parametrize("model", KWS_MODELS)
+def test_header_kws_settings_are_python_s(tmp_path, model):
+    """The app's KWS settings come from common.postprocess.KwsPostprocess (one definition for Python, C, docs),
+    with the recipe's `postprocess:` overrides applied."""
+    metrics = json.loads((REPO / "zoo" / "artifacts" / model / "metrics.json").read_text())
+    text = app_header.generate(REPO / "zoo" / "artifacts" / model, tmp_path / "app_model.h").read_text()
+    post = KwsPostprocess.for_labels(metrics["labels"], metrics["config"].get("postprocess"))
+    assert (f"{{{len(metrics['labels'])}, {post.window}, {app_header.c_float(post.threshold)}, {post.refractory}, "
+            f"0x{post.ignore_mask():08x}u}}") in text
+    assert f"#define TZ_KWS_REFRACTORY {post.refractory}\n" in text and post.refractory == 3
+    cfg = {**metrics["config"], "postprocess": {"refractory": 5, "threshold": 0.6}}
+    text = app_header.render(cfg, metrics, "test")
+    assert "#define TZ_KWS_REFRACTORY 5\n" in text and "#define TZ_KWS_THRESHOLD 0.6f\n" in text
+
+
 @pytest.mark.parametrize("model", ["vision/resnet8_cifar10", "vision/mobilenet_vww"])
 def test_top_k_matches_python(built, model):
     out, exe, manifest = built(model)
@@ -346,13 +361,13 @@ def test_bad_inputs_get_clear_errors(built, tmp_path):
     result = run_cli(vexe, "image", tmp_path / "img.u8", 96, 96, tmp_path / "o.f32", ok=False)
     assert result.returncode != 0 and "H * W * 3" in result.stderr
     (tmp_path / "bad.yaml").write_text("model: {name: x/y}\n")
-    assert gen_frontend.main([str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "h.h")]) == 2
+    assert app_header.main([str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "h.h")]) == 2
     assert golden.main(["kws/nope", "-o", str(tmp_path / "g")]) == 2
 
 
 C_API_CHECK = r"""
 #include <stdio.h>
-#include "frontend_params.h"
+#include "app_model.h"
 #include "tz_image.h"
 #include "tz_postprocess.h"
 int main(void) {
@@ -407,7 +422,7 @@ def test_headers_compile_as_cpp17(built, tmp_path):
         pytest.skip("no C++ compiler")
     for model in ("kws/ds_cnn", "vision/mobilenet_vww"):
         out, _, _ = built(model)
-        (tmp_path / "app.cpp").write_text('#include "frontend_params.h"\n#include "tz_postprocess.h"\n'
+        (tmp_path / "app.cpp").write_text('#include "app_model.h"\n#include "tz_postprocess.h"\n'
                                           "int main() { return 0; }\n")
         result = subprocess.run(["c++", "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{out}", f"-I{FRONTEND}",
                                  "-fsyntax-only", str(tmp_path / "app.cpp")], capture_output=True, text=True)

@@ -13,6 +13,10 @@ golden synthetic images, one of them resized by the C front end):
 The portable `.pte` is the published int8 program (model_int8.pt2) lowered without the NPU delegate; it is also
 checked against the Ethos-U target's reference output (the int8 TOSA graph Vela compiled) on the published
 reference input, within the published max LSB difference between the two.
+
+The language-model app (recipes/text/tiny_lm/firmware) is tested on a tiny LM the test trains, quantizes and
+publishes into a temporary artifacts root (self-contained): its greedy token ids for the bundled prompt equal
+common.text.greedy_generate driven by the same portable program through ExecuTorch's Python runtime, exactly.
 """
 from __future__ import annotations
 
@@ -155,3 +159,141 @@ def test_host_app_matches_python(host_build, portable, tmp_path, model):
         assert result["top1"] == labels[int(np.argmax(expected_scores))], sample["name"]
         diff = np.abs(result["output_int8"].astype(int) - expected.astype(int)).max()
         assert diff <= 2, f"{sample['name']}: C front end output differs by {diff} LSB"
+
+
+# --- the language-model app (recipes/text/tiny_lm/firmware) ---------------------------------------------------
+
+LM_ARGS = {"vocab_size": 400, "dim": 32, "depth": 1, "heads": 2, "hidden": 64, "context": 16}
+LM_PROMPT, LM_NEW_TOKENS = "Once upon a time, Lily", 12   # 7 prompt tokens + 12 > 16: the window slides
+
+
+@pytest.fixture(scope="module")
+def tiny_lm_artifacts(tmp_path_factory):
+    """A tiny text/tiny_lm published the way the recipe publishes it (metrics.json with the resolved config,
+    tokenizer.model, embedding_int8.bin, model_int8.pt2), trained for a few seconds on generated stories so that
+    it writes text, PTQ int8, and its portable int8 .pte. Returns (artifacts root, model folder, .pte, quantized model)."""
+    from common import text
+    from common.firmware.portable import export_published
+    from common.pipeline import save_fake_quant
+    from common.quantize import io_quant_params, quantize_ptq
+    from common.tokenizer import train_tokenizer
+    from recipes.text.tiny_lm.model import tiny_lm
+    from tests.test_text import make_stories
+
+    import torch
+
+    root = tmp_path_factory.mktemp("lm_artifacts")
+    folder = root / "text" / "tiny_lm"
+    folder.mkdir(parents=True)
+    stories = make_stories(200)
+    tokenizer = train_tokenizer(stories, {"type": "sentencepiece_bpe", "vocab_size": LM_ARGS["vocab_size"]})
+    context = LM_ARGS["context"]
+    windows = text.TokenWindows.from_stream(text.token_stream(stories, tokenizer), context, "train", {})
+    torch.manual_seed(0)
+    lm = tiny_lm(**LM_ARGS)
+    optimizer = torch.optim.Adam(lm.parameters(), lr=1e-2)
+    for step in range(150):
+        start = (step * 16) % (len(windows) - 16)
+        x, y = windows.batch(list(range(start, start + 16)))
+        loss = torch.nn.functional.cross_entropy(text.next_token_logits(lm, x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    lm.eval()
+    embeddings = text.embeddings_of(lm, windows.inputs[:32])
+    quantized = quantize_ptq(lm, (embeddings[:1],), [embeddings[:16], embeddings[16:]], target="ethos-u85-256")
+    io = io_quant_params(quantized)
+    text.write_embedding_table(lm, io, folder / "embedding_int8.bin")
+    tokenizer.save(folder / "tokenizer.model")
+    metrics = {"model": "text/tiny_lm", "quantization": {"io": io},
+               "model_info": {"input": {"shape": [1, context, LM_ARGS["dim"]], "dtype": "int8"},
+                              "output": {"shape": [1, context, LM_ARGS["vocab_size"]], "dtype": "int8"}},
+               "config": {"model": {"name": "text/tiny_lm", "args": LM_ARGS},
+                          "tokenizer": {"type": "sentencepiece_bpe", "vocab_size": LM_ARGS["vocab_size"]},
+                          "generate": {"prompts": [LM_PROMPT], "new_tokens": LM_NEW_TOKENS}}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    # published as the recipe publishes it (model_int8.pt2), and the portable .pte made from that the way
+    # `python -m common.firmware.portable zoo/artifacts/text/tiny_lm out.pte` makes it
+    save_fake_quant(quantized, (embeddings[:1],), folder / "model_int8.pt2")
+    pte = export_published(folder, root / "tiny_lm_portable.pte")
+    return root, folder, pte, quantized
+
+
+@pytest.fixture(scope="module")
+def lm_host_build(tmp_path_factory, tiny_lm_artifacts):
+    import executorch
+
+    root = tiny_lm_artifacts[0]
+    build = tmp_path_factory.mktemp("firmware-host-lm")
+    configure = [CMAKE, "-S", str(REPO / "common" / "firmware"), "-B", str(build),
+                 f"-DCMAKE_PREFIX_PATH={Path(list(executorch.__path__)[0])}", f"-DPython3_EXECUTABLE={sys.executable}",
+                 "-DTZ_APPS=text/tiny_lm", f"-DTZ_ARTIFACTS_ROOT={root}"]
+    if shutil.which("ninja"):
+        configure += ["-G", "Ninja"]
+    for command in (configure, [CMAKE, "--build", str(build), "-j2"]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return build
+
+
+def python_lm_logits(pte: Path, quantized, table: np.ndarray, io: dict):
+    """next_logits(window) for common.text.greedy_generate: the portable program through ExecuTorch's Python
+    runtime (the host app's kernels), or, where the runtime cannot be imported, the fake-quant model on the
+    dequantized table rows, its output quantized (then ties could differ in rare cases)."""
+    import torch
+
+    try:
+        from common.firmware.portable import _register_quantized_ops
+
+        _register_quantized_ops()
+        from executorch.runtime import Runtime
+    except ImportError:
+        from common.verify import dequantize, quantize
+
+        def fake_quant(window):
+            x = torch.from_numpy(dequantize(table[window.numpy()][None], io["input"]).astype(np.float32))
+            with torch.no_grad():
+                return quantize(quantized(x), io["output"])[0]
+        return fake_quant, "fake-quant model (executorch.runtime not importable)"
+    method = Runtime.get().load_program(str(pte)).load_method("forward")
+
+    def portable(window):
+        out = method.execute([torch.from_numpy(table[window.numpy()][None].copy())])[0]
+        assert out.dtype == torch.int8
+        return out[0].numpy()
+    return portable, "ExecuTorch Python runtime, same portable .pte"
+
+
+def test_language_model_app_generates_python_s_tokens(lm_host_build, tiny_lm_artifacts):
+    """The LM app's greedy ids equal common.text.greedy_generate driven by the same int8 program in Python, for
+    the bundled prompt (tokenized at header-generation time), past the point where the window slides; its text,
+    decoded with the generated piece table, is SentencePiece's decode of the same ids."""
+    from common import text
+    from common.tokenizer import BOS, Tokenizer
+
+    _, folder, pte, quantized = tiny_lm_artifacts
+    metrics = json.loads((folder / "metrics.json").read_text())
+    done = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(pte), str(folder / "embedding_int8.bin")],
+                          capture_output=True, timeout=120)
+    stdout = done.stdout.decode("utf-8", errors="replace")
+    assert done.returncode == 0, f"text_tiny_lm failed:\n{stdout}\n{done.stderr.decode(errors='replace')}"
+    (line,) = [l for l in stdout.splitlines() if l.startswith("result ")]
+    result = dict(item.split("=", 1) for item in line.split()[1:])
+    prompt_ids = [int(v) for v in result["prompt_ids"].split(",")]
+    ids = [int(v) for v in result["ids"].split(",")]
+
+    tokenizer = Tokenizer.load(folder / "tokenizer.model")
+    assert prompt_ids == [BOS] + tokenizer.encode(LM_PROMPT)
+    assert len(ids) == LM_NEW_TOKENS and len(prompt_ids) + LM_NEW_TOKENS > LM_ARGS["context"]
+    table = np.fromfile(folder / "embedding_int8.bin", dtype=np.int8).reshape(LM_ARGS["vocab_size"], LM_ARGS["dim"])
+    next_logits, how = python_lm_logits(pte, quantized, table, metrics["quantization"]["io"])
+    expected = text.greedy_generate(next_logits, prompt_ids, LM_NEW_TOKENS, LM_ARGS["context"])
+    assert ids == expected, f"app {ids} != Python ({how}) {expected}"
+
+    text_line = next(l for l in done.stdout.split(b"\n") if l.startswith(b"text="))[len(b"text="):]
+    assert text_line.decode("utf-8") == tokenizer.decode(prompt_ids + ids)
+    assert int(result["time_us_per_token"]) > 0
+    assert len([l for l in stdout.splitlines() if l.startswith("token ")]) == LM_NEW_TOKENS
+    # a bad table is refused with a message that says what is expected
+    bad = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(pte), str(pte)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "embedding table" in bad.stdout

@@ -12,7 +12,7 @@ from common.data import tinystories
 from common.errors import ConfigError, DatasetNotFoundError
 from common.lower import lower_ethos_u
 from common.quantize import io_quant_params, quantize_ptq
-from common.tokenizer import BOS, Tokenizer, train_tokenizer
+from common.tokenizer import Tokenizer, train_tokenizer
 from recipes.text.tiny_lm.model import tiny_lm
 
 NAMES = ["Lily", "Tom", "Sam", "Mia", "Ben", "Anna", "Max", "Zoe"]
@@ -155,3 +155,24 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["tosa_int8"]["ethos-u85-256"]["perplexity"] == pytest.approx(
         m["perplexity"]["tosa_int8"]["ethos-u85-256"]["perplexity"])
+
+
+def test_download_fetches_the_release_files_through_huggingface_hub(tmp_path, monkeypatch):
+    """The real download path, offline: huggingface_hub's hf_hub_download is asked for the dataset repo's release
+    files, and the copies land whole under the data root (nothing partial left)."""
+    import huggingface_hub
+
+    hub_cache, calls = write_tinystories(tmp_path / "hub"), []
+    (hub_cache / "TinyStories-valid.txt").write_text((hub_cache / "TinyStories-valid.subset.txt").read_text())
+
+    def fake_download(repo_id, filename, repo_type=None, **kwargs):
+        calls.append((repo_id, filename, repo_type))
+        return str(hub_cache / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    root = tmp_path / "data"
+    paths = tinystories.download(root)
+    assert calls == [("roneneldan/TinyStories", "TinyStories-train.txt", "dataset"),
+                     ("roneneldan/TinyStories", "TinyStories-valid.txt", "dataset")]
+    assert [p.name for p in paths] == ["TinyStories-train.txt", "TinyStories-valid.txt"]
+    assert not list(root.glob("*.part")) and len(tinystories.load(root, "validation")) == 30

@@ -123,6 +123,32 @@ def _export(args) -> None:
         print(f"{target}: {low.pte_path} ({low.pte_path.stat().st_size} B, {low.npu_ops} NPU ops, "
               f"{low.cpu_ops} CPU ops; input int8 scale {io['input']['scale']:.6g} zero point "
               f"{io['input']['zero_point']})")
+        for line in _memory_fit_lines(low, artifacts / "metrics.json"):
+            print(line)
+
+
+def _memory_fit_lines(low, metrics_path: Path) -> list[str]:
+    """One line per board that carries the lowered target: "fits (...)" or "needs N KiB more ..."
+    (common.boards.memory_fit on the new .pte; Vela's memory mode and SRAM from this lowering, the app's own
+    buffers from the model's metrics.json)."""
+    from common.boards import BOARDS, app_buffer_bytes, memory_fit, read_only_data_bytes
+    from common.report import parse_vela_summary
+
+    vela = parse_vela_summary(low.vela_dir)
+    report = {"target": low.target, "memory_mode": low.memory_mode or vela["memory_mode"],
+              "sram_kib": vela.get("sram_kib")}
+    app_bytes, data_bytes, note = 0, 0, " (app buffers not counted: no metrics.json)"
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+        app_bytes, data_bytes, note = app_buffer_bytes(metrics), read_only_data_bytes(metrics), ""
+    boards = [name for name, board in BOARDS.items() if low.target in board.npus]
+    if not boards:
+        return [f"  memory fit: no supported board carries {low.target} (boards: {', '.join(BOARDS)})"]
+    lines = []
+    for name in boards:
+        fit = memory_fit(low.pte_path, report, name, app_bytes=app_bytes, model_data_bytes=data_bytes)
+        lines.append(f"  memory fit on {name}: {fit['summary']}{note}")
+    return lines
 
 
 def _card(args) -> None:

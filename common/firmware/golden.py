@@ -17,8 +17,8 @@ The folder gets, per sample, raw little-endian files
                           recipe's bilinear resize evaluated in float64),
     <name>.input.s8     — common.verify.quantize of that reference with the model's input scale and zero point,
                           in the model's input layout ((frames, coefficients) or (3, H, W) for batch 1),
-and `manifest.json` (front end, quantization, labels, file list, shapes) plus `frontend_params.h`
-(common/firmware/gen_frontend.py) for the same model.
+and `manifest.json` (front end, quantization, labels, file list, shapes) plus `app_model.h`
+(common/firmware/app_header.py) for the same model.
 """
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def image_reference(image: np.ndarray, front: ImageConfig) -> np.ndarray:
 
 def export_golden(model: str, out_dir: str | Path) -> Path:
     """Write the golden set of `model` (e.g. "kws/ds_cnn") to out_dir; returns the manifest path."""
-    from common.firmware.gen_frontend import generate
+    from common.firmware.app_header import generate
 
     config_path, metrics_path = model_paths(model)
     cfg = load_config(config_path)
@@ -194,7 +194,7 @@ def export_golden(model: str, out_dir: str | Path) -> Path:
                             "input": f"{name}.input.s8"})
     else:
         raise ConfigError(f"{model}: front end type {front_cfg.get('type')!r} has no golden export (mfcc or image)")
-    generate(config_path, out_dir / "frontend_params.h", metrics_path)
+    generate(config_path, out_dir / "app_model.h", metrics_path)
     manifest = {"model": model, "frontend": front_cfg, "input_quantization": q,
                 "labels": metrics.get("labels") or cfg.get("data", {}).get("labels"),
                 "byte_order": "little", "samples": samples}

@@ -95,7 +95,7 @@ const char *tz_image_error_message(int status)
     case TZ_IMAGE_OK: return "ok";
     case TZ_IMAGE_ERR_NULL: return "tz_image: a required pointer is NULL; pass the config, image, output (and qparams)";
     case TZ_IMAGE_ERR_CONFIG:
-        return "tz_image: config needs height, width > 0 and every std > 0; regenerate frontend_params.h from the "
+        return "tz_image: config needs height, width > 0 and every std > 0; regenerate app_model.h from the "
                "recipe config";
     case TZ_IMAGE_ERR_SOURCE: return "tz_image: the source image needs height and width > 0";
     default: return "tz_image: unknown status code";

@@ -16,7 +16,7 @@
  * Two entry points: float output (3 * height * width floats) or straight to the model's int8 input (the fused
  * form needs no float buffer — 108 KiB saved for a 96x96 RGB model):
  *
- *     #include "frontend_params.h"                               // gen_frontend.py <config.yaml>
+ *     #include "app_model.h"                                     // common/firmware/app_header.py
  *     static const tz_qparams q = TZ_INPUT_QPARAMS;
  *     int err = tz_image_to_s8(tz_frontend_image_config(), camera_rgb, cam_h, cam_w, &q, model_input);
  *     if (err) printf("%s\n", tz_image_error_message(err));

@@ -350,16 +350,16 @@ const char *tz_mfcc_error_message(int status)
     case TZ_MFCC_ERR_CONFIG:
         return "tz_mfcc: config out of range: need sample_rate, win_length, hop_length, n_mels > 0, "
                "0 < n_mfcc <= n_mels <= TZ_MFCC_MAX_MELS, 0 <= f_min < f_max <= sample_rate / 2, power > 0 and "
-               "log_offset > 0; regenerate frontend_params.h from the recipe config";
+               "log_offset > 0; regenerate app_model.h from the recipe config";
     case TZ_MFCC_ERR_NFFT:
         return "tz_mfcc: n_fft must be a power of two between 4 and 65536 (32..4096 with CMSIS-DSP) and "
                ">= win_length";
     case TZ_MFCC_ERR_WORKSPACE:
-        return "tz_mfcc: workspace too small; size it with TZ_MFCC_WORKSPACE_FLOATS_EXACT from frontend_params.h "
+        return "tz_mfcc: workspace too small; size it with TZ_MFCC_WORKSPACE_FLOATS_EXACT from app_model.h "
                "or tz_mfcc_workspace_floats(&cfg)";
     case TZ_MFCC_ERR_MEL_RANGES:
         return "tz_mfcc: mel_first_bin/mel_num_bins do not fit the spectrum of this config; regenerate "
-               "frontend_params.h from the same recipe config";
+               "app_model.h from the same recipe config";
     case TZ_MFCC_ERR_INPUT_SHORT: return "tz_mfcc: fewer samples than one window (win_length); pass more audio";
     case TZ_MFCC_ERR_OUTPUT_SMALL:
         return "tz_mfcc: output buffer too small; it needs tz_mfcc_num_frames(&cfg, samples) * n_mfcc floats";

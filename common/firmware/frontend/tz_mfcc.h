@@ -11,9 +11,9 @@
  * filled once by tz_mfcc_init. After init only the FFT and log-mel buffers are written, so one tz_mfcc
  * serves one audio stream at a time.
  *
- * Usage (all frames of a 1 s clip; the generated frontend_params.h gives the config and exact sizes):
+ * Usage (all frames of a 1 s clip; the generated app_model.h gives the config and exact sizes):
  *
- *     #include "frontend_params.h"     // python common/firmware/gen_frontend.py <config.yaml> -o <dir>/...
+ *     #include "app_model.h"     // python -m common.firmware.app_header <model folder> -o <dir>/app_model.h
  *     static float workspace[TZ_MFCC_WORKSPACE_FLOATS_EXACT];
  *     static tz_mfcc mfcc;
  *     int err = tz_mfcc_init(&mfcc, tz_frontend_mfcc_config(), workspace, TZ_MFCC_WORKSPACE_FLOATS_EXACT);
@@ -65,7 +65,7 @@ typedef struct {
     float f_max;          /* Hz, upper edge of the last mel filter, <= sample_rate / 2 */
     float power;          /* 1: magnitude spectrum, 2: power spectrum */
     float log_offset;     /* log(mel + log_offset) */
-    /* Optional: first FFT bin and bin count of each mel filter's non-zero weights, as gen_frontend.py writes
+    /* Optional: first FFT bin and bin count of each mel filter's non-zero weights, as app_header.py writes
      * them (computed by NumPy from the same config). NULL: tz_mfcc_init computes them. */
     const uint16_t *mel_first_bin;
     const uint16_t *mel_num_bins;

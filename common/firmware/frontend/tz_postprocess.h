@@ -19,7 +19,7 @@
  *   3. after a detection, reports nothing for the next `refractory` results, so one utterance fires once.
  *
  *     static tz_kws_smoother kws;
- *     tz_kws_init(&kws, tz_frontend_kws_config());                // frontend_params.h, or fill one in
+ *     tz_kws_init(&kws, tz_frontend_kws_config());                // app_model.h, or fill one in
  *     ... every inference:  softmax of the dequantized logits -> p
  *     tz_kws_result r;
  *     tz_kws_push(&kws, p, &r);

@@ -12,7 +12,7 @@
  * the C library's rounding mode.
  *
  * The parameters are the model's `quantization.io.input` (or `.output`) from metrics.json; the generated
- * frontend_params.h gives them as TZ_INPUT_QPARAMS / TZ_OUTPUT_QPARAMS. The scales in metrics.json are
+ * app_model.h gives them as TZ_INPUT_QPARAMS / TZ_OUTPUT_QPARAMS. The scales in metrics.json are
  * float32 values, so `float scale` loses nothing and 1.0 / (double)scale equals Python's 1.0 / scale.
  *
  * Header only; needs <math.h> (floorf).

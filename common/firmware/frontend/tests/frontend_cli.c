@@ -1,9 +1,9 @@
 /*
  * frontend_cli — runs the firmware front end and post-processing on files, for the parity tests
  * (tests/test_firmware_frontend.py) and for checking a golden export by hand. Built against one model's
- * generated frontend_params.h:
+ * generated app_model.h:
  *
- *   python common/firmware/gen_frontend.py recipes/kws/ds_cnn/config.yaml -o /tmp/fw/frontend_params.h
+ *   python -m common.firmware.app_header zoo/artifacts/kws/ds_cnn -o /tmp/fw/app_model.h
  *   cc -std=c99 -O2 -Wall -Wextra -Werror -I/tmp/fw -Icommon/firmware/frontend \
  *      common/firmware/frontend/tests/frontend_cli.c common/firmware/frontend/tz_*.c -lm -o /tmp/fw/frontend_cli
  *
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend_params.h"
+#include "app_model.h"
 #include "tz_postprocess.h"
 #include "tz_quantize.h"
 
@@ -107,7 +107,7 @@ static int run_mfcc(int argc, char **argv, int float_input)
         rc = write_file(argv[4], q, count);
         free(q);
 #else
-        rc = fail("no quantization parameters in frontend_params.h (generate it with --metrics)");
+        rc = fail("no quantization parameters in app_model.h (generate it with --metrics)");
 #endif
     }
     free(out);
@@ -176,7 +176,7 @@ static int run_image(int argc, char **argv)
         rc = err ? fail(tz_image_error_message(err)) : write_file(argv[6], q, count);
         free(q);
 #else
-        rc = fail("no quantization parameters in frontend_params.h (generate it with --metrics)");
+        rc = fail("no quantization parameters in app_model.h (generate it with --metrics)");
 #endif
     }
     free(in);
@@ -289,6 +289,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "topk") == 0) return run_topk(argc, argv);
 #endif
 #endif
-    fprintf(stderr, "frontend_cli: unknown command %s for this build's frontend_params.h\n", cmd);
+    fprintf(stderr, "frontend_cli: unknown command %s for this build's app_model.h\n", cmd);
     return 1;
 }

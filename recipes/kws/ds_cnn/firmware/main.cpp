@@ -38,10 +38,10 @@
 #define TZ_TEMP_POOL_SIZE (256 * 1024)   // holds the Ethos-U scratch (22-35 KiB for the published KWS models)
 #endif
 #ifndef TZ_APP_HOP_SAMPLES
-#define TZ_APP_HOP_SAMPLES (TZ_APP_SAMPLE_RATE / 4)  // a new result every 250 ms on a stream
+#define TZ_APP_HOP_SAMPLES (TZ_MFCC_SAMPLE_RATE / 4)  // a new result every 250 ms on a stream
 #endif
 #ifndef TZ_APP_MAX_SAMPLES
-#define TZ_APP_MAX_SAMPLES (TZ_APP_SAMPLE_RATE * 10)  // host input limit (static buffer)
+#define TZ_APP_MAX_SAMPLES (TZ_MFCC_SAMPLE_RATE * 10)  // host input limit (static buffer)
 #endif
 
 TZ_DEFINE_POOLS(TZ_METHOD_POOL_SIZE, TZ_TEMP_POOL_SIZE)
@@ -49,19 +49,21 @@ TZ_DEFINE_FAST_SCRATCH()
 
 namespace {
 
-constexpr size_t kWorkspaceFloats =
-    TZ_MFCC_WORKSPACE_FLOATS(TZ_APP_MFCC_WIN, TZ_APP_MFCC_NFFT, TZ_APP_MFCC_MELS, TZ_APP_MFCC_COEFFS,
-                             TZ_MFCC_MEL_WEIGHTS_BOUND(TZ_APP_MFCC_NFFT));
+#if !defined(TZ_FRONTEND_MFCC) || !defined(TZ_HAVE_QPARAMS) || !defined(TZ_KWS_WINDOW)
+#error "app_model.h is not a keyword-spotting model's header with int8 quantization (common/firmware/app_header.py)"
+#endif
+
+constexpr size_t kWorkspaceFloats = TZ_MFCC_WORKSPACE_FLOATS_EXACT;
 float mfcc_workspace[kWorkspaceFloats];
-float features[TZ_APP_MFCC_FRAMES * TZ_APP_MFCC_COEFFS];
+float features[TZ_MFCC_NUM_FRAMES * TZ_MFCC_N_MFCC];
 alignas(16) int8_t model_input[TZ_APP_INPUT_NUMEL];
-float posteriors[TZ_APP_NUM_CLASSES];
+float posteriors[TZ_NUM_CLASSES];
 
 tz::Model model;
 tz_mfcc mfcc;
 tz_kws_smoother smoother;
-const tz_qparams input_q = TZ_APP_INPUT_QPARAMS;
-const tz_qparams output_q = TZ_APP_OUTPUT_QPARAMS;
+const tz_qparams input_q = TZ_INPUT_QPARAMS;
+const tz_qparams output_q = TZ_OUTPUT_QPARAMS;
 
 #if !defined(TZ_APP_EMBEDDED_PTE) || !defined(TZ_APP_EMBEDDED_INPUT)
 int16_t audio[TZ_APP_MAX_SAMPLES];
@@ -88,9 +90,9 @@ size_t read_file(const char* path, void* buffer, size_t capacity) {
 // MFCC of one clip-long window, quantized into the model's input.
 [[maybe_unused]] bool features_from_pcm(const int16_t* window) {
   size_t frames = 0;
-  const int err = tz_mfcc_compute_s16(&mfcc, window, TZ_APP_CLIP_SAMPLES, features,
-                                      TZ_APP_MFCC_FRAMES * TZ_APP_MFCC_COEFFS, &frames);
-  if (err != TZ_MFCC_OK || frames != TZ_APP_MFCC_FRAMES) {
+  const int err = tz_mfcc_compute_s16(&mfcc, window, TZ_MFCC_CLIP_SAMPLES, features,
+                                      TZ_MFCC_NUM_FRAMES * TZ_MFCC_N_MFCC, &frames);
+  if (err != TZ_MFCC_OK || frames != TZ_MFCC_NUM_FRAMES) {
     tz_log("error: MFCC failed: %s (frames %lu)\n", tz_mfcc_error_message(err), (unsigned long)frames);
     return false;
   }
@@ -108,30 +110,30 @@ bool infer_and_report(uint32_t index) {
   const uint64_t time_us = tz_time_us() - t0;
 
   const tz::TensorView out = model.output(0);
-  if (out.dtype != tz::ScalarType::Char || out.numel != TZ_APP_NUM_CLASSES) {
+  if (out.dtype != tz::ScalarType::Char || out.numel != TZ_NUM_CLASSES) {
     tz_log("error: output 0 is %s with %lu values; this app expects int8 with %d classes\n",
-           tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_APP_NUM_CLASSES);
+           tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_NUM_CLASSES);
     return false;
   }
   const int8_t* logits_q = static_cast<const int8_t*>(out.data);
-  tz_dequantize_s8(logits_q, TZ_APP_NUM_CLASSES, &output_q, posteriors);
-  tz_softmax(posteriors, TZ_APP_NUM_CLASSES, posteriors);
+  tz_dequantize_s8(logits_q, TZ_NUM_CLASSES, &output_q, posteriors);
+  tz_softmax(posteriors, TZ_NUM_CLASSES, posteriors);
   tz_class_score top;
-  tz_top_k(posteriors, TZ_APP_NUM_CLASSES, 1, tz_app_labels, &top);
+  tz_top_k(posteriors, TZ_NUM_CLASSES, 1, tz_frontend_labels(), &top);
   tz_kws_result smoothed;
   tz_kws_push(&smoother, posteriors, &smoothed);
 
   tz_log("result index=%lu top1=%s class=%ld score=%.6f scores=", (unsigned long)index, top.label,
          (long)top.index, (double)top.score);
-  for (int i = 0; i < TZ_APP_NUM_CLASSES; ++i) tz_log(i ? ",%.6f" : "%.6f", (double)posteriors[i]);
+  for (int i = 0; i < TZ_NUM_CLASSES; ++i) tz_log(i ? ",%.6f" : "%.6f", (double)posteriors[i]);
   tz_log(" output_int8=");
-  for (int i = 0; i < TZ_APP_NUM_CLASSES; ++i) tz_log(i ? ",%d" : "%d", (int)logits_q[i]);
+  for (int i = 0; i < TZ_NUM_CLASSES; ++i) tz_log(i ? ",%d" : "%d", (int)logits_q[i]);
   tz_log(" smoothed=%s smoothed_score=%.6f detected=%ld time_us=%llu cpu_cycles=%llu npu_cycles=%llu\n",
-         tz_app_labels[smoothed.class_index], (double)smoothed.score, (long)smoothed.detected,
+         tz_frontend_labels()[smoothed.class_index], (double)smoothed.score, (long)smoothed.detected,
          (unsigned long long)time_us, (unsigned long long)cycles, (unsigned long long)tz_npu_cycles());
   if (smoothed.detected) {
-    tz_log("detection keyword=%s score=%.3f at_ms=%lu\n", tz_app_labels[smoothed.class_index],
-           (double)smoothed.score, (unsigned long)(index * 1000ULL * TZ_APP_HOP_SAMPLES / TZ_APP_SAMPLE_RATE));
+    tz_log("detection keyword=%s score=%.3f at_ms=%lu\n", tz_frontend_labels()[smoothed.class_index],
+           (double)smoothed.score, (unsigned long)(index * 1000ULL * TZ_APP_HOP_SAMPLES / TZ_MFCC_SAMPLE_RATE));
   }
   return true;
 }
@@ -159,14 +161,12 @@ int main(int argc, char** argv) {
   const void* pte = pte_file;
 #endif
 
-  const tz_mfcc_config mfcc_config = TZ_APP_MFCC_CONFIG;
-  int err = tz_mfcc_init(&mfcc, &mfcc_config, mfcc_workspace, kWorkspaceFloats);
+  int err = tz_mfcc_init(&mfcc, tz_frontend_mfcc_config(), mfcc_workspace, kWorkspaceFloats);
   if (err != TZ_MFCC_OK) {
     tz_log("error: %s\n", tz_mfcc_error_message(err));
     return 1;
   }
-  const tz_kws_config kws_config = TZ_APP_KWS_CONFIG;
-  err = tz_kws_init(&smoother, &kws_config);
+  err = tz_kws_init(&smoother, tz_frontend_kws_config());  // common/postprocess.py KwsPostprocess
   if (err != TZ_POST_OK) {
     tz_log("error: %s\n", tz_postprocess_error_message(err));
     return 1;
@@ -192,12 +192,12 @@ int main(int argc, char** argv) {
   const size_t bytes = read_file(argv[2], audio, sizeof(audio));
   if (bytes == 0) return 1;
   size_t samples = bytes / sizeof(int16_t);
-  if (samples < TZ_APP_CLIP_SAMPLES) {  // a short clip is padded with silence, as the data loader does
-    memset(audio + samples, 0, (TZ_APP_CLIP_SAMPLES - samples) * sizeof(int16_t));
-    samples = TZ_APP_CLIP_SAMPLES;
+  if (samples < TZ_MFCC_CLIP_SAMPLES) {  // a short clip is padded with silence, as the data loader does
+    memset(audio + samples, 0, (TZ_MFCC_CLIP_SAMPLES - samples) * sizeof(int16_t));
+    samples = TZ_MFCC_CLIP_SAMPLES;
   }
   uint32_t index = 0;
-  for (size_t start = 0; start + TZ_APP_CLIP_SAMPLES <= samples; start += TZ_APP_HOP_SAMPLES, ++index) {
+  for (size_t start = 0; start + TZ_MFCC_CLIP_SAMPLES <= samples; start += TZ_APP_HOP_SAMPLES, ++index) {
     if (!features_from_pcm(audio + start) || !infer_and_report(index)) return 1;
   }
 #endif

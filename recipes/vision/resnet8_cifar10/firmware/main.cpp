@@ -41,16 +41,20 @@
 #endif
 #define TZ_APP_TOP_K 3
 
+#if !defined(TZ_FRONTEND_IMAGE) || !defined(TZ_HAVE_QPARAMS) || !defined(TZ_NUM_CLASSES)
+#error "app_model.h is not an image classifier's header with int8 quantization (common/firmware/app_header.py)"
+#endif
+
 TZ_DEFINE_POOLS(TZ_METHOD_POOL_SIZE, TZ_TEMP_POOL_SIZE)
 TZ_DEFINE_FAST_SCRATCH()
 
 namespace {
 
 alignas(16) int8_t model_input[TZ_APP_INPUT_NUMEL];
-float probabilities[TZ_APP_NUM_CLASSES];
+float probabilities[TZ_NUM_CLASSES];
 tz::Model model;
-const tz_qparams input_q = TZ_APP_INPUT_QPARAMS;
-const tz_qparams output_q = TZ_APP_OUTPUT_QPARAMS;
+const tz_qparams input_q = TZ_INPUT_QPARAMS;
+const tz_qparams output_q = TZ_OUTPUT_QPARAMS;
 
 #if !defined(TZ_APP_EMBEDDED_PTE) || !defined(TZ_APP_EMBEDDED_INPUT)
 uint8_t image[TZ_APP_MAX_IMAGE_BYTES];
@@ -83,21 +87,21 @@ bool infer_and_report() {
   const uint64_t time_us = tz_time_us() - t0;
 
   const tz::TensorView out = model.output(0);
-  if (out.dtype != tz::ScalarType::Char || out.numel != TZ_APP_NUM_CLASSES) {
+  if (out.dtype != tz::ScalarType::Char || out.numel != TZ_NUM_CLASSES) {
     tz_log("error: output 0 is %s with %lu values; this app expects int8 with %d classes\n",
-           tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_APP_NUM_CLASSES);
+           tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_NUM_CLASSES);
     return false;
   }
   const int8_t* logits_q = static_cast<const int8_t*>(out.data);
-  tz_dequantize_s8(logits_q, TZ_APP_NUM_CLASSES, &output_q, probabilities);
-  tz_softmax(probabilities, TZ_APP_NUM_CLASSES, probabilities);
+  tz_dequantize_s8(logits_q, TZ_NUM_CLASSES, &output_q, probabilities);
+  tz_softmax(probabilities, TZ_NUM_CLASSES, probabilities);
   tz_class_score top[TZ_APP_TOP_K];
-  const size_t k = tz_top_k(probabilities, TZ_APP_NUM_CLASSES, TZ_APP_TOP_K, tz_app_labels, top);
+  const size_t k = tz_top_k(probabilities, TZ_NUM_CLASSES, TZ_APP_TOP_K, tz_frontend_labels(), top);
 
   tz_log("result top1=%s class=%ld score=%.6f scores=", top[0].label, (long)top[0].index, (double)top[0].score);
-  for (int i = 0; i < TZ_APP_NUM_CLASSES; ++i) tz_log(i ? ",%.6f" : "%.6f", (double)probabilities[i]);
+  for (int i = 0; i < TZ_NUM_CLASSES; ++i) tz_log(i ? ",%.6f" : "%.6f", (double)probabilities[i]);
   tz_log(" output_int8=");
-  for (int i = 0; i < TZ_APP_NUM_CLASSES; ++i) tz_log(i ? ",%d" : "%d", (int)logits_q[i]);
+  for (int i = 0; i < TZ_NUM_CLASSES; ++i) tz_log(i ? ",%d" : "%d", (int)logits_q[i]);
   tz_log(" top%d=", (int)k);
   for (size_t i = 0; i < k; ++i) tz_log(i ? ",%s:%.4f" : "%s:%.4f", top[i].label, (double)top[i].score);
   tz_log(" time_us=%llu cpu_cycles=%llu npu_cycles=%llu\n", (unsigned long long)time_us,
@@ -139,16 +143,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   } else {
-    const int32_t height = argc > 4 ? atoi(argv[3]) : TZ_APP_IMAGE_HEIGHT;
-    const int32_t width = argc > 4 ? atoi(argv[4]) : TZ_APP_IMAGE_WIDTH;
+    const int32_t height = argc > 4 ? atoi(argv[3]) : TZ_IMAGE_HEIGHT;
+    const int32_t width = argc > 4 ? atoi(argv[4]) : TZ_IMAGE_WIDTH;
     const size_t want = (size_t)height * (size_t)width * 3;
     if (height <= 0 || width <= 0 || want > sizeof(image) || read_file(argv[2], image, sizeof(image)) != want) {
       tz_log("error: %s must hold %dx%d interleaved uint8 RGB (%lu bytes)\n", argv[2], (int)height, (int)width,
              (unsigned long)want);
       return 1;
     }
-    const tz_image_config config = TZ_APP_IMAGE_CONFIG;
-    const int err = tz_image_to_s8(&config, image, height, width, &input_q, model_input);
+    const int err = tz_image_to_s8(tz_frontend_image_config(), image, height, width, &input_q, model_input);
     if (err != TZ_IMAGE_OK) {
       tz_log("error: %s\n", tz_image_error_message(err));
       return 1;
