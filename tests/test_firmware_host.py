@@ -297,3 +297,31 @@ def test_language_model_app_generates_python_s_tokens(lm_host_build, tiny_lm_art
     # a bad table is refused with a message that says what is expected
     bad = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(pte), str(pte)], capture_output=True, text=True)
     assert bad.returncode != 0 and "embedding table" in bad.stdout
+
+
+def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
+    """The published text/tiny_lm through the host app (portable int8 program, the app's embedding-row copy and
+    greedy loop) continues the card's first prompt exactly as the card's int8 sample, which the TOSA graph of
+    the NPU program produced: the app, the portable program and the NPU graph agree token for token."""
+    import executorch
+
+    from common.firmware.portable import export_published
+
+    folder = ARTIFACTS / "text" / "tiny_lm"
+    if not (folder / "metrics.json").exists():
+        pytest.skip("text/tiny_lm is not published")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    sample = metrics["generation"]["samples"][0]
+    build = tmp_path / "build"
+    for command in ([CMAKE, "-S", str(REPO / "common" / "firmware"), "-B", str(build),
+                     f"-DCMAKE_PREFIX_PATH={Path(list(executorch.__path__)[0])}",
+                     f"-DPython3_EXECUTABLE={sys.executable}", "-DTZ_APPS=text/tiny_lm"],
+                    [CMAKE, "--build", str(build), "-j2"]):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    pte = export_published(folder, tmp_path / "tiny_lm_portable.pte")
+    done = subprocess.run([str(build / "text_tiny_lm"), str(pte), str(folder / "embedding_int8.bin"),
+                           str(sample["new_tokens"])], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
+    text_line = next(l for l in done.stdout.split(b"\n") if l.startswith(b"text=")).decode("utf-8")
+    assert text_line == f"text={sample['prompt']} {sample['int8']}"
