@@ -19,6 +19,7 @@
 
 #include "app_model.h"
 #include "tz_mfcc.h"
+#include "tz_files.h"
 #include "tz_platform.h"
 #include "tz_pools.h"
 #include "tz_postprocess.h"
@@ -68,23 +69,6 @@ const tz_qparams output_q = TZ_OUTPUT_QPARAMS;
 #if !defined(TZ_APP_EMBEDDED_PTE) || !defined(TZ_APP_EMBEDDED_INPUT)
 int16_t audio[TZ_APP_MAX_SAMPLES];
 alignas(16) uint8_t pte_file[4 * 1024 * 1024];
-
-// Reads a whole file into `buffer`; returns its size, or 0 after printing why not.
-size_t read_file(const char* path, void* buffer, size_t capacity) {
-  FILE* f = fopen(path, "rb");
-  if (f == nullptr) {
-    tz_log("error: cannot open %s\n", path);
-    return 0;
-  }
-  const size_t n = fread(buffer, 1, capacity, f);
-  const bool more = fgetc(f) != EOF;
-  fclose(f);
-  if (more) {
-    tz_log("error: %s is larger than the app's %lu-byte buffer\n", path, (unsigned long)capacity);
-    return 0;
-  }
-  return n;
-}
 #endif
 
 // MFCC of one clip-long window, quantized into the model's input.
@@ -156,7 +140,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool input_is_int8 = argc > 3 && strcmp(argv[3], "--int8") == 0;
-  const size_t pte_size = read_file(argv[1], pte_file, sizeof(pte_file));
+  const size_t pte_size = tz_read_file(argv[1], pte_file, sizeof(pte_file));
   if (pte_size == 0) return 1;
   const void* pte = pte_file;
 #endif
@@ -180,7 +164,7 @@ int main(int argc, char** argv) {
 #if defined(TZ_APP_EMBEDDED_INPUT)
     memcpy(model_input, tz_app_bundled_input, sizeof(model_input));
 #else
-    if (read_file(argv[2], model_input, sizeof(model_input)) != sizeof(model_input)) {
+    if (tz_read_file(argv[2], model_input, sizeof(model_input)) != sizeof(model_input)) {
       tz_log("error: %s must hold exactly %d int8 values (the model input)\n", argv[2], TZ_APP_INPUT_NUMEL);
       return 1;
     }
@@ -189,7 +173,7 @@ int main(int argc, char** argv) {
   }
 
 #if !defined(TZ_APP_EMBEDDED_INPUT)
-  const size_t bytes = read_file(argv[2], audio, sizeof(audio));
+  const size_t bytes = tz_read_file(argv[2], audio, sizeof(audio));
   if (bytes == 0) return 1;
   size_t samples = bytes / sizeof(int16_t);
   if (samples < TZ_MFCC_CLIP_SAMPLES) {  // a short clip is padded with silence, as the data loader does

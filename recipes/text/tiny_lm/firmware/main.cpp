@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "app_model.h"
+#include "tz_files.h"
 #include "tz_platform.h"
 #include "tz_pools.h"
 #include "tz_runtime.h"
@@ -58,23 +59,6 @@ tz::Model model;
 #if !defined(TZ_APP_EMBEDDED_PTE) || !defined(TZ_APP_EMBEDDED_EMBEDDING)
 alignas(16) uint8_t pte_file[16 * 1024 * 1024];
 alignas(16) int8_t embedding_file[TZ_LM_EMBEDDING_BYTES];
-
-// Reads a whole file into `buffer`; returns its size, or 0 after printing why not.
-size_t read_file(const char* path, void* buffer, size_t capacity) {
-  FILE* f = fopen(path, "rb");
-  if (f == nullptr) {
-    tz_log("error: cannot open %s\n", path);
-    return 0;
-  }
-  const size_t n = fread(buffer, 1, capacity, f);
-  const bool more = fgetc(f) != EOF;
-  fclose(f);
-  if (more) {
-    tz_log("error: %s is larger than the app's %lu-byte buffer\n", path, (unsigned long)capacity);
-    return 0;
-  }
-  return n;
-}
 #endif
 
 // The window ending at tokens[count - 1] as the model's int8 input; returns the position to read.
@@ -144,10 +128,10 @@ int main(int argc, char** argv) {
     new_tokens = strtol(argv[3], &end, 10);
     if (end == argv[3] || *end != '\0') new_tokens = 0;
   }
-  const size_t pte_size = read_file(argv[1], pte_file, sizeof(pte_file));
+  const size_t pte_size = tz_read_file(argv[1], pte_file, sizeof(pte_file));
   if (pte_size == 0) return 1;
   const void* pte = pte_file;
-  if (read_file(argv[2], embedding_file, sizeof(embedding_file)) != sizeof(embedding_file)) {
+  if (tz_read_file(argv[2], embedding_file, sizeof(embedding_file)) != sizeof(embedding_file)) {
     tz_log("error: %s must hold the (%d x %d) int8 embedding table, %d bytes (embedding_int8.bin of the same "
            "model)\n", argv[2], TZ_LM_VOCAB, TZ_LM_DIM, TZ_LM_EMBEDDING_BYTES);
     return 1;

@@ -18,6 +18,7 @@
 
 #include "app_model.h"
 #include "tz_image.h"
+#include "tz_files.h"
 #include "tz_platform.h"
 #include "tz_pools.h"
 #include "tz_postprocess.h"
@@ -59,22 +60,6 @@ const tz_qparams output_q = TZ_OUTPUT_QPARAMS;
 #if !defined(TZ_APP_EMBEDDED_PTE) || !defined(TZ_APP_EMBEDDED_INPUT)
 uint8_t image[TZ_APP_MAX_IMAGE_BYTES];
 alignas(16) uint8_t pte_file[4 * 1024 * 1024];
-
-size_t read_file(const char* path, void* buffer, size_t capacity) {
-  FILE* f = fopen(path, "rb");
-  if (f == nullptr) {
-    tz_log("error: cannot open %s\n", path);
-    return 0;
-  }
-  const size_t n = fread(buffer, 1, capacity, f);
-  const bool more = fgetc(f) != EOF;
-  fclose(f);
-  if (more) {
-    tz_log("error: %s is larger than the app's %lu-byte buffer\n", path, (unsigned long)capacity);
-    return 0;
-  }
-  return n;
-}
 #endif
 
 bool infer_and_report() {
@@ -125,7 +110,7 @@ int main(int argc, char** argv) {
     tz_log("usage: %s <model.pte> <image.rgb | input.int8> [<height> <width> | --int8]\n", argv[0]);
     return 2;
   }
-  const size_t pte_size = read_file(argv[1], pte_file, sizeof(pte_file));
+  const size_t pte_size = tz_read_file(argv[1], pte_file, sizeof(pte_file));
   if (pte_size == 0) return 1;
   const void* pte = pte_file;
 #endif
@@ -138,7 +123,7 @@ int main(int argc, char** argv) {
   memcpy(model_input, tz_app_bundled_input, sizeof(model_input));
 #else
   if (argc > 3 && strcmp(argv[3], "--int8") == 0) {
-    if (read_file(argv[2], model_input, sizeof(model_input)) != sizeof(model_input)) {
+    if (tz_read_file(argv[2], model_input, sizeof(model_input)) != sizeof(model_input)) {
       tz_log("error: %s must hold exactly %d int8 values (the model input)\n", argv[2], TZ_APP_INPUT_NUMEL);
       return 1;
     }
@@ -146,7 +131,7 @@ int main(int argc, char** argv) {
     const int32_t height = argc > 4 ? atoi(argv[3]) : TZ_IMAGE_HEIGHT;
     const int32_t width = argc > 4 ? atoi(argv[4]) : TZ_IMAGE_WIDTH;
     const size_t want = (size_t)height * (size_t)width * 3;
-    if (height <= 0 || width <= 0 || want > sizeof(image) || read_file(argv[2], image, sizeof(image)) != want) {
+    if (height <= 0 || width <= 0 || want > sizeof(image) || tz_read_file(argv[2], image, sizeof(image)) != want) {
       tz_log("error: %s must hold %dx%d interleaved uint8 RGB (%lu bytes)\n", argv[2], (int)height, (int)width,
              (unsigned long)want);
       return 1;
