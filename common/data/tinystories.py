@@ -44,7 +44,7 @@ def find_file(root: str | Path, split: str) -> Path:
                 return folder / name
     raise DatasetNotFoundError(
         f"no TinyStories {split} file under {root} (looked for {OFFICIAL_FILES[split]} or {SUBSET_FILES[split]}, "
-        f"also in {root / 'tinystories'}). Download it with `tinyzoo data tinystories --download --root {root}` "
+        f"also in {root / 'tinystories'}). Download it with `tinyzoo data tinystories --download --data-root {root}` "
         f"or pass --data-root to the folder that holds it.")
 
 
