@@ -24,6 +24,7 @@
 
 #include "app_model.h"
 #include "tz_files.h"
+#include "tz_infer.h"
 #include "tz_platform.h"
 #include "tz_pools.h"
 #include "tz_runtime.h"
@@ -159,26 +160,17 @@ int main(int argc, char** argv) {
   uint64_t total_us = 0, total_cycles = 0, total_npu = 0;
   for (long step = 0; step < new_tokens; ++step) {
     const size_t position = fill_window(table, tokens, count);
-    if (model.set_input(0, model_input, sizeof(model_input), tz::ScalarType::Char) != tz::Error::Ok) return 1;
-    tz_npu_cycles_reset();
-    const uint64_t t0 = tz_time_us();
-    const uint64_t c0 = tz_cpu_cycles();
-    if (model.run() != tz::Error::Ok) return 1;
-    const uint64_t cycles = tz_cpu_cycles() - c0;
-    const uint64_t time_us = tz_time_us() - t0;
-    const tz::TensorView out = model.output(0);
-    if (out.dtype != tz::ScalarType::Char || out.numel != (size_t)TZ_LM_CONTEXT * TZ_LM_VOCAB) {
-      tz_log("error: output 0 is %s with %lu values; this app expects (1, %d, %d) int8 logits\n",
-             tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_LM_CONTEXT, TZ_LM_VOCAB);
-      return 1;
-    }
-    const int8_t* logits = static_cast<const int8_t*>(out.data) + position * TZ_LM_VOCAB;
-    tokens[count++] = argmax_s8(logits, TZ_LM_VOCAB);
-    total_us += time_us;
-    total_cycles += cycles;
-    total_npu += tz_npu_cycles();
+    tz::Timing timing;
+    const int8_t* logits = tz::run_int8(model, model_input, sizeof(model_input), (size_t)TZ_LM_CONTEXT * TZ_LM_VOCAB,
+                                        "(1, context, vocab) int8 logits", &timing);
+    if (logits == nullptr) return 1;
+    tokens[count++] = argmax_s8(logits + position * TZ_LM_VOCAB, TZ_LM_VOCAB);
+    total_us += timing.time_us;
+    total_cycles += timing.cpu_cycles;
+    total_npu += timing.npu_cycles;
     tz_log("token index=%ld id=%ld time_us=%llu cpu_cycles=%llu npu_cycles=%llu\n", step, (long)tokens[count - 1],
-           (unsigned long long)time_us, (unsigned long long)cycles, (unsigned long long)tz_npu_cycles());
+           (unsigned long long)timing.time_us, (unsigned long long)timing.cpu_cycles,
+           (unsigned long long)timing.npu_cycles);
   }
 
   tz_log("result");

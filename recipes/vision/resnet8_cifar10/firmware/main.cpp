@@ -19,6 +19,7 @@
 #include "app_model.h"
 #include "tz_image.h"
 #include "tz_files.h"
+#include "tz_infer.h"
 #include "tz_platform.h"
 #include "tz_pools.h"
 #include "tz_postprocess.h"
@@ -63,21 +64,10 @@ alignas(16) uint8_t pte_file[4 * 1024 * 1024];
 #endif
 
 bool infer_and_report() {
-  if (model.set_input(0, model_input, sizeof(model_input), tz::ScalarType::Char) != tz::Error::Ok) return false;
-  tz_npu_cycles_reset();
-  const uint64_t t0 = tz_time_us();
-  const uint64_t c0 = tz_cpu_cycles();
-  if (model.run() != tz::Error::Ok) return false;
-  const uint64_t cycles = tz_cpu_cycles() - c0;
-  const uint64_t time_us = tz_time_us() - t0;
-
-  const tz::TensorView out = model.output(0);
-  if (out.dtype != tz::ScalarType::Char || out.numel != TZ_NUM_CLASSES) {
-    tz_log("error: output 0 is %s with %lu values; this app expects int8 with %d classes\n",
-           tz::dtype_name(out.dtype), (unsigned long)out.numel, TZ_NUM_CLASSES);
-    return false;
-  }
-  const int8_t* logits_q = static_cast<const int8_t*>(out.data);
+  tz::Timing timing;
+  const int8_t* logits_q = tz::run_int8(model, model_input, sizeof(model_input), TZ_NUM_CLASSES,
+                                        "one int8 score per class", &timing);
+  if (logits_q == nullptr) return false;
   tz_dequantize_s8(logits_q, TZ_NUM_CLASSES, &output_q, probabilities);
   tz_softmax(probabilities, TZ_NUM_CLASSES, probabilities);
   tz_class_score top[TZ_APP_TOP_K];
@@ -89,8 +79,8 @@ bool infer_and_report() {
   for (int i = 0; i < TZ_NUM_CLASSES; ++i) tz_log(i ? ",%d" : "%d", (int)logits_q[i]);
   tz_log(" top%d=", (int)k);
   for (size_t i = 0; i < k; ++i) tz_log(i ? ",%s:%.4f" : "%s:%.4f", top[i].label, (double)top[i].score);
-  tz_log(" time_us=%llu cpu_cycles=%llu npu_cycles=%llu\n", (unsigned long long)time_us,
-         (unsigned long long)cycles, (unsigned long long)tz_npu_cycles());
+  tz_log(" time_us=%llu cpu_cycles=%llu npu_cycles=%llu\n", (unsigned long long)timing.time_us,
+         (unsigned long long)timing.cpu_cycles, (unsigned long long)timing.npu_cycles);
   return true;
 }
 
