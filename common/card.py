@@ -222,6 +222,36 @@ def generation_section(m: dict) -> str:
     ])
 
 
+def kv_cache_section(m: dict) -> str:
+    kv, fixed = m["kv_cache"], m["targets"]
+    rows = []
+    for t, r in kv["targets"].items():
+        rows.append([t, f"{r['cycles']:,}", f"{r['inference_time_ms']:.3f}", f"{1000 / r['inference_time_ms']:.0f}",
+                     f"{fixed[t]['cycles'] / r['cycles']:.1f}x" if t in fixed else "–", f"{r['sram_kib']:.2f}",
+                     f"{r['npu_ops']} / {r['cpu_ops']}", f"{r['pte_bytes'] / 1024:.1f}"])
+    ladder = [["float (PyTorch)", f"{kv['float']['perplexity']:.3f}", "–"]]
+    ladder += [[f"int8 TOSA reference, {t}", f"{e['perplexity']:.3f}", pct(kv["agreement_int8_float"][t])]
+               for t, e in kv["tosa_int8"].items()]
+    s = kv["sample"]
+    return "\n".join([
+        "## KV-cache decode step (one token per inference)", "",
+        "A second graph from the same weights (`DecodeStep` in the recipe's model.py): the newest token's embedding, "
+        "its rotary row, and the cached rotated keys and values of the previous tokens (a ring of context - 1 slots "
+        "per layer, with a 0/1 mask of filled slots) in; the logits and the token's own keys and values per layer out, "
+        "which the app writes into the ring. Inside the window it computes exactly what the fixed-window graph "
+        "computes at the last position; past it, it is sliding-window attention (the cached keys keep the context "
+        "they were computed with). Its program is `<target>/decode_step/model.pte`.", "",
+        _table(["target", "cycles per token", "time per token (ms)", "tokens/s", "faster than the fixed window",
+                "SRAM (KiB)", "ops NPU / CPU", ".pte (KiB)"], rows), "",
+        f"Teacher-forced decoding of the first {kv['windows']} validation windows ({kv['tokens']:,} tokens), token "
+        f"by token, each int8 step on the TOSA reference (new keys and values requantized into the cache's input "
+        f"scale, as the app does):", "",
+        _table(["decode step", "perplexity", "greedy token = float"], ladder), "",
+        f"Greedy continuation of `{s['prompt']}` by the int8 decode step ({s['target']}, {s['new_tokens']} tokens): "
+        f"{s['int8']}",
+    ])
+
+
 def targets_section(m: dict) -> str:
     rows = []
     for t, r in m["targets"].items():
@@ -317,6 +347,7 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         targets_section(m), "",
         *([memory_fit_section(m), ""] if m.get("memory_fit") else []),
         *([generation_section(m), ""] if lm else []),
+        *([kv_cache_section(m), ""] if m.get("kv_cache") else []),
     ]
     if confusion_png:
         parts += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test samples above.", "",

@@ -4,4 +4,5 @@ pipeline that writes the files and by the hub code that indexes and downloads th
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
                "reference_input.bin",
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
-TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin")
+TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin",
+                "decode_step/model.pte")   # language models: the KV-cache decode step's program

@@ -92,8 +92,10 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
             program = torch.export.export(quantized, example_inputs)
             edge = to_edge_transform_and_lower(program, partitioner=[EthosUPartitioner(spec)],
                                                compile_config=EdgeCompileConfig(_check_ir_validity=False))
-            if int8_io:
-                edge = edge.transform([QuantizeInputs(edge, [0]), QuantizeOutputs(edge, [0])])
+            if int8_io:   # every input and output int8
+                outputs = len(edge.exported_program().graph_signature.user_outputs)
+                edge = edge.transform([QuantizeInputs(edge, list(range(len(example_inputs)))),
+                                       QuantizeOutputs(edge, list(range(outputs)))])
             npu, cpu, partitions = _delegation(edge.exported_program().graph_module)
             executorch_program = edge.to_executorch(ExecutorchBackendConfig(extract_delegate_segments=False))
         vela_log = "".join(log)

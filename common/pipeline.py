@@ -265,6 +265,7 @@ def publish_artifacts(name: str, build_dir: Path) -> Path:
         (stage / target_dir.name).mkdir()
         for file in layout.TARGET_FILES:
             if (target_dir / file).exists():
+                (stage / target_dir.name / file).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(target_dir / file, stage / target_dir.name / file)
     shutil.rmtree(dest, ignore_errors=True)
     stage.replace(dest)

@@ -53,9 +53,10 @@ def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable[
     prepared = prepare_pt2e(export_graph(model.eval(), example_inputs, dynamic_batch=True), _quantizer(target, scheme))
     seen = 0
     with torch.no_grad():
-        for batch in calibration:
-            prepared(batch)
-            seen += len(batch)
+        for batch in calibration:   # a tensor, or a tuple of tensors for a model with several inputs
+            inputs = batch if isinstance(batch, tuple) else (batch,)
+            prepared(*inputs)
+            seen += len(inputs[0])
     if seen == 0:
         raise TinyzooError("PTQ needs at least one calibration sample; the calibration list is empty")
     return convert_pt2e(prepared)
@@ -114,6 +115,31 @@ def io_quant_params(quantized: torch.fx.GraphModule) -> dict:
                 "dtype": str(dtype).replace("torch.", "")}
 
     return {"input": params(quant), "output": params(last)}
+
+
+def all_io_quant_params(quantized: torch.fx.GraphModule) -> dict:
+    """`io_quant_params` for a model with several inputs and outputs: {"inputs": [...], "outputs": [...]}, in the
+    order of the model's arguments and results."""
+    q_ops = {torch.ops.quantized_decomposed.quantize_per_tensor.default}
+    dq_ops = {torch.ops.quantized_decomposed.dequantize_per_tensor.default}
+    nodes = list(quantized.graph.nodes)
+
+    def params(node):
+        scale, zero_point, qmin, qmax, dtype = node.args[1:6]
+        return {"scale": float(scale), "zero_point": int(zero_point), "qmin": int(qmin), "qmax": int(qmax),
+                "dtype": str(dtype).replace("torch.", "")}
+
+    inputs = []
+    for placeholder in (n for n in nodes if n.op == "placeholder"):
+        quant = next((u for u in placeholder.users if u.target in q_ops), None)
+        if quant is None:
+            raise TinyzooError(f"input {placeholder.name} is not quantized: int8 I/O needs every input quantized")
+        inputs.append(params(quant))
+    output = next(n for n in nodes if n.op == "output")
+    results = output.args[0] if isinstance(output.args[0], (tuple, list)) else [output.args[0]]
+    if any(r.target not in dq_ops for r in results):
+        raise TinyzooError("an output of the quantized model does not end with a dequantize op")
+    return {"inputs": inputs, "outputs": [params(r) for r in results]}
 
 
 def read_calibration_list(path: str | Path) -> list[str]:

@@ -238,6 +238,142 @@ def evaluate_artifacts(artifacts_dir: Path, cfg: dict, root: str | Path | None,
     return compare_perplexity(lm, fake_quant, embeddings_of(lm, windows.inputs), windows.labels, tosa_graphs, io)
 
 
+class KVCache:
+    """The decode step's cache as the app keeps it: per layer `slots` rows of rotated keys and of values, written
+    as a ring (slot p % slots), and which slots are filled."""
+
+    def __init__(self, step, batch: int):
+        lm = step.lm
+        self.step, self.depth, self.slots = step, len(lm.layers), step.slots
+        dim = lm.token_embedding.weight.shape[1]
+        self.keys = torch.zeros(batch, self.depth * self.slots, dim)
+        self.values = torch.zeros(batch, self.depth * self.slots, dim)
+        self.filled = torch.zeros(self.slots)
+        self.position = 0
+
+    def inputs(self, tokens: torch.Tensor) -> tuple:
+        """The decode step's six inputs for the next token of each row (`tokens`: (B,))."""
+        from recipes.text.tiny_lm.model import rotary_tables
+
+        lm, batch = self.step.lm, len(tokens)
+        head_dim = lm.layers[0].attention.head_dim
+        cos, sin = rotary_tables(1, head_dim, start=self.position)
+        visible = torch.cat([self.filled, torch.ones(1)]).view(1, 1, -1)
+        return (embeddings_of(lm, tokens[:, None]), cos.view(1, 1, -1).repeat(batch, 1, 1),
+                sin.view(1, 1, -1).repeat(batch, 1, 1), self.keys.clone(), self.values.clone(),
+                visible.repeat(batch, 1, 1))
+
+    def append(self, new_keys: torch.Tensor, new_values: torch.Tensor) -> None:
+        slot = self.position % self.slots
+        rows = torch.arange(self.depth) * self.slots + slot
+        self.keys[:, rows] = new_keys
+        self.values[:, rows] = new_values
+        self.filled[slot] = 1
+        self.position += 1
+
+
+@torch.no_grad()
+def kv_decode(step, tokens: torch.Tensor, run=None, keep: list | None = None) -> torch.Tensor:
+    """Teacher-forced decoding of `tokens` (B, N) one token at a time through the decode step: logits (B, N, V).
+    `run(inputs) → (logits, new_k, new_v)` replaces the float step (e.g. the int8 TOSA graph); `keep`, if given,
+    collects the inputs of every step (calibration)."""
+    cache = KVCache(step, len(tokens))
+    out = []
+    for i in range(tokens.shape[1]):
+        inputs = cache.inputs(tokens[:, i])
+        if keep is not None:
+            keep.append(inputs)
+        logits, new_k, new_v = (run or step)(*inputs)
+        cache.append(new_k, new_v)
+        out.append(logits[:, 0])
+    return torch.stack(out, 1)
+
+
+def tosa_step(tosa_path: Path, io: dict):
+    """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph,
+    dequantize each output (the app requantizes the new keys/values into the cache's input scale likewise)."""
+    import tosa_reference_model
+
+    from common.errors import ArtifactError
+    from common.native_output import captured_native_output
+    from common.verify import dequantize, quantize
+
+    graph = Path(tosa_path).read_bytes()
+
+    def run_one(inputs):
+        raw = [np.ascontiguousarray(quantize(x, q)) for x, q in zip(inputs, io["inputs"])]
+        with captured_native_output():
+            results, status = tosa_reference_model.run(graph, raw)
+        if status != tosa_reference_model.GraphStatus.TOSA_VALID:
+            raise ArtifactError(f"the TOSA reference model rejected {tosa_path} (status {status})")
+        return [dequantize(r, q) for r, q in zip(results, io["outputs"])]
+
+    def run(*inputs):   # the graph takes batch 1: one run per row
+        rows = [run_one([x[b:b + 1] for x in inputs]) for b in range(len(inputs[0]))]
+        return tuple(torch.from_numpy(np.concatenate(parts)) for parts in zip(*rows))
+    return run
+
+
+def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: TokenWindows, tokenizer: Tokenizer,
+                  build_dir: Path, log=print) -> dict:
+    """The KV-cache decode step (recipes/text/tiny_lm/model.py DecodeStep): PTQ on the decode inputs of the
+    calibration windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of
+    validation windows and a greedy continuation, against the float model."""
+    from common import report
+    from common.lower import lower_ethos_u
+    from common.quantize import all_io_quant_params, quantize_ptq
+    from recipes.text.tiny_lm.model import DecodeStep
+
+    kv, targets = cfg["kv_cache"], cfg["export"]["targets"]
+    step = DecodeStep(lm).eval()
+    samples: list = []
+    kv_decode(step, calibration_windows, keep=samples)
+    every = max(1, len(samples) // kv["calibration_steps"])
+    calibration = samples[::every][:kv["calibration_steps"]]
+    example = tuple(x[:1] for x in calibration[-1])
+    log(f"KV-cache decode step: PTQ on {len(calibration)} steps x {len(calibration_windows)} windows")
+    quantized = quantize_ptq(step, example, calibration, target=targets[0], scheme=cfg["quantize"].get("scheme", "a8w8"))
+    io = all_io_quant_params(quantized)
+    reports, graphs = {}, {}
+    for target in targets:
+        low = lower_ethos_u(quantized, example, target, build_dir / target / "decode_step",
+                            allow_cpu_fallback=cfg["export"].get("allow_cpu_fallback", False))
+        reports[target] = report.target_report(low)
+        graphs[target] = low.tosa_path
+        log(f"  {target}: decode step {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
+            f"{reports[target]['cycles']} cycles ({low.seconds:.1f} s)")
+    windows = validation.subset(list(range(min(kv["windows"], len(validation)))))
+    float_logits = kv_decode(step, windows.inputs)
+    result = {"windows": len(windows), "tokens": int(windows.labels.numel()), "float": _ladder_entry(*_nll(float_logits, windows.labels)),
+              "tosa_int8": {}, "agreement_int8_float": {}, "io": io, "targets": reports}
+    by_graph: dict[bytes, torch.Tensor] = {}
+    start = time.perf_counter()
+    for target, path in graphs.items():
+        key = Path(path).read_bytes()
+        if key not in by_graph:
+            by_graph[key] = kv_decode(step, windows.inputs, run=tosa_step(path, io))
+        logits = by_graph[key]
+        result["tosa_int8"][target] = _ladder_entry(*_nll(logits, windows.labels))
+        result["agreement_int8_float"][target] = float((logits.argmax(-1) == float_logits.argmax(-1)).float().mean())
+    result["tosa_seconds"] = round(time.perf_counter() - start, 1)
+    # a greedy continuation of the first prompt by the int8 decode step (first target's graph)
+    prompt = cfg["generate"]["prompts"][0]
+    ids = [BOS] + tokenizer.encode(prompt)
+    run = tosa_step(graphs[targets[0]], io)
+    cache = KVCache(step, 1)
+    generated: list[int] = []
+    token = None
+    for position in range(len(ids) + kv["new_tokens"] - 1):
+        token = ids[position] if position < len(ids) else generated[-1]
+        logits, new_k, new_v = run(*cache.inputs(torch.tensor([token])))
+        cache.append(new_k, new_v)
+        if position >= len(ids) - 1:
+            generated.append(int(np.argmax(logits[0, 0].numpy())))
+    result["sample"] = {"prompt": prompt, "int8": tokenizer.decode(generated), "new_tokens": len(generated),
+                        "target": targets[0]}
+    return result
+
+
 def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for a language-model recipe, top to bottom: text → tokenizer → train → int8 → Ethos-U
     .pte per target → TOSA-reference perplexity and int8 generation → Vela report → card."""
@@ -280,6 +416,9 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
                                                      "tokens": int(data.validation.labels.numel())}
     deployed["generation"] = {"target": first_target, "samples": samples, "greedy": True,
                               "new_tokens": cfg["generate"]["new_tokens"]}
+    if cfg.get("kv_cache", {}).get("enabled"):
+        deployed["kv_cache"] = kv_cache_step(lm, cfg, data.train.inputs[calibration[:cfg["kv_cache"]["calibration_windows"]]],
+                                             data.validation, data.tokenizer, build_dir)
     metrics = pipeline.recipe_metrics(
         name, cfg, args, lm, (eval_embeddings[:1],), trained, deployed,
         data={"train": data.train.summary(), "test": validation.summary(), "data_root": str(data.data_root),

@@ -176,3 +176,39 @@ def test_download_fetches_the_release_files_through_huggingface_hub(tmp_path, mo
                      ("roneneldan/TinyStories", "TinyStories-valid.txt", "dataset")]
     assert [p.name for p in paths] == ["TinyStories-train.txt", "TinyStories-valid.txt"]
     assert not list(root.glob("*.part")) and len(tinystories.load(root, "validation")) == 30
+
+
+def test_decode_step_computes_the_fixed_window_inside_the_window():
+    """The KV-cache decode step (one token per inference, a ring of context - 1 cached keys/values per layer)
+    gives, token by token, the logits the fixed-window graph gives at every position of a window."""
+    from recipes.text.tiny_lm.model import DecodeStep
+
+    torch.manual_seed(0)
+    lm = tiny_lm(vocab_size=64, dim=32, depth=2, heads=2, hidden=64, context=8).eval()
+    tokens = torch.randint(0, 64, (3, 8))
+    with torch.no_grad():
+        window = lm.tokens_to_logits(tokens)
+    stepped = text.kv_decode(DecodeStep(lm).eval(), tokens)
+    assert (window - stepped).abs().max() < 1e-4
+
+
+def test_tiny_decode_step_lowers_fully_and_decodes_like_fake_quant_on_the_tosa_reference(tmp_path):
+    from common.quantize import all_io_quant_params
+    from recipes.text.tiny_lm.model import DecodeStep
+
+    torch.manual_seed(0)
+    lm = tiny_lm(vocab_size=96, dim=32, depth=1, heads=2, hidden=64, context=8).eval()
+    step = DecodeStep(lm).eval()
+    samples = []
+    text.kv_decode(step, torch.randint(0, 96, (6, 8)), keep=samples)
+    example = tuple(x[:1] for x in samples[-1])
+    q = quantize_ptq(step, example, samples, target="ethos-u85-256")
+    low = lower_ethos_u(q, example, "ethos-u85-256", tmp_path / "decode_step")
+    assert low.cpu_ops == 0 and low.partitions == 1
+    io = all_io_quant_params(q)
+    assert len(io["inputs"]) == 6 and len(io["outputs"]) == 3
+    tokens = torch.randint(0, 96, (2, 8))               # two rows: the batch-1 graph runs once per row
+    fake = text.kv_decode(step, tokens, run=q)
+    tosa = text.kv_decode(step, tokens, run=text.tosa_step(low.tosa_path, io))
+    assert (fake.argmax(-1) == tosa.argmax(-1)).float().mean() >= 0.85
+    assert (fake - tosa).abs().max() <= 8 * io["outputs"][0]["scale"]

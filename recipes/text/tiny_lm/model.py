@@ -33,10 +33,11 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(nn.functional.linear(x * x, self.averaging) + self.eps) * self.weight
 
 
-def rotary_tables(context: int, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin per position and channel for rotate-half RoPE (GPT-NeoX/Hugging Face Llama layout)."""
+def rotary_tables(context: int, head_dim: int, base: float = 10000.0, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin per position (start … start + context - 1) and channel for rotate-half RoPE (GPT-NeoX/Hugging Face
+    Llama layout)."""
     inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
-    angles = torch.arange(context, dtype=torch.float64)[:, None] * inv_freq[None]
+    angles = torch.arange(start, start + context, dtype=torch.float64)[:, None] * inv_freq[None]
     return torch.cos(angles).repeat(1, 2).float(), torch.sin(angles).repeat(1, 2).float()
 
 
@@ -46,7 +47,7 @@ class CausalSelfAttention(nn.Module):
         if mask_value > -score_cap - 16:
             raise ValueError(f"mask_value {mask_value} must be at most -(score_cap + 16) = {-score_cap - 16} so that "
                              f"future tokens stay hidden (weight <= e^-16 of a visible token)")
-        self.heads, self.head_dim, self.score_cap = heads, dim // heads, score_cap
+        self.heads, self.head_dim, self.score_cap, self.mask_value = heads, dim // heads, score_cap, float(mask_value)
         self.wq, self.wk, self.wv, self.wo = (nn.Linear(dim, dim, bias=False) for _ in range(4))
         cos, sin = rotary_tables(context, self.head_dim)
         self.register_buffer("cos", cos)
@@ -113,3 +114,57 @@ class TinyLM(nn.Module):
 def tiny_lm(vocab_size: int = 1024, dim: int = 128, depth: int = 4, heads: int = 4, hidden: int = 384,
             context: int = 128, score_cap: float = 8.0, mask_value: float = -24.0) -> TinyLM:
     return TinyLM(vocab_size, dim, depth, heads, hidden, context, score_cap, mask_value)
+
+
+class DecodeStep(nn.Module):
+    """One generated token with a KV cache: the same weights and arithmetic as TinyLM, for the newest token only.
+
+    forward(x, cos, sin, k_cache, v_cache, visible) → (logits, new_k, new_v):
+      x        (B, 1, dim)              the new token's embedding (a row of the int8 table)
+      cos, sin (B, 1, head_dim)         its rotary row for its absolute position p (the app computes them)
+      k_cache  (B, depth * slots, dim)  rotated keys of the previous tokens, layer l in rows l*slots … l*slots+slots-1
+      v_cache  (B, depth * slots, dim)  their values
+      visible  (B, 1, slots + 1)        1 for filled cache slots, 0 for empty ones; the last entry (the token
+                                        itself) is always 1
+      logits   (B, 1, vocab); new_k, new_v (B, depth, dim): this token's rotated keys and values per layer, which
+      the app writes into slot p % slots of each layer.
+    With slots = context - 1 the token attends to the previous context - 1 tokens and itself, as in the
+    fixed-window graph: rotary embeddings make the scores depend only on relative positions, and the softmax
+    on neither the slots' order nor their absolute positions, so a ring buffer gives the fixed window's result
+    — at one token's cost instead of `context` tokens'.
+    """
+
+    def __init__(self, lm: TinyLM):
+        super().__init__()
+        self.lm = lm
+        self.slots = lm.context - 1
+
+    def forward(self, x, cos, sin, k_cache, v_cache, visible):
+        new_k, new_v = [], []
+        for index, layer in enumerate(self.lm.layers):
+            att = layer.attention
+            rows = slice(index * self.slots, (index + 1) * self.slots)
+            h = layer.attention_norm(x)
+            q, k, v = att.wq(h), att.wk(h), att.wv(h)
+            half = att.head_dim // 2
+            heads, keys = [], []
+            for head in range(att.heads):
+                part = slice(head * att.head_dim, (head + 1) * att.head_dim)
+                qh, kh = q[..., part], k[..., part]
+                qh = qh * cos + torch.cat([-qh[..., half:], qh[..., :half]], dim=-1) * sin
+                kh = kh * cos + torch.cat([-kh[..., half:], kh[..., :half]], dim=-1) * sin
+                keys.append(kh)
+                all_k = torch.cat([k_cache[:, rows, part], kh], dim=1)
+                all_v = torch.cat([v_cache[:, rows, part], v[..., part]], dim=1)
+                scores = torch.bmm(qh, all_k.transpose(1, 2))
+                scores = att.score_cap * torch.tanh(scores * (att.head_dim ** -0.5 / att.score_cap))
+                # as TinyLM: hidden positions are *set* to mask_value (scores x 0/1 + constant)
+                weights = torch.softmax(scores * visible + (1.0 - visible) * att.mask_value, dim=-1)
+                heads.append(torch.bmm(weights, all_v))
+            x = x + att.wo(heads[0] if att.heads == 1 else torch.cat(heads, dim=-1))
+            m = layer.mlp_norm(x)
+            x = x + layer.w2(nn.functional.silu(layer.w1(m)) * layer.w3(m))
+            new_k.append(keys[0] if att.heads == 1 else torch.cat(keys, dim=-1))
+            new_v.append(v)
+        logits = nn.functional.linear(self.lm.norm(x), self.lm.token_embedding.weight)
+        return logits, torch.cat(new_k, dim=1), torch.cat(new_v, dim=1)
