@@ -32,3 +32,7 @@ class ArtifactError(TinyzooError):
 
 class ConfigError(TinyzooError, ValueError):
     """A recipe config value the chain cannot use (unknown key, optimizer, engine, dataset, …)."""
+
+
+class ExportError(TinyzooError):
+    """torch.export could not trace the model: its own message and the line of the model it stopped at."""

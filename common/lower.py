@@ -2,6 +2,7 @@
 graph Vela compiled (for host verification with the TOSA reference model) and Vela's reports."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -41,10 +42,7 @@ class Lowered:
     seconds: float = 0.0
     system_config: str = ""
     memory_mode: str = ""
-
-    def delegation(self) -> dict:
-        return {"npu_ops": self.npu_ops, "cpu_ops": self.cpu_ops, "cpu_op_names": self.cpu_op_names,
-                "partitions": self.partitions}
+    cpu_op_details: list[dict] = field(default_factory=list)   # per CPU op: reason, module path, source line
 
 
 def _op_name(node) -> str:
@@ -61,6 +59,67 @@ def _delegation(graph_module) -> tuple[int, Counter, int]:
         elif node.op == "call_function" and _op_name(node) not in ("getitem", "executorch_call_delegate"):
             cpu[_op_name(node)] += 1
     return npu, cpu, partitions
+
+
+BOUNDARY_OPS = ("quantized_decomposed.quantize_per_tensor.default", "quantized_decomposed.dequantize_per_tensor.default")
+
+
+@contextlib.contextmanager
+def partitioner_reasons():
+    """Collect why the Arm partitioner left each node on the CPU ({node name: reason}), from the same
+    WhyNoPartitionReporter it prints its rejection table with."""
+    from executorch.backends.arm.tosa import partitioner as tosa_partitioner
+
+    reasons: dict[str, str] = {}
+    base = tosa_partitioner.WhyNoPartitionReporter
+
+    class Recording(base):
+        def report_reject(self, node, reason):
+            reasons.setdefault(node.name, " ".join(str(reason).split()))
+            super().report_reject(node, reason)
+
+    tosa_partitioner.WhyNoPartitionReporter = Recording
+    try:
+        yield reasons
+    finally:
+        tosa_partitioner.WhyNoPartitionReporter = base
+
+
+def _module_path(node) -> str:
+    """`layers.0.attn (torch.nn.modules.activation.MultiheadAttention)` from the exported graph's module stack."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    path, kind = list(stack.values())[-1]
+    return f"{path or '<top>'} ({kind})"
+
+
+def cpu_op_details(graph_module, reasons: dict[str, str]) -> list[dict]:
+    """Every operator left on the CPU with the partitioner's reason, the module it came from and the model's
+    source line (from the exported graph's nn_module_stack / stack_trace), so a user knows which layer to change."""
+    from common.quantize import _user_frame
+
+    details = []
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function" or _op_name(node) in ("getitem", "executorch_call_delegate"):
+            continue
+        op = _op_name(node)
+        reason = reasons.get(node.name) or (
+            "int8 quantize/dequantize at the edge of an operator left on the CPU" if op in BOUNDARY_OPS
+            else "not claimed by the Ethos-U partitioner")
+        details.append({"op": op, "node": node.name, "reason": reason, "module": _module_path(node),
+                        "source": _user_frame(node.meta.get("stack_trace", ""))})
+    return details
+
+
+def _forget_intermediate_path(edge) -> None:
+    """The Arm compile spec records where intermediates were dumped (a temporary folder) and it would be
+    serialised into the .pte: replace it by a constant so the same model gives the same bytes every time."""
+    for module in edge.exported_program().graph_module.modules():
+        specs = getattr(module, "_compile_specs", None) or []
+        for i, spec in enumerate(specs):
+            if spec.key == "debug_artifact_path":
+                specs[i] = type(spec)(spec.key, b"tinyzoo-lowering")
 
 
 def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target: str, out_dir: str | Path, *,
@@ -88,7 +147,7 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
                                  extra_flags=["--verbose-performance"]).dump_intermediate_artifacts_to(str(tmp / "ir"))
         # The partitioner logs why a node stays on the CPU at INFO; keep Vela itself quiet (see notes).
         logging.getLogger("executorch.backends.arm.tosa.partitioner").setLevel(logging.WARNING)
-        with captured_native_output() as log:
+        with captured_native_output() as log, partitioner_reasons() as reasons:
             program = torch.export.export(quantized, example_inputs)
             edge = to_edge_transform_and_lower(program, partitioner=[EthosUPartitioner(spec)],
                                                compile_config=EdgeCompileConfig(_check_ir_validity=False))
@@ -97,14 +156,19 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
                 edge = edge.transform([QuantizeInputs(edge, list(range(len(example_inputs)))),
                                        QuantizeOutputs(edge, list(range(outputs)))])
             npu, cpu, partitions = _delegation(edge.exported_program().graph_module)
+            details = cpu_op_details(edge.exported_program().graph_module, reasons)
+            _forget_intermediate_path(edge)
             executorch_program = edge.to_executorch(ExecutorchBackendConfig(extract_delegate_segments=False))
         vela_log = "".join(log)
         cpu_names = [f"{name} x{count}" if count > 1 else name for name, count in sorted(cpu.items())]
         if cpu and not allow_cpu_fallback:
+            first = next((d for d in details if d["op"] not in BOUNDARY_OPS), details[0])
+            where = ", ".join(x for x in (first["module"], first["source"]) if x)
             raise CpuFallbackError(
                 f"{target}: {sum(cpu.values())} operator(s) would run on the CPU instead of the NPU: "
-                f"{', '.join(cpu_names)}. Change the model so the NPU supports them (see the Ethos-U operator "
-                f"support of executorch.backends.arm), or pass --allow-cpu-fallback to accept it.")
+                f"{', '.join(cpu_names)}; first: {first['op']}" + (f" from {where}" if where else "")
+                + f" ({first['reason']}). Change that layer so the NPU supports it, or allow the CPU fallback "
+                f"(--allow-cpu-fallback for a recipe; deploy allows it unless --npu-only).")
         if partitions == 0:
             raise CpuFallbackError(f"{target}: nothing was delegated to the NPU")
         tosa_files = sorted((tmp / "ir").glob("output_tag*_*.tosa"))
@@ -128,4 +192,4 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
     return Lowered(target=target, pte_path=out_dir / "model.pte", tosa_path=out_dir / "model.tosa",
                    vela_dir=out_dir / "vela", npu_ops=npu, cpu_ops=sum(cpu.values()), cpu_op_names=cpu_names,
                    partitions=partitions, seconds=time.perf_counter() - start,
-                   system_config=system_config, memory_mode=memory_mode)
+                   system_config=system_config, memory_mode=memory_mode, cpu_op_details=details)

@@ -18,7 +18,7 @@ from common import layout
 from common import quantize as q
 from common.config import save_yaml, tool_versions
 from common.lower import check_target, lower_ethos_u
-from common.verify import compare, run_tosa
+from common.verify import compare, logits_of, run_tosa
 from common.verify import quantize as quantize_array
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,38 +26,46 @@ ARTIFACTS = REPO / "zoo" / "artifacts"
 CARDS = REPO / "cards"
 
 
-def model_stem(name: str) -> str:
-    return name.replace("/", "__")
-
-
 def batches(features: torch.Tensor, size: int = 256):
     return [features[i:i + size] for i in range(0, len(features), size)]
 
 
 def save_fake_quant(quantized: torch.fx.GraphModule, example_inputs: tuple, path: Path) -> Path:
-    """The int8 fake-quant model as a torch.export program with a dynamic batch (what `tinyzoo eval` reloads);
-    its example input is the batch-1 example the lowering uses."""
-    batch2 = tuple(torch.cat([x[:1], x[:1]]) for x in example_inputs)
-    dim = torch.export.Dim("batch", min=1, max=4096)
-    program = torch.export.export(quantized, batch2, dynamic_shapes=tuple({0: dim} for _ in batch2))
-    # clone: a slice of the test set would otherwise save the whole test set's storage with the program
-    program.example_inputs = (tuple(x[:1].clone() for x in example_inputs), {})
+    """The int8 fake-quant model as a torch.export program at the static batch-1 shape it was quantized and is
+    deployed at (what `tinyzoo eval` and `export` reload; evaluation runs it one sample at a time)."""
+    example = tuple(x[:1].clone() for x in example_inputs)  # clone: a slice would save the whole test set
+    program = torch.export.export(quantized, example)
     tmp = path.with_name(path.stem + ".tmp.pt2")
     torch.export.save(program, str(tmp))
     tmp.replace(path)
     return path
 
 
-def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibration: torch.Tensor,
-           test_features: torch.Tensor, test_labels: torch.Tensor, build_dir: Path,
-           qat_train: Callable[[torch.nn.Module, dict], None] | None = None,
-           evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict] | None = None,
-           log=print) -> dict:
-    """Quantize the trained float model, lower it for every target in the config, and verify every lowering
-    on the test set with the TOSA reference model. Returns the metrics' quantization/accuracy/target parts.
+def io_params(quantized: torch.fx.GraphModule) -> dict:
+    """The int8 scales and zero points of the model's inputs and outputs: {"input", "output"} for a model with
+    one of each (the recipes' schema), else {"inputs": [...], "outputs": [...]}."""
+    every = q.all_io_quant_params(quantized)
+    if len(every["inputs"]) == 1 and len(every["outputs"]) == 1:
+        return {"input": every["inputs"][0], "output": every["outputs"][0]}
+    return every
 
-    `evaluate(float_model, int8_model, {target: model.tosa}, io)` replaces the classification ladder
-    (common.verify.compare on test_features/test_labels) for other tasks, e.g. perplexity."""
+
+def every_io(io: dict) -> dict:
+    """`io_params` in the several-inputs form."""
+    return io if "inputs" in io else {"inputs": [io["input"]], "outputs": [io["output"]]}
+
+
+def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibration, build_dir: Path,
+           evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict],
+           reference_inputs: tuple, qat_train: Callable[[torch.nn.Module, dict], None] | None = None,
+           score: Callable[[torch.fx.GraphModule], float] | None = None, log=print) -> dict:
+    """The chain after training, for a recipe's trained model and for a user's model alike: int8 at the static
+    batch-1 shape (PTQ on the calibration batches, optionally QAT), one lowering per target in the config,
+    `evaluate(float_model, int8_fake_quant, {target: model.tosa}, io)` on the TOSA graphs, Vela's report per
+    target, and a golden input/output pair (`reference_inputs`, batch 1). Returns the metrics' quantization /
+    quality / targets / timings / reference parts; the quality part is under "accuracy" (the caller renames it).
+
+    `score(fake_quant)` (e.g. test accuracy) is recorded for the PTQ and the QAT model when QAT runs."""
     from common import report
 
     qcfg, ecfg = cfg["quantize"], cfg["export"]
@@ -65,32 +73,30 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     scheme = qcfg.get("scheme", "a8w8")
     timings: dict = {}
 
-    log(f"PTQ ({scheme}) on {len(calibration)} calibration samples")
+    log(f"PTQ ({scheme}) at batch 1")
     start = time.perf_counter()
-    ptq = q.quantize_ptq(model, example_inputs, batches(calibration), target=targets[0], scheme=scheme)
+    ptq = q.quantize_ptq(model, example_inputs, calibration, target=targets[0], scheme=scheme)
     timings["ptq_seconds"] = time.perf_counter() - start
+    samples = sum(len(b[0] if isinstance(b, (tuple, list)) else b) for b in calibration)
     deployed, quant_info = ptq, {"scheme": scheme, "deployed": "ptq",
-                                 "ptq": {"calibration_samples": int(len(calibration))}, "qat": None}
-    qat_acc = None
+                                 "ptq": {"calibration_samples": int(samples)}, "qat": None}
+    scores = {}
     if qcfg.get("qat", {}).get("enabled"):
         if qat_train is None:
             raise ValueError("quantize.qat.enabled needs the recipe to pass qat_train")
-        log(f"QAT ({scheme}) for {qcfg['qat']['epochs']} epochs")
+        batch = cfg["train"]["batch_size"]
+        log(f"QAT ({scheme}) for {qcfg['qat']['epochs']} epochs at a static batch of {batch}")
         start = time.perf_counter()
-        qat_model = q.prepare_qat(model, example_inputs, target=targets[0], scheme=scheme)
+        qat_model = q.prepare_qat(model, example_inputs, target=targets[0], scheme=scheme, batch_size=batch)
         qat_train(qat_model, qcfg["qat"])
-        deployed = q.convert_qat(qat_model)
+        deployed = q.convert_qat(qat_model, example_inputs)
         timings["qat_seconds"] = time.perf_counter() - start
-        quant_info.update(deployed="qat", qat={"epochs": qcfg["qat"]["epochs"], "lr": qcfg["qat"]["lr"]})
-        qat_acc = float((deployed(test_features).argmax(1) == test_labels).float().mean())
-    io = q.io_quant_params(deployed)
-    # Published files must not carry test data that may not be redistributed (e.g. COCO images): then the
-    # saved program's example and the reference input are a seeded random input of the same shape instead.
-    shareable = cfg["data"].get("redistributable", True)
-    public_example = example_inputs if shareable else tuple(
-        torch.randn(x[:1].shape, generator=torch.Generator().manual_seed(0)) * x.std() + x.mean()
-        for x in example_inputs)
-    save_fake_quant(deployed, public_example, build_dir / "model_int8.pt2")
+        quant_info.update(deployed="qat", qat={"epochs": qcfg["qat"]["epochs"], "lr": qcfg["qat"]["lr"],
+                                               "batch_size": batch, "last_partial_batch": "dropped"})
+        if score is not None:
+            scores = {"ptq_fake_quant_int8": score(ptq), "qat_fake_quant_int8": score(deployed)}
+    io = io_params(deployed)
+    save_fake_quant(deployed, reference_inputs, build_dir / "model_int8.pt2")
 
     lowered, target_reports = {}, {}
     for target in targets:
@@ -103,35 +109,44 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
         log(f"  {target}: {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
             f"{target_reports[target]['cycles']} cycles, {low.pte_path.stat().st_size} B .pte ({low.seconds:.1f} s)")
 
-    log(f"verifying on {len(test_labels)} test samples: float, fake-quant int8, TOSA reference int8")
+    log("verifying: float, int8 fake-quant, int8 TOSA reference per target")
     start = time.perf_counter()
-    tosa_graphs = {t: low.tosa_path for t, low in lowered.items()}
-    accuracy = (evaluate(model, deployed, tosa_graphs, io) if evaluate is not None else
-                compare(model, deployed, test_features, test_labels, tosa_graphs, io, len(cfg["data"]["labels"])))
+    quality = evaluate(model, deployed, {t: low.tosa_path for t, low in lowered.items()}, io)
+    quality.update(scores)
     timings["verify_seconds"] = time.perf_counter() - start
-    if shareable:
-        reference = write_reference_io(build_dir, lowered, test_features[:1], io)
-        reference["label"] = test_labels[0].tolist()
-    else:
-        reference = write_reference_io(build_dir, lowered, public_example[0], io)
-        reference["sample"] = "seeded random input (the test data may not be redistributed)"
-    if qat_acc is not None:
-        accuracy["ptq_fake_quant_int8"] = float((ptq(test_features).argmax(1) == test_labels).float().mean())
-        accuracy["qat_fake_quant_int8"] = qat_acc
-    return {"quantization": {**quant_info, "io": io}, "accuracy": accuracy, "targets": target_reports,
+    reference = write_reference_io(build_dir, lowered, reference_inputs, io)
+    return {"quantization": {**quant_info, "io": io}, "accuracy": quality, "targets": target_reports,
             "timings": timings, "reference": reference}
 
 
-def write_reference_io(build_dir: Path, lowered: dict, features: torch.Tensor, io: dict) -> dict:
-    """A golden pair for firmware and downloads: the first test sample as the model's int8 input
-    (`reference_input.bin`, raw bytes) and, per target, the int8 output its TOSA graph computes
-    (`<target>/reference_output.bin`)."""
-    raw_in = quantize_array(features, io["input"])
-    (build_dir / "reference_input.bin").write_bytes(raw_in.tobytes())
+def public_reference(cfg: dict, first_sample: torch.Tensor) -> tuple[tuple, str]:
+    """The batch-1 input published with the model (the saved program's example, the golden reference pair):
+    the first test sample, or — when the data may not be redistributed (e.g. COCO images) — a seeded random
+    input of the same shape and statistics."""
+    if cfg["data"].get("redistributable", True):
+        return (first_sample,), "first test sample"
+    noise = torch.randn(first_sample.shape, generator=torch.Generator().manual_seed(0))
+    return (noise * first_sample.std() + first_sample.mean(),), "seeded random input (the test data may not be redistributed)"
+
+
+def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) -> dict:
+    """A golden pair for firmware and downloads: one sample as the model's int8 input (`reference_input.bin`,
+    raw bytes) and, per target, the int8 output its TOSA graph computes (`<target>/reference_output.bin`); a model
+    with several inputs or outputs gets `reference_input_<i>.bin` / `reference_output_<i>.bin`."""
+    io_all = every_io(io)
+    raw_in = [quantize_array(x[:1], spec) for x, spec in zip(inputs, io_all["inputs"])]
+    names = ["reference_input.bin"] if len(raw_in) == 1 else [f"reference_input_{i}.bin" for i in range(len(raw_in))]
+    for name, raw in zip(names, raw_in):
+        (build_dir / name).write_bytes(raw.tobytes())
     for target, low in lowered.items():
-        raw_out, _ = run_tosa(low.tosa_path, raw_in)
-        (low.pte_path.parent / "reference_output.bin").write_bytes(raw_out.tobytes())
-    return {"input_shape": list(raw_in.shape), "dtype": str(raw_in.dtype), "sample": "first test sample"}
+        raw_out, _ = run_tosa(low.tosa_path, raw_in if len(raw_in) > 1 else raw_in[0])
+        outs = raw_out if isinstance(raw_out, list) else [raw_out]
+        out_names = (["reference_output.bin"] if len(outs) == 1
+                     else [f"reference_output_{i}.bin" for i in range(len(outs))])
+        for name, raw in zip(out_names, outs):
+            (low.pte_path.parent / name).write_bytes(raw.tobytes())
+    return {"input_shape": list(raw_in[0].shape), "dtype": str(raw_in[0].dtype),
+            **({"input_shapes": [list(r.shape) for r in raw_in]} if len(raw_in) > 1 else {})}
 
 
 def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_dir: Path, *,
@@ -153,11 +168,24 @@ def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_
     def qat_train(qat_model, qat_cfg):
         fit(qat_model, train_set, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"],
                                    "warmup_epochs": 0},
-            build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False)
+            build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False, drop_last=True)
 
-    deployed = deploy(model, cfg, example_inputs=example, calibration=calibration_features,
-                      test_features=test_features, test_labels=test_set.labels, build_dir=build_dir,
-                      qat_train=qat_train)
+    labels = test_set.labels
+    num_classes = len(cfg["data"]["labels"])
+
+    def evaluate(float_model, fake_quant, tosa_graphs, io):
+        return compare(float_model, fake_quant, test_features, labels, tosa_graphs, io, num_classes)
+
+    def score(fake_quant):
+        return float((logits_of(fake_quant, test_features).argmax(1) == labels).float().mean())
+
+    reference, note = public_reference(cfg, test_features[:1])
+    deployed = deploy(model, cfg, example_inputs=example, calibration=batches(calibration_features),
+                      build_dir=build_dir, evaluate=evaluate, reference_inputs=reference, qat_train=qat_train,
+                      score=score)
+    deployed["reference"]["sample"] = note
+    if note == "first test sample":
+        deployed["reference"]["label"] = labels[0].tolist()
     metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=data, reproduce=reproduce)
     return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
 

@@ -6,13 +6,14 @@ Vela compiles, so the two can be compared prediction by prediction (common/verif
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 
-from common.errors import TinyzooError
+from common.errors import ExportError, TinyzooError
 
 SCHEMES = ("a8w8", "a16w8")
 
@@ -35,28 +36,52 @@ def _quantizer(target: str, scheme: str, *, qat: bool = False):
     return quantizer
 
 
-def export_graph(model: nn.Module, example_inputs: tuple, dynamic_batch: bool = False) -> torch.fx.GraphModule:
-    """torch.export → GraphModule, as the PT2E quantizer wants it (no `_guards_fn`, see the ExecuTorch notes)."""
-    dynamic_shapes = None
-    if dynamic_batch:  # traced at batch 2: torch.export specialises a batch of 1
-        example_inputs = tuple(torch.cat([x[:1], x[:1]]) for x in example_inputs)
-        batch = torch.export.Dim("batch", min=1, max=4096)
-        dynamic_shapes = tuple({0: batch} for _ in example_inputs)
-    return torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes).module(check_guards=False)
+def _user_frame(text: str) -> str:
+    """The last `File "...", line N` of a traceback or stack trace that is not inside torch/executorch/torchao:
+    the line of the user's model an error or an op came from."""
+    frames = re.findall(r'File "([^"]+)", line (\d+)', text or "")
+    own = [(f, n) for f, n in frames if not re.search(r"site-packages|dist-packages|/torch/|/executorch/|/torchao/", f)]
+    return f"{own[-1][0]}:{own[-1][1]}" if own else ""
 
 
-def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable[torch.Tensor],
+def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModule:
+    """torch.export at the example inputs' static shapes (batch 1, as the graph runs on the MCU) → GraphModule,
+    as the PT2E quantizer wants it (no `_guards_fn`, see the ExecuTorch notes). A model torch.export cannot
+    trace raises ExportError with export's own first line and the model's line it stopped at."""
+    import traceback
+
+    try:
+        program = torch.export.export(model, tuple(example_inputs))
+    except Exception as err:  # noqa: BLE001 — any tracing failure is the user's model, reported in one line
+        first = next((line for line in str(err).strip().splitlines() if line.strip()), type(err).__name__)
+        where = _user_frame("".join(traceback.format_exception(err)))
+        raise ExportError(f"torch.export cannot trace {type(model).__name__}"
+                          + (f" (at {where})" if where else "") + f": {first.strip()} — make that line "
+                          f"traceable with static shapes (no data-dependent Python control flow)") from None
+    return program.module(check_guards=False)
+
+
+def samples_of(batches: Iterable) -> Iterator[tuple]:
+    """Every sample of an iterable of batches, one at a time, as a tuple of batch-1 tensors: a batch is a tensor
+    (N, ...) or a tuple of tensors for a model with several inputs."""
+    for batch in batches:
+        inputs = batch if isinstance(batch, (tuple, list)) else (batch,)
+        for i in range(len(inputs[0])):
+            yield tuple(x[i:i + 1] for x in inputs)
+
+
+def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable,
                  *, target: str, scheme: str = "a8w8") -> torch.fx.GraphModule:
-    """Post-training quantization: observe activation ranges on the calibration batches, then convert."""
+    """Post-training quantization of the graph at the static batch-1 shape it is deployed with: observe
+    activation ranges on every calibration sample (fed one at a time), then convert."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs, dynamic_batch=True), _quantizer(target, scheme))
+    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs), _quantizer(target, scheme))
     seen = 0
     with torch.no_grad():
-        for batch in calibration:   # a tensor, or a tuple of tensors for a model with several inputs
-            inputs = batch if isinstance(batch, tuple) else (batch,)
-            prepared(*inputs)
-            seen += len(inputs[0])
+        for sample in samples_of(calibration):
+            prepared(*sample)
+            seen += 1
     if seen == 0:
         raise TinyzooError("PTQ needs at least one calibration sample; the calibration list is empty")
     return convert_pt2e(prepared)
@@ -65,35 +90,67 @@ def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable[
 class QatModel(nn.Module):
     """A PT2E QAT graph as an nn.Module for the training loop. The graph is exported from the float model in eval
     mode with batch norm folded into the convolutions (statistics frozen at their trained values, the usual QAT
-    fine-tuning practice; dropout off); the fake quantizers observe and round in every mode."""
+    fine-tuning practice; dropout off); the fake quantizers observe and round in every mode.
 
-    def __init__(self, prepared: torch.fx.GraphModule):
+    It is exported at the static training batch size (stock layers such as nn.LayerNorm or a class token's
+    expand only quantize at static shapes), so training must drop the last partial batch; `convert_qat` moves
+    the trained weights and quantizer state into the same graph at batch 1, the shape that is deployed."""
+
+    def __init__(self, prepared: torch.fx.GraphModule, fused: nn.Module, batch_size: int, target: str, scheme: str):
         super().__init__()
         self.graph_module = prepared
+        self.batch_size, self.target, self.scheme = batch_size, target, scheme
+        self._fused = [fused]   # not a submodule: its weights are not the ones trained
 
     def train(self, mode: bool = True):
         self.training = mode
         return self
 
     def forward(self, x):
+        if x.shape[0] != self.batch_size:
+            raise TinyzooError(f"the QAT graph is exported at batch {self.batch_size}, got {x.shape[0]}: train it "
+                               f"with drop_last=True")
         return self.graph_module(x)
 
 
-def prepare_qat(model: nn.Module, example_inputs: tuple, *, target: str, scheme: str = "a8w8") -> QatModel:
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
-
+def prepare_qat(model: nn.Module, example_inputs: tuple, *, target: str, scheme: str = "a8w8",
+                batch_size: int) -> QatModel:
     from torch.fx.experimental.optimization import fuse
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
     # Fold batch norm into the convolutions first: the QAT conv-bn pattern that prepare_qat_pt2e inserts is not
     # folded back by convert_pt2e with torch 2.14 / torchao, and would leave BN ops on the CPU.
-    graph = export_graph(fuse(model.eval(), inplace=False), example_inputs, dynamic_batch=True)
-    return QatModel(prepare_qat_pt2e(graph, _quantizer(target, scheme, qat=True)))
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    fused = fuse(model.eval(), inplace=False) if has_bn else model.eval()
+    batch = tuple(x[:1].expand(batch_size, *x.shape[1:]).clone() for x in example_inputs)
+    prepared = prepare_qat_pt2e(export_graph(fused, batch), _quantizer(target, scheme, qat=True))
+    for name, value in list(prepared._buffers.items()):
+        if value is not None and value.grad_fn is not None:   # a constant folded from a parameter (a class
+            prepared._buffers[name] = value.detach()           # token's expand): not trained, and no autograd graph
+    return QatModel(prepared, fused, batch_size, target, scheme)
 
 
-def convert_qat(qat_model: QatModel) -> torch.fx.GraphModule:
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+def convert_qat(qat_model: QatModel, example_inputs: tuple) -> torch.fx.GraphModule:
+    """The trained QAT graph at the deployed batch-1 shape: the same graph prepared at batch 1, with the trained
+    weights and fake-quantizer state copied in by name, then converted to the int8 fake-quant model."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    return convert_pt2e(qat_model.graph_module)
+    static = prepare_qat_pt2e(export_graph(qat_model._fused[0], tuple(x[:1] for x in example_inputs)),
+                              _quantizer(qat_model.target, qat_model.scheme, qat=True))
+    trained, target = qat_model.graph_module.state_dict(), static.state_dict()
+    parameters = {name for name, _ in static.named_parameters()}
+    if set(trained) != set(target):
+        raise TinyzooError("the QAT graph at batch 1 differs from the one trained at batch "
+                           f"{qat_model.batch_size}: {sorted(set(trained) ^ set(target))[:5]}")
+    for name, value in trained.items():
+        # a graph-level constant folded at the batch size (e.g. an expanded class token) is taken from the batch-1
+        # graph; observers resize their own statistics when loaded
+        if value.shape != target[name].shape and "." not in name:
+            if name in parameters:
+                raise TinyzooError(f"QAT parameter {name} has a batch-dependent shape {tuple(value.shape)}")
+            trained[name] = target[name]
+    static.load_state_dict(trained)
+    return convert_pt2e(static)
 
 
 def io_quant_params(quantized: torch.fx.GraphModule) -> dict:

@@ -125,13 +125,6 @@ def _nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, int, int]:
     return float(nll), int(labels.numel()), int((logits.argmax(-1) == labels).sum())
 
 
-@torch.no_grad()
-def _model_logits(model, embeddings: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    if not isinstance(model, torch.fx.GraphModule):
-        model.eval()
-    return torch.cat([model(embeddings[i:i + batch_size]) for i in range(0, len(embeddings), batch_size)])
-
-
 def _ladder_entry(nll: float, tokens: int, correct: int) -> dict:
     return {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens, "next_token_accuracy": correct / tokens}
 
@@ -140,10 +133,10 @@ def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: t
                        tosa_graphs: dict[str, Path], io: dict) -> dict:
     """The quality ladder on one set of validation windows: float → int8 fake-quant → int8 TOSA per target,
     plus how often the int8 graph's greedy next token equals the float model's."""
-    from common.verify import dequantize, quantize, run_tosa
+    from common.verify import dequantize, logits_of, quantize, run_tosa
 
-    float_logits = _model_logits(float_lm, embeddings)
-    fq_logits = _model_logits(fake_quant, embeddings)
+    float_logits = logits_of(float_lm, embeddings, 64)
+    fq_logits = logits_of(fake_quant, embeddings)
     result = {"windows": int(len(labels)), "tokens": int(labels.numel()),
               "float": _ladder_entry(*_nll(float_logits, labels)),
               "fake_quant_int8": _ladder_entry(*_nll(fq_logits, labels)),
@@ -380,6 +373,7 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     from common import pipeline
     from common.config import build_model, resolved
     from common.train import fit, seed_everything
+    from common.verify import logits_of
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)
@@ -402,10 +396,12 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     eval_windows = cfg["evaluate"]["windows"]
     validation = data.validation.subset(list(range(min(eval_windows, len(data.validation)))))
     eval_embeddings = embeddings_of(lm, validation.inputs)
-    deployed = pipeline.deploy(lm, cfg, example_inputs=(eval_embeddings[:1],), calibration=calibration_embeddings,
-                               test_features=eval_embeddings, test_labels=validation.labels, build_dir=build_dir,
-                               evaluate=perplexity_evaluator(cfg, eval_embeddings, validation.labels))
-    full = _ladder_entry(*_nll(_model_logits(lm, embeddings_of(lm, data.validation.inputs)), data.validation.labels))
+    deployed = pipeline.deploy(lm, cfg, example_inputs=(eval_embeddings[:1],),
+                               calibration=pipeline.batches(calibration_embeddings), build_dir=build_dir,
+                               evaluate=perplexity_evaluator(cfg, eval_embeddings, validation.labels),
+                               reference_inputs=(eval_embeddings[:1],))
+    deployed["reference"].update(sample="first test sample", label=validation.labels[0].tolist())
+    full = _ladder_entry(*_nll(logits_of(lm, embeddings_of(lm, data.validation.inputs), 64), data.validation.labels))
     io = deployed["quantization"]["io"]
     first_target, low = next(iter(deployed["targets"].items()))
     samples = generation_samples(lm, build_dir / first_target / "model.tosa", io, data.tokenizer, cfg)

@@ -95,7 +95,8 @@ def predict(model: torch.nn.Module, features: torch.Tensor, batch_size: int = 51
 
 def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         batch_transform: Callable | None = None, forward: Callable | None = None, eval_set: tuple[torch.Tensor, torch.Tensor] | None = None,
-        resume: bool = True, device: str | torch.device | None = None, log_fn=print) -> TrainResult:
+        resume: bool = True, device: str | torch.device | None = None, drop_last: bool = False,
+        log_fn=print) -> TrainResult:
     """Train `model` on `train_set` ((input, label) items) for cfg["epochs"]; returns the history.
 
     `checkpoint` is written after every epoch; with `resume`, a checkpoint of the same training config and
@@ -112,7 +113,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     n, batch_size, epochs = len(train_set), cfg["batch_size"], cfg["epochs"]
     if n == 0:
         raise ConfigError("the training set is empty: check the data root and data.* in the config")
-    steps = math.ceil(n / batch_size)
+    steps = n // batch_size if drop_last else math.ceil(n / batch_size)   # drop_last: a static-batch graph
+    if steps == 0:
+        raise ConfigError(f"the training set ({n}) is smaller than one batch of {batch_size}")
     optimizer = _optimizer(model, cfg)
     scheduler = _schedule(optimizer, cfg, steps)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.get("label_smoothing", 0.0))

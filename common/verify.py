@@ -25,33 +25,48 @@ def dequantize(x: np.ndarray, q: dict) -> np.ndarray:
     return (x.astype(np.float32) - q["zero_point"]) * q["scale"]
 
 
-def run_tosa(tosa: str | Path | bytes, inputs: np.ndarray) -> tuple[np.ndarray, float]:
-    """Run the integer TOSA graph on each sample of `inputs` (N, ...) with the TOSA reference model.
+def run_tosa(tosa: str | Path | bytes, inputs) -> tuple:
+    """Run the integer TOSA graph on each sample with the TOSA reference model. `inputs` is an array (N, ...) for
+    a graph with one input, or a list of arrays (N, ...), one per input.
 
-    Returns the stacked outputs (N, ...) and the samples per second."""
+    Returns the stacked outputs (N, ...) — a list of them for a graph with several outputs — and the samples
+    per second."""
     import tosa_reference_model
 
     graph = Path(tosa).read_bytes() if not isinstance(tosa, bytes) else tosa
+    several = isinstance(inputs, (list, tuple))
+    arrays = list(inputs) if several else [inputs]
     outputs = []
+    status = None
     start = time.perf_counter()
     with captured_native_output() as log:  # the reference model prints version warnings per call
-        for sample in inputs:
-            result, status = tosa_reference_model.run(graph, [np.ascontiguousarray(sample[None])])
+        for i in range(len(arrays[0])):
+            result, status = tosa_reference_model.run(graph, [np.ascontiguousarray(a[i:i + 1]) for a in arrays])
             if status != tosa_reference_model.GraphStatus.TOSA_VALID:
                 break
-            outputs.append(result[0][0])
-    if len(outputs) != len(inputs):
+            outputs.append([r[0] for r in result])
+    if len(outputs) != len(arrays[0]):
         raise ArtifactError(f"the TOSA reference model rejected the graph or input "
                             f"(status {status}): {''.join(log)[-2000:]}")
     seconds = time.perf_counter() - start
-    return np.stack(outputs), len(inputs) / max(seconds, 1e-9)
+    stacked = [np.stack(parts) for parts in zip(*outputs)]
+    return (stacked if len(stacked) > 1 else stacked[0]), len(arrays[0]) / max(seconds, 1e-9)
 
 
 @torch.no_grad()
-def logits_of(model, features: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    if hasattr(model, "eval") and not isinstance(model, torch.fx.GraphModule):
+def logits_of(model, features, batch_size: int = 512):
+    """The model's outputs on every sample, in batches. An exported graph (the int8 fake-quant program) has the
+    static batch-1 shape it is deployed with, so it runs one sample at a time. `features` is a tensor (N, ...)
+    or a tuple of them for a model with several inputs; several outputs come back as a tuple."""
+    if isinstance(model, torch.fx.GraphModule):
+        batch_size = 1
+    elif hasattr(model, "eval"):
         model.eval()
-    return torch.cat([model(features[i:i + batch_size]) for i in range(0, len(features), batch_size)])
+    inputs = features if isinstance(features, tuple) else (features,)
+    parts = [model(*(x[i:i + batch_size] for x in inputs)) for i in range(0, len(inputs[0]), batch_size)]
+    if isinstance(parts[0], (tuple, list)):
+        return tuple(torch.cat(p) for p in zip(*parts))
+    return torch.cat(parts)
 
 
 def accuracy(predictions: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> float:
@@ -106,4 +121,56 @@ def compare(float_model, fake_quant, features: torch.Tensor, labels: torch.Tenso
         "matrix": confusion_matrix(tosa_pred if tosa_pred is not None else fq_pred, labels, num_classes),
         "source": f"int8 TOSA reference ({next(iter(tosa_graphs))})" if tosa_graphs else "int8 fake-quant",
     }
+    return result
+
+
+def sqnr_db(reference: np.ndarray | torch.Tensor, test: np.ndarray | torch.Tensor) -> float:
+    """Signal-to-quantization-noise ratio of `test` against `reference`, in dB (inf when they are equal)."""
+    reference = np.asarray(reference, dtype=np.float64).ravel()
+    noise = np.sum((reference - np.asarray(test, dtype=np.float64).ravel()) ** 2)
+    signal = np.sum(reference ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(max(signal, 1e-30) / noise))
+
+
+def _flat(outputs) -> np.ndarray:
+    """All outputs of a model on N samples as one (N, -1) float array."""
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return np.concatenate([np.asarray(o, dtype=np.float32).reshape(len(o), -1) for o in outputs], axis=1)
+
+
+def _error(reference: np.ndarray, test: np.ndarray, logits: bool) -> dict:
+    out = {"sqnr_db": round(sqnr_db(reference, test), 2), "max_abs_error": float(np.abs(reference - test).max())}
+    if logits:
+        out["top1_agreement_float"] = float((reference.argmax(1) == test.argmax(1)).mean())
+    return out
+
+
+def fidelity(float_model, fake_quant, inputs: tuple[torch.Tensor, ...], tosa_graphs: dict[str, Path],
+             io: dict) -> dict:
+    """How close int8 comes to float on these inputs, with no labels: SQNR and max abs error of the int8
+    fake-quant model and of each target's integer TOSA graph against the float model, the largest difference in
+    output LSBs between the TOSA graph and fake-quant, and — when the model returns one row of class scores —
+    how often int8's top-1 equals float's. `io` is common.quantize.all_io_quant_params of the fake-quant model."""
+    float_out = logits_of(float_model, inputs)
+    fq_out = logits_of(fake_quant, inputs)
+    outs = float_out if isinstance(float_out, tuple) else (float_out,)
+    logits = len(outs) == 1 and outs[0].dim() == 2 and outs[0].shape[1] > 1
+    reference, fq = _flat(float_out), _flat(fq_out)
+    fq_list = fq_out if isinstance(fq_out, tuple) else (fq_out,)
+    result = {"samples": int(len(inputs[0])), "fake_quant_int8": _error(reference, fq, logits), "tosa_int8": {},
+              "max_lsb_diff_tosa_fake_quant": {}, "tosa_samples_per_second": {}, "outputs_are_logits": logits}
+    raw_inputs = [quantize(x, q) for x, q in zip(inputs, io["inputs"])]
+    by_graph: dict[bytes, tuple] = {}
+    for target, path in tosa_graphs.items():
+        key = Path(path).read_bytes()
+        if key not in by_graph:  # targets of one family compile the same TOSA graph: run it once
+            by_graph[key] = run_tosa(key, raw_inputs if len(raw_inputs) > 1 else raw_inputs[0])
+        raw, rate = by_graph[key]
+        raw = raw if isinstance(raw, list) else [raw]
+        tosa = [dequantize(r, q) for r, q in zip(raw, io["outputs"])]
+        result["tosa_int8"][target] = _error(reference, _flat(tosa), logits)
+        result["max_lsb_diff_tosa_fake_quant"][target] = max(
+            int(np.abs(quantize(f, q).astype(np.int32) - r.astype(np.int32)).max())
+            for f, r, q in zip(fq_list, raw, io["outputs"]))
+        result["tosa_samples_per_second"][target] = rate
     return result

@@ -8,7 +8,7 @@ from torch import nn
 from common.errors import CpuFallbackError, UnknownTargetError
 from common.lower import lower_ethos_u
 from common.quantize import io_quant_params, quantize_ptq
-from common.verify import compare, dequantize, quantize, run_tosa
+from common.verify import compare, dequantize, logits_of, quantize, run_tosa
 
 
 class Tiny(nn.Module):
@@ -54,9 +54,10 @@ def test_tosa_graph_equals_fake_quant(quantized, target, tmp_path):
     test = torch.randn(40, 1, 12, 10)
     raw, rate = run_tosa(low.tosa_path, quantize(test, io["input"]))
     assert raw.dtype == np.int8 and raw.shape == (40, 4) and rate > 0
-    fake_quant_int = quantize(q(test).detach(), io["output"]).astype(int)
+    fake_quant = logits_of(q, test)   # the static batch-1 graph, one sample at a time
+    fake_quant_int = quantize(fake_quant, io["output"]).astype(int)
     assert np.abs(raw.astype(int) - fake_quant_int).max() <= 1  # integer rounding may differ by one LSB
-    assert np.array_equal(dequantize(raw, io["output"]).argmax(1), q(test).argmax(1).numpy())
+    assert np.array_equal(dequantize(raw, io["output"]).argmax(1), fake_quant.argmax(1).numpy())
 
     labels = torch.randint(0, 4, (40,))
     result = compare(model, q, test, labels, {target: low.tosa_path}, io, num_classes=4)
@@ -76,6 +77,24 @@ def test_cpu_fallback_is_named_and_nothing_written(tmp_path):
     assert not out.exists()
     low = lower_ethos_u(q, (data[:1],), "ethos-u55-128", out, allow_cpu_fallback=True)
     assert low.cpu_ops > 0 and any("where" in n or "gt" in n for n in low.cpu_op_names)
+    # each CPU op says why and where it came from: the model's own source line and module
+    where = next(d for d in low.cpu_op_details if "where" in d["op"])
+    assert "test_quantize_lower_verify.py:" in where["source"] and "WithComparison" in where["module"]
+    assert where["reason"] and "not claimed" not in where["reason"]
+
+
+def test_static_graph_and_reproducible_pte(quantized, tmp_path):
+    """The quantized graph was traced at the deployed static batch-1 shape (no symbolic batch), and lowering the
+    same model twice gives byte-identical .pte and TOSA files (no temporary path inside)."""
+    _, q, data = quantized
+    placeholder = next(n for n in q.graph.nodes if n.op == "placeholder")
+    assert tuple(placeholder.meta["val"].shape) == (1, 1, 12, 10)
+    assert all(isinstance(d, int) for d in placeholder.meta["val"].shape)
+    a = lower_ethos_u(q, (data[:1],), "ethos-u55-128", tmp_path / "a")
+    b = lower_ethos_u(q, (data[:1],), "ethos-u55-128", tmp_path / "b")
+    assert a.pte_path.read_bytes() == b.pte_path.read_bytes()
+    assert a.tosa_path.read_bytes() == b.tosa_path.read_bytes()
+    assert b"tinyzoo-" + b"ethos" not in a.pte_path.read_bytes() and str(tmp_path).encode() not in a.pte_path.read_bytes()
 
 
 def test_unknown_target(quantized, tmp_path):
@@ -111,14 +130,20 @@ def test_qat_lowers_fully_and_matches_its_tosa_graph(tmp_path):
     model = Tiny().eval()
     x = torch.randn(96, 1, 12, 10)
     y = (x.mean((1, 2, 3)) > 0).long() + 2 * (x[:, 0, :6].mean((1, 2)) > 0).long()
-    qat = prepare_qat(model, (x[:1],), target="ethos-u55-128")
-    data = torch.utils.data.TensorDataset(x, y)
+    qat = prepare_qat(model, (x[:1],), target="ethos-u55-128", batch_size=16)
+    data = torch.utils.data.TensorDataset(x[:90], y[:90])   # 5 full batches and a partial one, dropped
     result = fit(qat, data, {"epochs": 2, "batch_size": 16, "lr": 1e-3, "seed": 0}, tmp_path / "qat.pt",
-                 log_fn=lambda *_: None)
+                 log_fn=lambda *_: None, drop_last=True)
     assert result.epochs_run == 2
-    q = convert_qat(qat)
+    # converting the trained batch-16 graph itself: what the batch-1 graph must compute with the state copied in
+    import copy
+
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+    trained = convert_pt2e(copy.deepcopy(qat.graph_module))(x[:16]).detach()
+    q = convert_qat(qat, (x[:1],))
+    assert torch.allclose(logits_of(q, x[:16]), trained, atol=1e-6)
     low = lower_ethos_u(q, (x[:1],), "ethos-u55-128", tmp_path / "u55")
     assert low.cpu_ops == 0 and low.partitions == 1
     io = io_quant_params(q)
     raw, _ = run_tosa(low.tosa_path, quantize(x[:32], io["input"]))
-    assert np.abs(raw.astype(int) - quantize(q(x[:32]).detach(), io["output"]).astype(int)).max() <= 1
+    assert np.abs(raw.astype(int) - quantize(logits_of(q, x[:32]), io["output"]).astype(int)).max() <= 1
