@@ -334,7 +334,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("pull", help="download a published model's artifacts (SHA-256 checked); prints the .pte path")
     s.add_argument("model")
     s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")
-    s.add_argument("--source", help="a mirror directory or http(s) URL instead of the Hugging Face Hub "
+    s.add_argument("--source", help="a mirror (a directory, file:// or http(s) URL) instead of the Hugging Face Hub "
                                     "(default: $TINYZOO_MIRROR)")
     sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/ "
                                  "(scripts/publish_hub.py pins each model's Hub commit)")

@@ -7,8 +7,9 @@ Every model has its own Hugging Face repo (card as README.md, files as in `zoo/a
     `zoo/artifacts/` (`<task>/<model>/<file>`), for air-gapped users and tests;
   * the Hugging Face Hub — the model's repo id and revision pinned in the index, through `huggingface_hub`
     (its cache, `HF_ENDPOINT` for mirrors, `HF_HUB_OFFLINE=1` for cached use without network).
-A download whose size or SHA-256 differs from the index raises `ArtifactError` and is deleted, so nothing
-corrupt is left in any cache.
+A download whose size or SHA-256 differs from the index raises `ArtifactError` and is not kept, so nothing
+corrupt is left in any cache; partial files of a pull that was killed are deleted by the next pull. Cached files
+get normal permissions (0644 under the usual umask). A mirror may also be given as a file:// URL.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -111,15 +111,57 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TINYZOO_CACHE", Path.home() / ".cache" / "tinyzoo")) / "artifacts"
 
 
-def _verify(path: Path, entry: dict, origin: str) -> None:
+def _verify(path: Path, entry: dict, origin: str, what_now: str) -> None:
+    """Raise ArtifactError when `path` is not the file the index lists; `what_now` says what the user can do."""
     size = path.stat().st_size
     if size != entry["size"]:
-        raise ArtifactError(f"{origin}: {size} bytes instead of {entry['size']} (truncated or wrong file); "
-                            f"deleted it — pull again")
+        raise ArtifactError(f"{origin}: {size} bytes instead of {entry['size']} (truncated or wrong file); {what_now}")
     digest = sha256_of(path)
     if digest != entry["sha256"]:
-        raise ArtifactError(f"{origin}: SHA-256 {digest[:16]}… does not match the index ({entry['sha256'][:16]}…); "
-                            f"deleted it. The mirror or download is corrupt or from another release.")
+        raise ArtifactError(f"{origin}: SHA-256 {digest[:16]}… does not match the index ({entry['sha256'][:16]}…), "
+                            f"corrupt or from another release; {what_now}")
+
+
+def mirror_location(source: str) -> str:
+    """A mirror as pull() reads it: an http(s) URL, or a local directory (a path or a file:// URL)."""
+    if source.startswith("file://"):
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+        return url2pathname(urlparse(source).path)
+    return source
+
+
+PART = ".part"
+
+
+def clean_stale_parts(folder: Path) -> list[Path]:
+    """Delete partial downloads left by a pull that was killed: `<name>.<pid>.part` files whose process is gone
+    (and `tmp*.part` files of older versions). Returns what was deleted."""
+    removed = []
+    for part in sorted(Path(folder).rglob(f"*{PART}")) if Path(folder).is_dir() else []:
+        pid = part.name[:-len(PART)].rsplit(".", 1)[-1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        part.unlink(missing_ok=True)
+        removed.append(part)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _normal_permissions(path: Path) -> None:
+    """mkstemp makes 0600 files; a cached artifact gets what any new file gets (0644 under the usual umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
@@ -129,24 +171,29 @@ def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
     if dest.exists() and dest.stat().st_size == entry["size"] and sha256_of(dest) == entry["sha256"]:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    origin = f"{mirror.rstrip('/')}/{rel}"
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    tmp = Path(tmp_name)
+    remote = mirror.startswith(("http://", "https://"))
+    origin = f"{mirror.rstrip('/')}/{rel}" if remote else str(Path(mirror) / rel)
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}{PART}")
     try:
-        with os.fdopen(fd, "wb") as out:
-            if mirror.startswith(("http://", "https://")):
+        with open(tmp, "wb") as out:
+            if remote:
                 try:
                     with urllib.request.urlopen(origin, timeout=60) as response:
                         shutil.copyfileobj(response, out)
-                except urllib.error.URLError as err:
-                    raise ArtifactError(f"cannot download {origin}: {err}") from err
+                except (urllib.error.URLError, OSError) as err:
+                    raise ArtifactError(f"cannot download {origin}: {err}; check the mirror URL and the network, "
+                                        f"then pull again") from err
             else:
                 source = Path(mirror) / rel
                 if not source.exists():
                     raise ArtifactError(f"{source} is not in the mirror {mirror}")
                 with open(source, "rb") as f:
                     shutil.copyfileobj(f, out)
-        _verify(tmp, entry, origin)
+        _verify(tmp, entry, origin,
+                f"the mirror {mirror} is corrupt or out of date for this file (nothing was kept in the cache): "
+                + ("if a download was cut short, pull again; else " if remote else "")
+                + "replace the file in the mirror or pull from another source (--source / TINYZOO_MIRROR)")
+        _normal_permissions(tmp)
         tmp.replace(dest)
         return dest
     finally:
@@ -165,7 +212,8 @@ def _from_hub(hub: dict, entry: dict) -> Path:
                             f"({hub['repo_id']}@{hub['revision']}); connect, set HF_ENDPOINT to a mirror, or pass "
                             f"a mirror with --source / TINYZOO_MIRROR") from err
     try:
-        _verify(path, entry, f"{hub['repo_id']}@{hub['revision']}/{entry['path']}")
+        _verify(path, entry, f"{hub['repo_id']}@{hub['revision']}/{entry['path']}",
+                "deleted the download from the Hugging Face cache — pull again")
     except ArtifactError:
         blob = path.resolve()
         path.unlink(missing_ok=True)
@@ -189,6 +237,8 @@ def files_for(name: str, target: str | None, index: dict | None = None) -> list[
     entries = list(model["files"].values())
     if target is not None:
         if target not in model["targets"]:
+            from common.lower import check_target
+            check_target(target)    # a name that is no Ethos-U target: say so, suggest no export
             raise UnknownTargetError(f"{name} has no artifacts for {target!r}; published targets: "
                                      f"{', '.join(model['targets'])} (or lower it yourself: `tinyzoo export {name} "
                                      f"--target {target}`)")
@@ -205,6 +255,9 @@ def pull(name: str, target: str | None = None, *, source: str | None = None, ind
             and (registry.ARTIFACTS / name).is_dir():
         # not uploaded to the Hub yet (no pinned commit): the clone's own copy is the mirror
         source = str(registry.ARTIFACTS)
+    if source:
+        source = mirror_location(source)
+    clean_stale_parts(cache_dir() / name)
     paths = {}
     for entry in files_for(name, target, index):
         paths[entry["path"]] = (_from_mirror(source, name, entry) if source
@@ -225,7 +278,7 @@ def upload_tree(name: str, out: Path, index: dict | None = None) -> list[Path]:
     for entry in files_for(name, None, index) + [f for t in index["models"][name]["targets"].values()
                                                  for f in t["files"].values()]:
         source = model.artifacts_dir / entry["path"]
-        _verify(source, entry, str(source))
+        _verify(source, entry, str(source), f"rebuild {name} with --publish and run `tinyzoo index`")
         dest = out / entry["path"]
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)

@@ -4,10 +4,11 @@ reference model.
 
   * the published artifacts (zoo/artifacts/<task>/<model>/): size and SHA-256 against zoo/index.json;
   * a build folder (`--artifacts DIR`): each file exists, is not empty and is intact — torch.save / torch.export
-    archives pass their zip CRC checks, JSON and YAML parse (the config against common.config.SCHEMA), a .pte
-    carries the ExecuTorch flatbuffer identifier, and a TOSA graph is walked (every region, block, tensor and
-    operator, every vector inside the file, every operator's tensors defined) before it can reach the
-    reference model.
+    archives end with their zip end record and pass their CRC checks, then load (the checkpoint into the model
+    its config builds), JSON and YAML parse (the config against common.config.SCHEMA), a .pte carries the
+    ExecuTorch flatbuffer identifier, and a TOSA graph is walked (every region, block, tensor and operator,
+    every vector and name inside the file, every operator's tensors defined) before it can reach the reference
+    model, which crashes on a truncated graph.
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def choose_targets(model, artifacts: Path, wanted: list[str] | None) -> list[str
 
 
 def check(model, artifacts: Path, files: list[str], *, published: bool) -> None:
-    """Raise ArtifactError for the first damaged file of `files` (paths relative to `artifacts`)."""
+    """Raise ArtifactError for the first damaged file of `files` (paths relative to `artifacts`). Files the index
+    does not vouch for are checked for integrity, and the checkpoint and int8 program are loaded once."""
     artifacts = Path(artifacts)
     entries = _index_entries(model.name) if published else None
     for rel in files:
@@ -64,6 +66,9 @@ def check(model, artifacts: Path, files: list[str], *, published: bool) -> None:
             _check_against_index(model, path, rel, entries[rel])
         else:
             _check_intact(model, path, artifacts)
+            problem = _load_problem(model, path, artifacts)
+            if problem:
+                raise ArtifactError(f"{path} does not load ({problem}): {_fix(model, artifacts)}")
 
 
 def _index_entries(name: str) -> dict | None:
@@ -71,8 +76,8 @@ def _index_entries(name: str) -> dict | None:
     if name not in index:
         return None
     entries = {e["path"]: e for e in index[name]["files"].values()}
-    for target, info in index[name]["targets"].items():
-        entries.update({f"{target}/{e['path']}": e for e in info["files"].values()})
+    for info in index[name]["targets"].values():
+        entries.update({e["path"]: e for e in info["files"].values()})    # paths start with the target
     return entries
 
 
@@ -99,9 +104,33 @@ def _repo_relative(path: Path) -> str:
         return str(path)
 
 
+def _fix(model, folder: Path) -> str:
+    return (f"rebuild it (`tinyzoo build {model.name} --build-dir {folder}`), or delete {folder} and pull the "
+            f"published artifacts (`tinyzoo pull {model.name}`)")
+
+
+def _load_problem(model, path: Path, folder: Path) -> str | None:
+    """Load what eval/export will load: the checkpoint into the model its config builds, the int8 program."""
+    if path.name not in ("checkpoint.pt", "model_int8.pt2"):
+        return None
+    import torch
+
+    try:
+        if path.name == "model_int8.pt2":
+            torch.export.load(str(path))
+            return None
+        from common.config import build_model, load_config
+        cfg_path = folder / "config.resolved.yaml"
+        net = build_model(load_config(cfg_path) if cfg_path.exists() else model.config)
+        state = torch.load(str(path), map_location="cpu", weights_only=False)
+        net.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state)
+    except Exception as err:   # noqa: BLE001 — whatever the loader raises, the file is what is wrong
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".strip()
+    return None
+
+
 def _check_intact(model, path: Path, folder: Path) -> None:
-    fix = (f"rebuild it (`tinyzoo build {model.name} --build-dir {folder}`), or delete {folder} and pull the "
-           f"published artifacts (`tinyzoo pull {model.name}`)")
+    fix = _fix(model, folder)
     if not path.is_file():
         raise ArtifactError(f"{path} is missing: {fix}")
     if path.stat().st_size == 0:
@@ -114,12 +143,7 @@ def _check_intact(model, path: Path, folder: Path) -> None:
 def _content_problem(path: Path) -> str | None:
     name = path.name
     if name.endswith((".pt", ".pt2")):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError) as err:
-            return f"not a complete torch archive: {err}"
-        return f"{bad} fails its CRC check" if bad else None
+        return _zip_problem(path)
     if name.endswith(".json"):
         try:
             json.loads(path.read_text())
@@ -127,18 +151,37 @@ def _content_problem(path: Path) -> str | None:
             return f"not valid JSON: {err}"
         return None
     if name.endswith(".yaml"):
-        from common.config import load_config, validate
+        from common.config import config_problems, load_config
         try:
-            validate(load_config(path), str(path))
+            problems = config_problems(load_config(path))
         except TinyzooError as err:
-            return str(err).splitlines()[0] if "\n" not in str(err) else str(err)
-        return None
+            return str(err)
+        return f"invalid config: {'; '.join(problems)}" if problems else None
     if name.endswith(".pte"):
         head = path.read_bytes()[:8]
         return None if len(head) == 8 and head[4:8] == b"ET12" else "not an ExecuTorch program (no ET12 identifier)"
     if name.endswith(".tosa"):
         return tosa_problem(path.read_bytes())
     return None
+
+
+def _zip_problem(path: Path) -> str | None:
+    """torch.save / torch.export.save write zip archives (without a comment). The file must end with the
+    archive's end record — a truncated .pt2 can otherwise look like the zip nested inside it — and every member
+    must pass its CRC check."""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - 22))
+        tail = f.read()
+    if not tail.startswith(b"PK\x05\x06"):
+        return "not a complete torch archive: it does not end with a zip end record (truncated?)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if min((i.header_offset for i in archive.infolist()), default=1) != 0:
+                return "not a complete torch archive: its first member is missing"
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        return f"not a complete torch archive: {err}"
+    return f"not a complete torch archive: {bad} fails its CRC check" if bad else None
 
 
 def tosa_problem(buf: bytes) -> str | None:
