@@ -15,7 +15,7 @@ from PIL import Image
 
 from common import recipe
 from common.config import apply_overrides, config_problems, load_config, validate
-from common.errors import ConfigError, UnknownModelError
+from common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
 from zoo import cli, hub, registry, verify_artifacts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -183,6 +183,12 @@ def test_vww_folder_is_evaluated_whole(tmp_path):
     assert said == [f"read all 25 images under {tmp_path} (10 non_person, 15 person)"]
     # the build still tests on its hash split of the same folder
     assert len(vision.load(cfg, tmp_path, train=False, log=lambda *_: None).test) == 6
+    (tmp_path / "person" / "broken.png").write_bytes(b"\x89PNG not an image")
+    said.clear()
+    assert len(vision.eval_features(cfg, tmp_path, log=said.append)[1]) == 25
+    assert said[1].startswith("skipped 1 unreadable image (person/broken.png; first error: ")
+    with pytest.raises(DatasetNotFoundError, match="cannot read the image .*broken.png"):
+        vision.load(cfg, tmp_path, train=False, log=lambda *_: None)
 
 
 # --- 4. artifacts are verified before eval / export load them -------------------------------------------------

@@ -14,6 +14,7 @@ get normal permissions (0644 under the usual umask). A mirror may also be given 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -180,7 +181,7 @@ def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
                 try:
                     with urllib.request.urlopen(origin, timeout=60) as response:
                         shutil.copyfileobj(response, out)
-                except (urllib.error.URLError, OSError) as err:
+                except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
                     raise ArtifactError(f"cannot download {origin}: {err}; check the mirror URL and the network, "
                                         f"then pull again") from err
             else:
