@@ -5,7 +5,7 @@ import copy
 import datetime as _dt
 import importlib
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -156,7 +156,7 @@ LABELS = Key("list", item=Key("str"), min_length=2)
 
 
 def _opt(key: Key) -> Key:
-    return Key(**{**key.__dict__, "optional": True})
+    return replace(key, optional=True)
 
 
 CARD = Section({

@@ -339,8 +339,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/ "
                                  "(scripts/publish_hub.py pins each model's Hub commit)")
     s = sub.add_parser("data", help="locate or download a dataset")
-    s.add_argument("dataset")
-    s.add_argument("--data-root", type=Path)
+    s.add_argument("dataset", help=", ".join(preflight.DOWNLOADABLE))
+    s.add_argument("--data-root", type=Path, help="default: $TINYZOO_DATA, else ~/.cache/tinyzoo/data")
     s.add_argument("--download", action="store_true")
     return p
 

@@ -158,13 +158,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _normal_permissions(path: Path) -> None:
-    """mkstemp makes 0600 files; a cached artifact gets what any new file gets (0644 under the usual umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
     """Copy or download `entry` from a directory / http(s) mirror into the tinyzoo cache, verified."""
     rel = f"{name}/{entry['path']}"
@@ -174,7 +167,7 @@ def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     remote = mirror.startswith(("http://", "https://"))
     origin = f"{mirror.rstrip('/')}/{rel}" if remote else str(Path(mirror) / rel)
-    tmp = dest.with_name(f"{dest.name}.{os.getpid()}{PART}")
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}{PART}")   # open() gives it the umask's mode (0644), not 0600
     try:
         with open(tmp, "wb") as out:
             if remote:
@@ -194,7 +187,6 @@ def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
                 f"the mirror {mirror} is corrupt or out of date for this file (nothing was kept in the cache): "
                 + ("if a download was cut short, pull again; else " if remote else "")
                 + "replace the file in the mirror or pull from another source (--source / TINYZOO_MIRROR)")
-        _normal_permissions(tmp)
         tmp.replace(dest)
         return dest
     finally:
