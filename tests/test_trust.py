@@ -476,3 +476,16 @@ def test_a_checkpoint_of_another_model_does_not_load(capsys, tmp_path):
                        "--target", "ethos-u55-128")
     line = one_line_error(err)
     assert code == 2 and f"{build / 'checkpoint.pt'} does not load (RuntimeError: Error(s) in loading" in line
+
+
+def test_a_program_that_does_not_load_is_one_line_in_a_fresh_process(tmp_path):
+    """An intact archive that is no exported program (here: a checkpoint under the program's name)."""
+    build = tmp_path / "build"
+    shutil.copytree(REPO / "zoo" / "artifacts" / "kws" / "ds_cnn", build)
+    shutil.copyfile(build / "checkpoint.pt", build / "model_int8.pt2")
+    done = subprocess.run([sys.executable, "-m", "zoo", "export", "kws/ds_cnn", "--artifacts", str(build),
+                           "--target", "ethos-u85-256", "--out", str(tmp_path / "out")], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"tinyzoo: error: {build / 'model_int8.pt2'} does not load (" in done.stderr
+    assert not (tmp_path / "out").exists()

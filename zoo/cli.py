@@ -149,14 +149,15 @@ def _export(args) -> None:
     preflight.check_artifacts_dir(args.artifacts)
     artifacts = args.artifacts or model.artifacts_dir
     from zoo import verify_artifacts
-    verify_artifacts.check(model, artifacts, verify_artifacts.export_files(artifacts), published=args.artifacts is None)
+    verify_artifacts.check(model, artifacts, verify_artifacts.export_files(artifacts),
+                           published=args.artifacts is None, load=False)
 
     from common.config import load_config
     from common.lower import lower_ethos_u
-    from common.quantize import io_quant_params, load_quantized_program
+    from common.quantize import io_quant_params
 
     cfg = load_config(artifacts / "config.resolved.yaml")
-    program = load_quantized_program(artifacts / "model_int8.pt2")
+    program = verify_artifacts.load_program(model, artifacts)
     quantized = program.module()
     example = tuple(program.example_inputs[0]) if program.example_inputs else None
     for target in args.target:

@@ -55,9 +55,10 @@ def choose_targets(model, artifacts: Path, wanted: list[str] | None) -> list[str
     return list(wanted or available)
 
 
-def check(model, artifacts: Path, files: list[str], *, published: bool) -> None:
+def check(model, artifacts: Path, files: list[str], *, published: bool, load: bool = True) -> None:
     """Raise ArtifactError for the first damaged file of `files` (paths relative to `artifacts`). Files the index
-    does not vouch for are checked for integrity, and the checkpoint and int8 program are loaded once."""
+    does not vouch for are checked for integrity and, with `load`, the checkpoint and int8 program are loaded
+    (a caller that loads them itself uses `load_program` instead)."""
     artifacts = Path(artifacts)
     entries = _index_entries(model.name) if published else None
     for rel in files:
@@ -66,9 +67,23 @@ def check(model, artifacts: Path, files: list[str], *, published: bool) -> None:
             _check_against_index(model, path, rel, entries[rel])
         else:
             _check_intact(model, path, artifacts)
-            problem = _load_problem(model, path, artifacts)
+            problem = _load_problem(model, path, artifacts) if load else None
             if problem:
                 raise ArtifactError(f"{path} does not load ({problem}): {_fix(model, artifacts)}")
+
+
+def load_program(model, artifacts: Path):
+    """The int8 fake-quant program of `artifacts`, a loading error as one ArtifactError naming the file."""
+    path = Path(artifacts) / "model_int8.pt2"
+    program, problem = _load(path, lambda: _quantized_program(path))
+    if problem:
+        raise ArtifactError(f"{path} does not load ({problem}): {_fix(model, Path(artifacts))}")
+    return program
+
+
+def _quantized_program(path: Path):
+    from common.quantize import load_quantized_program
+    return load_quantized_program(path)
 
 
 def _index_entries(name: str) -> dict | None:
@@ -110,23 +125,37 @@ def _fix(model, folder: Path) -> str:
 
 
 def _load_problem(model, path: Path, folder: Path) -> str | None:
-    """Load what eval/export will load: the checkpoint into the model its config builds, the int8 program."""
-    if path.name not in ("checkpoint.pt", "model_int8.pt2"):
+    """Load what eval will load: the checkpoint into the model its config builds, the int8 program."""
+    if path.name == "model_int8.pt2":
+        return _load(path, lambda: _quantized_program(path))[1]
+    if path.name != "checkpoint.pt":
         return None
-    import torch
 
-    try:
-        if path.name == "model_int8.pt2":
-            torch.export.load(str(path))
-            return None
+    def load_weights():
+        import torch
         from common.config import build_model, load_config
+
         cfg_path = folder / "config.resolved.yaml"
         net = build_model(load_config(cfg_path) if cfg_path.exists() else model.config)
         state = torch.load(str(path), map_location="cpu", weights_only=False)
         net.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state)
+    return _load(path, load_weights)[1]
+
+
+def _load(path: Path, loader):
+    """(what loader() returns, None), or (None, why it failed in one line); torch.export's own logging of the
+    loader's traceback is silenced."""
+    import logging
+
+    quiet = logging.getLogger("torch.export")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return loader(), None
     except Exception as err:   # noqa: BLE001 — whatever the loader raises, the file is what is wrong
-        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".strip()
-    return None
+        return None, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".strip()
+    finally:
+        quiet.setLevel(level)
 
 
 def _check_intact(model, path: Path, folder: Path) -> None:
