@@ -489,3 +489,11 @@ def test_a_program_that_does_not_load_is_one_line_in_a_fresh_process(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"tinyzoo: error: {build / 'model_int8.pt2'} does not load (" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_build_folder_of_another_model_is_refused(capsys, tmp_path):
+    build = tmp_path / "build"
+    shutil.copytree(REPO / "zoo" / "artifacts" / "kws" / "kwt", build)
+    code, _, err = run(capsys, "eval", "kws/ds_cnn", "--artifacts", build, "--data-root", tmp_path,
+                       "--target", "ethos-u55-128")
+    assert code == 2 and f"{build} is a build of kws/kwt, not kws/ds_cnn" in one_line_error(err)

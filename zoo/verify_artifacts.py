@@ -60,6 +60,8 @@ def check(model, artifacts: Path, files: list[str], *, published: bool, load: bo
     does not vouch for are checked for integrity and, with `load`, the checkpoint and int8 program are loaded
     (a caller that loads them itself uses `load_program` instead)."""
     artifacts = Path(artifacts)
+    if "config.resolved.yaml" in files and (artifacts / "config.resolved.yaml").is_file():
+        _check_same_model(model, artifacts)
     entries = _index_entries(model.name) if published else None
     for rel in files:
         path = artifacts / rel
@@ -70,6 +72,17 @@ def check(model, artifacts: Path, files: list[str], *, published: bool, load: bo
             problem = _load_problem(model, path, artifacts) if load else None
             if problem:
                 raise ArtifactError(f"{path} does not load ({problem}): {_fix(model, artifacts)}")
+
+
+def _check_same_model(model, artifacts: Path) -> None:
+    """A build folder of another model would be evaluated (or exported) under this model's name."""
+    from common.config import load_config
+
+    section = load_config(artifacts / "config.resolved.yaml").get("model")
+    built = section.get("name") if isinstance(section, dict) else None
+    if built != model.name:
+        raise ArtifactError(f"{artifacts} is a build of {built}, not {model.name}: pass {model.name}'s own build "
+                            f"folder, or run the command for {built}")
 
 
 def load_program(model, artifacts: Path):
