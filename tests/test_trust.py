@@ -450,6 +450,8 @@ def test_build_help_lists_the_models(capsys):
     assert all(f"  {name}" in out for name in registry.list_models())
     code, _, err = run(capsys, "build")
     assert code == 2 and "build needs a model" in one_line_error(err) and "kws/kwt" in err
+    code, _, err = run(capsys, "eval")
+    assert code == 2 and "required: model; models: kws/ds_cnn, kws/kwt" in one_line_error(err)
 
 
 def test_version(capsys):

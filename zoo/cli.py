@@ -283,7 +283,8 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one TinyzooError line like every other user error (no usage dump)."""
 
     def error(self, message):
-        raise TinyzooError(f"{message} (see `{self.prog} --help`)")
+        models = f"; models: {', '.join(registry.list_models())}" if message.endswith("required: model") else ""
+        raise TinyzooError(f"{message}{models} (see `{self.prog} --help`)")
 
 
 def package_version() -> str:
