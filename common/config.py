@@ -5,6 +5,7 @@ import copy
 import datetime as _dt
 import importlib
 import importlib.metadata
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -292,7 +293,7 @@ def _check_value(path: str, value, key: Key, problems: list[str]) -> None:
     if value is None and key.nullable:
         return
     bad = f"{path} = {value!r}: must be {_describe(key)}"
-    if not _is_kind(value, key.kind) or (key.kind == "number" and value != value):   # NaN
+    if not _is_kind(value, key.kind) or (key.kind == "number" and not math.isfinite(value)):   # NaN, .inf
         problems.append(bad)
         return
     choices = key.choices() if callable(key.choices) else key.choices

@@ -82,6 +82,8 @@ def test_cross_field_checks():
     assert any(p.startswith("frontend.window_ms = 2000: a window of 32000 samples at 16000 Hz is longer than "
                             "frontend.n_fft = 1024") for p in problems)
     assert any("longer than the clip (data.clip_samples = 16000)" in p for p in problems)
+    assert config_problems(apply_overrides(cfg, ["train.lr=.nan", "quantize.qat.lr=.inf"])) == [
+        "train.lr = nan: must be a number > 0", "quantize.qat.lr = inf: must be a number > 0"]
     assert config_problems(apply_overrides(cfg, ["frontend.f_max=9000"])) == [
         "frontend.f_max = 9000: must be <= sample_rate / 2 = 8000"]
     kwt = load_config(REPO / "recipes/kws/kwt/config.yaml")
