@@ -381,6 +381,14 @@ def test_stale_partial_downloads_are_cleaned_and_files_get_normal_permissions(in
     assert oct((pte.parent.parent / "checkpoint.pt").stat().st_mode & 0o777) == "0o644"
 
 
+def test_an_unwritable_cache_is_one_line(index, mirror, tmp_path, monkeypatch, capsys):
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TINYZOO_CACHE", str(tmp_path / "blocked"))
+    monkeypatch.setattr(hub, "load_index", lambda *a, **k: index)
+    code, _, err = run(capsys, "pull", "kws/ds_cnn", "--source", mirror)
+    assert code == 2 and "cannot write " in one_line_error(err) and "set TINYZOO_CACHE" in err
+
+
 def test_pull_suggests_only_real_targets(index, mirror):
     with pytest.raises(hub.UnknownTargetError) as info:
         hub.files_for("kws/ds_cnn", "ethos-u99-1", index)

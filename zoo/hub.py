@@ -164,33 +164,55 @@ def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
     dest = cache_dir() / rel                # the mirror's layout, so a model's files sit together
     if dest.exists() and dest.stat().st_size == entry["size"] and sha256_of(dest) == entry["sha256"]:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     remote = mirror.startswith(("http://", "https://"))
     origin = f"{mirror.rstrip('/')}/{rel}" if remote else str(Path(mirror) / rel)
     tmp = dest.with_name(f"{dest.name}.{os.getpid()}{PART}")   # open() gives it the umask's mode (0644), not 0600
     try:
-        with open(tmp, "wb") as out:
-            if remote:
-                try:
-                    with urllib.request.urlopen(origin, timeout=60) as response:
-                        shutil.copyfileobj(response, out)
-                except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                    raise ArtifactError(f"cannot download {origin}: {err}; check the mirror URL and the network, "
-                                        f"then pull again") from err
-            else:
-                source = Path(mirror) / rel
-                if not source.exists():
-                    raise ArtifactError(f"{source} is not in the mirror {mirror}")
-                with open(source, "rb") as f:
-                    shutil.copyfileobj(f, out)
+        _copy_into(tmp, remote, origin, mirror, rel)
         _verify(tmp, entry, origin,
                 f"the mirror {mirror} is corrupt or out of date for this file (nothing was kept in the cache): "
                 + ("if a download was cut short, pull again; else " if remote else "")
                 + "replace the file in the mirror or pull from another source (--source / TINYZOO_MIRROR)")
         tmp.replace(dest)
         return dest
+    except OSError as err:          # the cache, not the mirror: unwritable, full
+        raise ArtifactError(f"cannot write {dest}: {err}; free some space or set TINYZOO_CACHE to a writable "
+                            f"folder") from err
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_file():
+            tmp.unlink()
+
+
+def _copy_into(tmp: Path, remote: bool, origin: str, mirror: str, rel: str) -> None:
+    """The mirror's file into `tmp`; a mirror that cannot be read is an ArtifactError naming it (an OSError
+    left over is about writing the cache)."""
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as out:
+        if remote:
+            try:
+                response = urllib.request.urlopen(origin, timeout=60)
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+                raise ArtifactError(f"cannot download {origin}: {err}; check the mirror URL and the network, "
+                                    f"then pull again") from err
+            with response:
+                while True:
+                    try:
+                        block = response.read(1 << 20)
+                    except (http.client.HTTPException, OSError) as err:
+                        raise ArtifactError(f"the download of {origin} broke off: {err}; pull again") from err
+                    if not block:
+                        break
+                    out.write(block)
+            return
+        source = Path(mirror) / rel
+        if not source.is_file():
+            raise ArtifactError(f"{source} is not in the mirror {mirror}")
+        try:
+            data = open(source, "rb")
+        except OSError as err:
+            raise ArtifactError(f"cannot read {source} in the mirror {mirror}: {err}") from err
+        with data:
+            shutil.copyfileobj(data, out)
 
 
 def _from_hub(hub: dict, entry: dict) -> Path:
