@@ -47,7 +47,7 @@ def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
     if args.profile == "quick":
         cfg = apply_overrides(cfg, [as_override(k, v) for k, v in quick.items()])
     cfg = apply_overrides(cfg, args.set)
-    if args.target:
+    if args.target and isinstance(cfg.get("export"), dict):   # (a broken export section: validate says so)
         cfg["export"]["targets"] = list(args.target)
     for target in args.target or []:
         from common.lower import check_target
