@@ -20,11 +20,19 @@ def model_stem(name: str) -> str:
 
 
 def load_metrics(path: str | Path) -> dict:
+    from common.errors import ArtifactError
+
     path = Path(path)
-    if not path.exists():
-        from common.errors import ArtifactError
+    if not path.is_file():
         raise ArtifactError(f"{path} does not exist: build the model (`tinyzoo build <model>`) to create it")
-    return json.loads(path.read_text())
+    try:
+        metrics = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"{path} is not valid JSON ({err}): use the metrics.json a finished build wrote, "
+                            f"or rebuild") from None
+    if not isinstance(metrics, dict):
+        raise ArtifactError(f"{path} does not hold a metrics mapping: use the metrics.json a build wrote")
+    return metrics
 
 
 def pct(x) -> str:

@@ -5,8 +5,10 @@ import copy
 import datetime as _dt
 import importlib
 import importlib.metadata
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -94,3 +96,360 @@ def import_object(spec: str):
 def build_model(cfg: dict):
     """Instantiate the model the config's `model` section names."""
     return import_object(cfg["model"]["builder"])(**cfg["model"].get("args", {}))
+
+
+# --- the schema: every key a recipe config may hold, its type and range ------------------------------------------
+# Checked by `validate()` when a config is resolved (common.recipe.config), before any data is touched.
+# A section is a dict of key -> Key (or a nested Section / Choose). Unknown keys are errors.
+
+def _targets() -> tuple[str, ...]:
+    from common.lower import TARGETS
+    return TARGETS
+
+
+def _schemes() -> tuple[str, ...]:
+    from common.quantize import SCHEMES
+    return SCHEMES
+
+
+def _engines() -> tuple[str, ...]:
+    from common.data.synthetic_speech import ENGINE_WEIGHTS
+    return tuple(ENGINE_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One value: `kind` is int, number, str, bool, list, mapping or import ('package.module:function');
+    ranges (ge/gt/le/lt), `choices` (a tuple, or a function returning one), a list's `item` rule and length."""
+    kind: str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple | Callable[[], tuple] | None = None
+    optional: bool = False
+    nullable: bool = False
+    item: "Key | Section | None" = None
+    length: int | None = None
+    min_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    keys: dict
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Choose:
+    """A section whose keys depend on a discriminator: `by` is a key of this section, or a dotted path from the
+    top of the config (e.g. frontend.type)."""
+    by: str
+    variants: dict
+    optional: bool = False
+
+
+INT_POS, INT_NONNEG = Key("int", ge=1), Key("int", ge=0)
+NUM_POS, NUM_NONNEG = Key("number", gt=0), Key("number", ge=0)
+TEXT, OPT_TEXT = Key("str"), Key("str", optional=True)
+DROPOUT = Key("number", ge=0, lt=1, optional=True)
+LABELS = Key("list", item=Key("str"), min_length=2)
+
+
+def _opt(key: Key) -> Key:
+    return replace(key, optional=True)
+
+
+CARD = Section({
+    "title": TEXT, "task": Key("str", choices=("keyword-spotting", "image-classification", "text-generation")),
+    "summary": TEXT, "intended_use": TEXT, "frontend_matches": TEXT, "data_note": OPT_TEXT,
+    "limitations": Key("list", item=Key("str")), "license": TEXT,
+    "datasets": Key("list", min_length=1, item=Section({"name": TEXT, "id": TEXT, "license": TEXT,
+                                                      "citation": OPT_TEXT})),
+})
+
+# model.args per builder: every argument the builder takes (all have defaults, so all optional)
+MODEL_ARGS = {
+    "recipes.kws.ds_cnn.model:ds_cnn": {"num_classes": _opt(Key("int", ge=2)), "filters": _opt(INT_POS),
+                                        "blocks": _opt(INT_POS), "dropout": DROPOUT},
+    "recipes.kws.kwt.model:kwt": {"num_classes": _opt(Key("int", ge=2)), "frames": _opt(INT_POS),
+                                  "n_mfcc": _opt(INT_POS), "dim": _opt(INT_POS), "depth": _opt(INT_POS),
+                                  "heads": _opt(INT_POS), "mlp_dim": _opt(INT_POS), "dropout": DROPOUT},
+    "recipes.vision.mobilenet_vww.model:mobilenet_v1": {"num_classes": _opt(Key("int", ge=2)),
+                                                         "width": _opt(NUM_POS), "dropout": DROPOUT},
+    "recipes.vision.resnet8_cifar10.model:resnet8": {"num_classes": _opt(Key("int", ge=2)),
+                                                     "filters": Key("list", item=INT_POS, length=3, optional=True)},
+    "recipes.vision.vit_tiny_cifar10.model:vit_tiny": {
+        "num_classes": _opt(Key("int", ge=2)), "image_size": _opt(INT_POS), "patch": _opt(INT_POS),
+        "dim": _opt(INT_POS), "depth": _opt(INT_POS), "heads": _opt(INT_POS), "mlp_dim": _opt(INT_POS),
+        "dropout": DROPOUT},
+    "recipes.text.tiny_lm.model:tiny_lm": {
+        "vocab_size": _opt(Key("int", ge=8)), "dim": _opt(INT_POS), "depth": _opt(INT_POS), "heads": _opt(INT_POS),
+        "hidden": _opt(INT_POS), "context": _opt(Key("int", ge=2)), "score_cap": _opt(NUM_POS),
+        "mask_value": _opt(Key("number", lt=0))},
+}
+
+MODEL = Section({"name": TEXT, "builder": Key("import"), "args": Key("mapping", optional=True)})
+
+DATA = Choose("dataset", {
+    "speech_commands": {
+        "dataset": TEXT, "eval": Key("import"), "default_root": Key("import", optional=True), "version": TEXT,
+        "labels": LABELS, "sample_rate": INT_POS, "clip_samples": INT_POS, "unknown_fraction": _opt(NUM_NONNEG),
+        "real_keyword_repeat": _opt(INT_POS), "silence_fraction": _opt(NUM_NONNEG),
+        "extra_real": Key("list", item=Key("str"), optional=True),
+        "synthetic": Section({"enabled": Key("bool"), "per_word": INT_NONNEG, "unknown_per_word": INT_NONNEG,
+                              "engines": Key("list", item=Key("str", choices=_engines), min_length=1),
+                              "seed": _opt(INT_NONNEG)}, optional=True),
+    },
+    "cifar10": {"dataset": TEXT, "eval": Key("import"), "labels": LABELS,
+                "extra_train": Key("list", item=Key("str"), optional=True)},
+    "vww": {"dataset": TEXT, "eval": Key("import"), "labels": LABELS, "test_fraction": Key("number", gt=0, lt=1),
+            "redistributable": Key("bool", optional=True)},
+    "tinystories": {"dataset": TEXT, "max_train_stories": Key("int", ge=1, nullable=True, optional=True),
+                    "max_validation_stories": Key("int", ge=1, nullable=True, optional=True)},
+})
+
+FRONTEND = Choose("type", {
+    "mfcc": {"type": TEXT, "sample_rate": INT_POS, "window_ms": NUM_POS, "hop_ms": NUM_POS,
+             "n_fft": Key("int", ge=2), "n_mels": INT_POS, "f_min": NUM_NONNEG, "f_max": NUM_POS,
+             "power": Key("number", choices=(1, 2)), "log_offset": NUM_POS, "n_mfcc": INT_POS},
+    "image": {"type": TEXT, "size": Key("list", item=INT_POS, length=2),
+              "mean": Key("list", item=Key("number"), length=3), "std": Key("list", item=NUM_POS, length=3),
+              "channel_order": Key("str", choices=("RGB",), optional=True),
+              "layout": Key("str", choices=("NCHW",), optional=True)},
+}, optional=True)
+
+AUGMENT = Choose("frontend.type", {
+    "mfcc": {"time_shift_ms": _opt(NUM_NONNEG), "noise_prob": Key("number", ge=0, le=1, optional=True),
+             "noise_snr_db": Key("list", item=Key("number"), length=2, optional=True),
+             "gain_db": Key("list", item=Key("number"), length=2, optional=True),
+             "freq_masks": _opt(INT_NONNEG), "freq_mask_width": _opt(INT_NONNEG),
+             "time_masks": _opt(INT_NONNEG), "time_mask_width": _opt(INT_NONNEG)},
+    "image": {"crop_padding": _opt(INT_NONNEG), "hflip": Key("bool", optional=True)},
+}, optional=True)
+
+TRAIN = Section({
+    "epochs": INT_POS, "batch_size": INT_POS, "optimizer": Key("str", choices=("adam", "adamw", "sgd")),
+    "momentum": Key("number", ge=0, lt=1, optional=True), "lr": NUM_POS,
+    "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": _opt(INT_NONNEG),
+    "weight_decay": _opt(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
+    "seed": INT_NONNEG, "augment": AUGMENT,
+})
+
+QUANTIZE = Section({
+    "scheme": Key("str", choices=_schemes),
+    "ptq": Section({"samples": INT_POS}),
+    "qat": Section({"enabled": Key("bool"), "epochs": _opt(INT_POS), "lr": _opt(NUM_POS)}),
+})
+
+EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_length=1),
+                  "int8_io": Key("bool", optional=True), "allow_cpu_fallback": Key("bool", optional=True)})
+
+SCHEMA = {
+    "card": CARD, "model": MODEL, "data": DATA, "frontend": FRONTEND,
+    "tokenizer": Section({"type": Key("str", choices=("sentencepiece_bpe",)), "vocab_size": Key("int", ge=8)},
+                         optional=True),
+    "train": TRAIN, "quantize": QUANTIZE, "export": EXPORT,
+    "evaluate": Section({"windows": INT_POS}, optional=True),
+    "generate": Section({"prompts": Key("list", item=Key("str"), min_length=1), "new_tokens": INT_POS},
+                        optional=True),
+    "kv_cache": Section({"enabled": Key("bool"), "calibration_windows": INT_POS, "calibration_steps": INT_POS,
+                         "windows": INT_POS, "new_tokens": INT_POS}, optional=True),
+    "quick": Key("mapping", optional=True),                      # `--profile quick` overrides (section.key: value)
+    "profile": Key("str", choices=("full", "quick"), optional=True),   # added by common.recipe.config
+    "run": Key("mapping", optional=True),                        # added by resolved(): tools and date
+}
+
+
+def _describe(key: Key) -> str:
+    kind = {"int": "an integer", "number": "a number", "str": "a string", "bool": "true or false",
+            "list": "a list", "mapping": "a mapping", "import": "'package.module:function'"}[key.kind]
+    parts = [kind]
+    for op, bound in ((">=", key.ge), (">", key.gt), ("<=", key.le), ("<", key.lt)):
+        if bound is not None:
+            parts.append(f"{op} {bound:g}")
+    choices = key.choices() if callable(key.choices) else key.choices
+    if choices:
+        parts = [f"one of {', '.join(str(c) for c in choices)}"]
+    if key.length is not None:
+        parts.append(f"of {key.length} items")
+    if key.min_length:
+        parts.append(f"of at least {key.min_length} item{'s' if key.min_length > 1 else ''}")
+    if key.nullable:
+        parts.append("or null")
+    return " ".join(parts)
+
+
+def _is_kind(value, kind: str) -> bool:
+    if isinstance(value, bool):
+        return kind == "bool"
+    return {"int": isinstance(value, int), "number": isinstance(value, (int, float)),
+            "str": isinstance(value, str), "bool": False, "list": isinstance(value, list),
+            "mapping": isinstance(value, dict),
+            "import": isinstance(value, str) and value.count(":") == 1 and all(value.split(":"))}[kind]
+
+
+def _check_value(path: str, value, key: Key, problems: list[str]) -> None:
+    if value is None and key.nullable:
+        return
+    bad = f"{path} = {value!r}: must be {_describe(key)}"
+    if not _is_kind(value, key.kind) or (key.kind == "number" and not math.isfinite(value)):   # NaN, .inf
+        problems.append(bad)
+        return
+    choices = key.choices() if callable(key.choices) else key.choices
+    if choices is not None and value not in choices:
+        problems.append(bad)
+        return
+    if key.kind in ("int", "number") and ((key.ge is not None and value < key.ge) or
+                                          (key.gt is not None and value <= key.gt) or
+                                          (key.le is not None and value > key.le) or
+                                          (key.lt is not None and value >= key.lt)):
+        problems.append(bad)
+        return
+    if key.kind == "list":
+        if (key.length is not None and len(value) != key.length) or (key.min_length and len(value) < key.min_length):
+            problems.append(bad)
+            return
+        for i, item in enumerate(value):
+            if isinstance(key.item, Section):
+                _check_section(f"{path}[{i}]", item, key.item.keys, problems, None)
+            elif key.item is not None:
+                _check_value(f"{path}[{i}]", item, key.item, problems)
+
+
+def _lookup(cfg: dict, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _check_section(path: str, node, keys: dict, problems: list[str], root: dict | None) -> None:
+    if not isinstance(node, dict):
+        problems.append(f"{path} = {node!r}: must be a section (a mapping of keys)")
+        return
+    for name in sorted(set(node) - set(keys)):
+        problems.append(f"{path + '.' if path else ''}{name}: unknown key (allowed here: {', '.join(sorted(keys))})")
+    for name, rule in keys.items():
+        where = f"{path}.{name}" if path else name
+        if name not in node:
+            if not rule.optional:
+                problems.append(f"{where}: missing (required)")
+            continue
+        value = node[name]
+        if isinstance(rule, Section):
+            _check_section(where, value, rule.keys, problems, root)
+        elif isinstance(rule, Choose):
+            if not isinstance(value, dict):
+                problems.append(f"{where} = {value!r}: must be a section (a mapping of keys)")
+                continue
+            which = _lookup(root, rule.by) if "." in rule.by else value.get(rule.by)
+            if which not in rule.variants:
+                problems.append(f"{rule.by if '.' in rule.by else where + '.' + rule.by} = {which!r}: must be one "
+                                f"of {', '.join(rule.variants)}")
+                continue
+            _check_section(where, value, rule.variants[which], problems, root)
+        else:
+            _check_value(where, value, rule, problems)
+
+
+def _cross_checks(cfg: dict) -> list[str]:
+    """Relations between keys (only where every key involved passed its own check)."""
+    out = []
+    data, fe, model = cfg.get("data", {}), cfg.get("frontend") or {}, cfg.get("model", {})
+    args = model.get("args") or {}
+    text = cfg.get("card", {}).get("task") == "text-generation"
+    needed = ("tokenizer", "evaluate", "generate") if text else ("frontend",)
+    out += [f"{s}: missing (required for a {'text-generation' if text else 'classification'} recipe)"
+            for s in needed if s not in cfg]
+    labels = data.get("labels")
+    if "num_classes" in args and isinstance(labels, list) and args["num_classes"] != len(labels):
+        out.append(f"model.args.num_classes = {args['num_classes']}: must equal the number of data.labels "
+                   f"({len(labels)})")
+    if data.get("dataset") == "speech_commands" and isinstance(labels, list):
+        out += [f"data.labels: must include {name!r}" for name in ("_unknown_", "_silence_") if name not in labels]
+    if fe.get("type") == "mfcc":
+        sr, clip = fe["sample_rate"], data.get("clip_samples")
+        win, hop = round(sr * fe["window_ms"] / 1000), round(sr * fe["hop_ms"] / 1000)
+        if win > fe["n_fft"]:
+            out.append(f"frontend.window_ms = {fe['window_ms']}: a window of {win} samples at {sr} Hz is longer "
+                       f"than frontend.n_fft = {fe['n_fft']} (window_ms * sample_rate / 1000 must be <= n_fft)")
+        if isinstance(clip, int) and win > clip:
+            out.append(f"frontend.window_ms = {fe['window_ms']}: a window of {win} samples is longer than the "
+                       f"clip (data.clip_samples = {clip})")
+        if win < 1 or hop < 1:
+            out.append(f"frontend.window_ms / hop_ms = {fe['window_ms']} / {fe['hop_ms']}: less than one sample "
+                       f"at {sr} Hz")
+        if fe["f_max"] > sr / 2:
+            out.append(f"frontend.f_max = {fe['f_max']}: must be <= sample_rate / 2 = {sr / 2:g}")
+        if fe["f_min"] >= fe["f_max"]:
+            out.append(f"frontend.f_min = {fe['f_min']}: must be below frontend.f_max = {fe['f_max']}")
+        if fe["n_mfcc"] > fe["n_mels"]:
+            out.append(f"frontend.n_mfcc = {fe['n_mfcc']}: must be <= frontend.n_mels = {fe['n_mels']}")
+        if data.get("sample_rate") not in (None, sr):
+            out.append(f"frontend.sample_rate = {sr}: must equal data.sample_rate = {data['sample_rate']}")
+        if "n_mfcc" in args and args["n_mfcc"] != fe["n_mfcc"]:
+            out.append(f"model.args.n_mfcc = {args['n_mfcc']}: must equal frontend.n_mfcc = {fe['n_mfcc']}")
+        if "frames" in args and isinstance(clip, int) and hop >= 1 and win <= clip \
+                and args["frames"] != 1 + (clip - win) // hop:
+            out.append(f"model.args.frames = {args['frames']}: the front end makes {1 + (clip - win) // hop} "
+                       f"frames from {clip} samples")
+    if fe.get("type") == "image" and "image_size" in args and args["image_size"] != fe["size"][0]:
+        out.append(f"model.args.image_size = {args['image_size']}: must equal frontend.size[0] = {fe['size'][0]}")
+    if "heads" in args and "dim" in args and args["dim"] % args["heads"]:
+        out.append(f"model.args.heads = {args['heads']}: must divide model.args.dim = {args['dim']}")
+    if "image_size" in args and "patch" in args and args["image_size"] % args["patch"]:
+        out.append(f"model.args.patch = {args['patch']}: must divide model.args.image_size = {args['image_size']}")
+    tok = cfg.get("tokenizer") or {}
+    if "vocab_size" in tok and "vocab_size" in args and tok["vocab_size"] != args["vocab_size"]:
+        out.append(f"tokenizer.vocab_size = {tok['vocab_size']}: must equal model.args.vocab_size = "
+                   f"{args['vocab_size']}")
+    tr = cfg.get("train", {})
+    qat = cfg.get("quantize", {}).get("qat", {})
+    out += [f"quantize.qat.{k}: missing (required when quantize.qat.enabled is true)"
+            for k in ("epochs", "lr") if qat.get("enabled") and k not in qat]
+    for name in ("noise_snr_db", "gain_db"):
+        pair = (tr.get("augment") or {}).get(name)
+        if pair and pair[0] > pair[1]:
+            out.append(f"train.augment.{name} = {pair}: the first value (low) must be <= the second (high)")
+    return out
+
+
+def config_problems(cfg: dict) -> list[str]:
+    """Every problem of a config against SCHEMA (one line each); empty when it is valid. A `quick` profile is
+    checked too, by applying it to a copy."""
+    problems: list[str] = []
+    _check_section("", cfg, SCHEMA, problems, cfg)
+    builder = (cfg.get("model") or {}).get("builder")
+    args = (cfg.get("model") or {}).get("args")
+    if builder in MODEL_ARGS and isinstance(args, dict):
+        _check_section("model.args", args, MODEL_ARGS[builder], problems, cfg)
+    if not problems:
+        problems += _cross_checks(cfg)
+    quick = cfg.get("quick")
+    if isinstance(quick, dict) and quick:
+        base = {k: v for k, v in cfg.items() if k != "quick"}
+        try:
+            profile = apply_overrides(base, [as_override(k, v) for k, v in quick.items()])
+        except TinyzooError as err:
+            problems.append(f"quick: {err}")
+        else:
+            problems += [f"quick profile: {p}" for p in config_problems(profile) if p not in problems]
+    return problems
+
+
+def as_override(dotted: str, value) -> str:
+    """`section.key=value` with the value as one line of YAML (what apply_overrides parses back)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 20).strip()
+    return f"{dotted}={text.removesuffix('...').strip()}"
+
+
+def validate(cfg: dict, origin: str = "the config") -> dict:
+    """Raise one ConfigError listing every problem of `cfg` (one line each: key, value, what is allowed)."""
+    problems = config_problems(cfg)
+    if problems:
+        from common.errors import ConfigError
+        raise ConfigError(f"{origin} has {len(problems)} invalid value(s):\n  " + "\n  ".join(problems))
+    return cfg

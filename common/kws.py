@@ -121,14 +121,16 @@ def features_of(clips: ClipSet, frontend_cfg: dict, batch_size: int = 1024) -> t
     return torch.cat(out) if out else torch.empty(0)
 
 
-def eval_set(cfg: dict, root: str | Path) -> ClipSet:
-    """Any folder in the dataset's standard layout (e.g. a user's own recordings)."""
-    return kws_eval_set(root, cfg["data"]["labels"])
+def eval_set(cfg: dict, root: str | Path, log=print) -> ClipSet:
+    """Any folder in the dataset's standard layout (e.g. a user's own recordings), converted to the model's
+    sample rate, mono and clip length (`log` says what was converted or skipped)."""
+    data = cfg["data"]
+    return kws_eval_set(root, data["labels"], data["clip_samples"], data["version"], data["sample_rate"], log=log)
 
 
-def eval_features(cfg: dict, root: str | Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Features and labels of a folder in the dataset's layout, for `tinyzoo eval`."""
-    clips = eval_set(cfg, root)
+    clips = eval_set(cfg, root, log)
     return features_of(clips, cfg["frontend"]), clips.labels, clips.label_names
 
 

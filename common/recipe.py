@@ -6,19 +6,21 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-from common.config import apply_overrides, load_config
+from common.config import apply_overrides, as_override, load_config, validate
 from common.errors import TinyzooError
-from common.lower import check_target
-from common.quantize import read_calibration_list, write_calibration_list
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"tinyzoo build {name}",
-                                     description=f"Train, quantize, lower, verify and report {name}.")
+    return build_parser(name).parse_args(argv)
+
+
+def build_parser(name: str, parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = parser_class(prog=f"tinyzoo build {name}",
+                          description=f"Train, quantize, lower, verify and report {name}.")
     add_build_arguments(parser)
-    return parser.parse_args(argv)
+    return parser
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,15 +39,22 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
-    cfg = load_config(recipe_dir / "config.yaml")
+    """The recipe's config with the profile, --set overrides and --target applied, every value checked against
+    common.config.SCHEMA (one ConfigError listing every problem) before any data is touched."""
+    path = recipe_dir / "config.yaml"
+    cfg = load_config(path)
     quick = cfg.pop("quick", {})
     if args.profile == "quick":
-        cfg = apply_overrides(cfg, [f"{k}={v}" for k, v in quick.items()])
+        cfg = apply_overrides(cfg, [as_override(k, v) for k, v in quick.items()])
     cfg = apply_overrides(cfg, args.set)
-    if args.target:
+    if args.target and isinstance(cfg.get("export"), dict):   # (a broken export section: validate says so)
         cfg["export"]["targets"] = list(args.target)
-    for target in cfg["export"]["targets"]:
-        check_target(target)  # fail before hours of training, not after
+    for target in args.target or []:
+        from common.lower import check_target
+        check_target(target)  # the clearest message for a mistyped --target
+    changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set]
+    validate(cfg, f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}"
+                  + (f" with {' '.join(changes)}" if changes else ""))
     cfg["profile"] = args.profile
     return cfg
 
@@ -75,6 +84,8 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
 
     The list is data: the same clips calibrate every build, so int8 numbers are reproducible. `new` draws a
     fresh list from this training set (seeded) — needed when training on different data."""
+    from common.quantize import read_calibration_list, write_calibration_list
+
     committed = recipe_dir / "calibration.txt"
     position = {clip_id: i for i, clip_id in enumerate(train_ids)}
     if new or not committed.exists():

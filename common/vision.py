@@ -58,9 +58,23 @@ def features_of(images: ImageSet, frontend_cfg: dict, batch_size: int = 1024) ->
     return torch.cat(out)
 
 
-def eval_features(cfg: dict, root: str | Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """The test split at a data root (the same split the card used), for `tinyzoo eval`."""
-    test = load(cfg, root, train=False, log=lambda *_: None).test
+def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """For `tinyzoo eval`: a folder of images is evaluated whole (VWW: every image under non_person/ and person/);
+    CIFAR-10: the whole test batch at the data root. (The build's card uses its own split; see load.)"""
+    if cfg["data"]["dataset"] == "vww":
+        skipped: list[tuple[str, str]] = []
+        test = vww.from_folder(root, size=cfg["frontend"]["size"][0], skipped=skipped)
+        log(f"read {'all ' if not skipped else ''}{len(test)} images under {root} ("
+            + ", ".join(f"{n} {name}" for name, n in test.summary()["per_class"].items()) + ")")
+        if skipped:
+            log(f"skipped {len(skipped)} unreadable image{'s' if len(skipped) != 1 else ''} ("
+                + ", ".join(name for name, _ in skipped[:5]) + (" …" if len(skipped) > 5 else "")
+                + f"; first error: {skipped[0][1]})")
+    else:
+        test = load(cfg, root, train=False, log=lambda *_: None).test
+    if len(test) == 0:
+        from common.errors import DatasetNotFoundError
+        raise DatasetNotFoundError(f"no images to evaluate under {root}")
     return features_of(test, cfg["frontend"]), test.labels, test.label_names
 
 

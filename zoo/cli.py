@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from common.errors import TinyzooError
-from zoo import registry
+from zoo import preflight, registry
 
 
 def _list(args) -> None:
@@ -50,27 +51,50 @@ def _info(args) -> None:
 
 
 def _build(args, rest: list[str]) -> None:
+    if args.model is None:
+        if "-h" in rest or "--help" in rest:
+            print(_build_help())
+            return
+        raise TinyzooError(f"build needs a model: tinyzoo build MODEL [options]; models: "
+                           f"{', '.join(registry.list_models())}")
     model = registry.get(args.model)
+    _check_build_arguments(model, rest)
     model.train_module().main(rest)
 
 
-def _eval(args) -> None:
-    from common.config import import_object, load_config
-    from common.pipeline import evaluate_artifacts
+def _build_help() -> str:
+    return ("usage: tinyzoo build MODEL [options]\n\ntrain → quantize → lower → verify → card for one model.\n\n"
+            "models:\n" + "\n".join(f"  {name}" for name in registry.list_models())
+            + "\n\noptions of a model's build: tinyzoo build MODEL --help")
 
+
+def _check_build_arguments(model, rest: list[str]) -> None:
+    """Before the recipe imports its chain or reads data: the options parse, the targets exist, the config
+    (with the profile and --set overrides) is valid and the data root is there."""
+    from common import recipe
+
+    build_args = recipe.build_parser(model.name, OneLineParser).parse_args(rest)
+    preflight.check_targets(build_args.target)
+    cfg = recipe.config(model.recipe_dir, build_args)
+    preflight.check_data_root(cfg, build_args.data_root, needed=not cfg["data"].get("default_root"))
+
+
+def _eval(args) -> None:
     model = registry.get(args.model)
-    artifacts = args.artifacts or model.artifacts_dir
-    cfg_path = artifacts / "config.resolved.yaml"
-    cfg = load_config(cfg_path) if cfg_path.exists() else model.config
+    preflight.check_targets(args.target)
+    preflight.check_artifacts_dir(args.artifacts)
+    preflight.check_data_root(model.config, args.data_root, needed=not model.config["data"].get("default_root"))
+    args.data_root = preflight.given_data_root(args.data_root)[0]
+    artifacts, cfg, args.target = _verified_eval_artifacts(model, args)
     if cfg["card"]["task"] == "text-generation":
         return _eval_language_model(model, artifacts, cfg, args)
-    if args.data_root is None:
-        default = model.config["data"].get("default_root")
-        if not default:
-            from common.errors import DatasetNotFoundError
-            raise DatasetNotFoundError(f"{model.name} has no bundled data: pass --data-root DIR")
-        args.data_root = import_object(default)()[0]
-    features, labels, _ = import_object(cfg["data"]["eval"])(cfg, args.data_root)
+
+    from common.config import import_object
+    from common.pipeline import evaluate_artifacts
+
+    if args.data_root is None:   # the model's bundled sample (preflight: only models that have one get here)
+        args.data_root = import_object(cfg["data"]["default_root"])()[0]
+    features, labels, _ = import_object(cfg["data"]["eval"])(cfg, args.data_root, log=_note)
     result = evaluate_artifacts(artifacts, cfg, features, labels, args.target)
     result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
     if args.json:
@@ -82,6 +106,25 @@ def _eval(args) -> None:
     for target, acc in result["tosa_int8"].items():
         print(f"  int8 TOSA {target:<15} {acc:.2%}  (agrees with float on "
               f"{result['agreement_int8_float'][target]:.2%})")
+
+
+def _note(message: str) -> None:
+    """What a command changed or skipped in the user's input (resampled clips, unreadable files): on stderr."""
+    print(f"tinyzoo: {message}", file=sys.stderr)
+
+
+def _verified_eval_artifacts(model, args) -> tuple[Path, dict, list[str]]:
+    """The artifacts folder, its config and the targets to evaluate, every file eval reads checked first."""
+    from common.config import load_config
+    from zoo import verify_artifacts
+
+    artifacts = args.artifacts or model.artifacts_dir
+    targets = verify_artifacts.choose_targets(model, artifacts, args.target)
+    language_model = model.config["card"]["task"] == "text-generation"
+    verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, language_model),
+                           published=args.artifacts is None)
+    cfg_path = artifacts / "config.resolved.yaml"
+    return artifacts, load_config(cfg_path) if cfg_path.exists() else model.config, targets
 
 
 def _eval_language_model(model, artifacts: Path, cfg: dict, args) -> None:
@@ -101,17 +144,20 @@ def _eval_language_model(model, artifacts: Path, cfg: dict, args) -> None:
 
 
 def _export(args) -> None:
+    model = registry.get(args.model)
+    preflight.check_targets(args.target)
+    preflight.check_artifacts_dir(args.artifacts)
+    artifacts = args.artifacts or model.artifacts_dir
+    from zoo import verify_artifacts
+    verify_artifacts.check(model, artifacts, verify_artifacts.export_files(artifacts),
+                           published=args.artifacts is None, load=False)
+
     from common.config import load_config
     from common.lower import lower_ethos_u
-    from common.quantize import io_quant_params, load_quantized_program
+    from common.quantize import io_quant_params
 
-    model = registry.get(args.model)
-    artifacts = args.artifacts or model.artifacts_dir
-    program_path = artifacts / "model_int8.pt2"
-    if not program_path.exists():
-        raise TinyzooError(f"{program_path} is missing: build the model first (`tinyzoo build {model.name}`)")
     cfg = load_config(artifacts / "config.resolved.yaml")
-    program = load_quantized_program(program_path)
+    program = verify_artifacts.load_program(model, artifacts)
     quantized = program.module()
     example = tuple(program.example_inputs[0]) if program.example_inputs else None
     for target in args.target:
@@ -152,20 +198,42 @@ def _memory_fit_lines(low, metrics_path: Path) -> list[str]:
 
 
 def _card(args) -> None:
+    """Write the card of the model named (only that one): a preview next to the metrics (or in --out); the
+    published card, metrics, plot and README table only with --publish."""
     from common import card
 
-    from common.pipeline import add_memory_fit
-
     model = registry.get(args.model)
-    metrics = card.load_metrics(args.metrics or model.metrics_path)
+    metrics_path = args.metrics or model.metrics_path
+    metrics = card.load_metrics(metrics_path)
+    if metrics.get("model") != model.name:
+        other = metrics.get("model")
+        raise TinyzooError(f"{metrics_path} holds the metrics of {other or 'no named model'}, not {model.name}: "
+                           f"pass {model.name}'s own metrics.json" + (f" (or run `tinyzoo card {other} --metrics "
+                                                                       f"{metrics_path}`)" if other else ""))
     if args.memory_fit:   # recompute the derived memory-fit rows from the published artifacts
+        from common.pipeline import add_memory_fit
         add_memory_fit(metrics, model.artifacts_dir)
+    _check_renders(card, metrics, metrics_path)
+    if not args.publish:
+        out = args.out or (Path(args.metrics).parent / "card" if args.metrics else Path("build") / "card")
+        print(f"card (preview): {card.write_card(metrics, out)}  (write the published card with --publish)")
+        return
+    if args.memory_fit:
         published = model.artifacts_dir / "metrics.json"
         tmp = published.with_name("metrics.json.tmp")
         tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
         tmp.replace(published)
     print(card.write_card(metrics, registry.CARDS))
     update_readme_table()
+
+
+def _check_renders(card, metrics: dict, path: Path) -> None:
+    """Render the card in memory first, so incomplete metrics write nothing (no half-updated card folder)."""
+    try:
+        card.render_card(metrics)
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration) as err:
+        raise TinyzooError(f"{path} is not a complete build's metrics ({type(err).__name__}: {err}); use the "
+                           f"metrics.json a finished `tinyzoo build` wrote") from err
 
 
 def update_readme_table() -> None:
@@ -189,7 +257,7 @@ def _index(args) -> None:
 
 
 def _data(args) -> None:
-    root = args.data_root or Path.home() / ".cache" / "tinyzoo" / "data"
+    root = preflight.given_data_root(args.data_root)[0] or Path.home() / ".cache" / "tinyzoo" / "data"
     if args.dataset == "speech_commands":
         from common.data.speech_commands import download_speech_commands, find_speech_commands
 
@@ -208,11 +276,32 @@ def _data(args) -> None:
             tinystories.download(root)
         print(tinystories.find_file(root, "validation").parent)
     else:
-        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: speech_commands, cifar10, tinystories")
+        raise TinyzooError(f"unknown dataset {args.dataset!r}; available: {', '.join(preflight.DOWNLOADABLE)}")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one TinyzooError line like every other user error (no usage dump)."""
+
+    def error(self, message):
+        models = f"; models: {', '.join(registry.list_models())}" if message.endswith("required: model") else ""
+        raise TinyzooError(f"{message}{models} (see `{self.prog} --help`)")
+
+
+def package_version() -> str:
+    """The installed tinyzoo's version, else the one in this checkout's pyproject.toml."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("tinyzoo")
+    except importlib.metadata.PackageNotFoundError:
+        import tomllib
+        return tomllib.loads((registry.REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tinyzoo", description=__doc__)
+    p = OneLineParser(prog="tinyzoo", description=__doc__,
+                      epilog="--debug (anywhere) or TINYZOO_DEBUG=1: show Python tracebacks instead of one-line errors")
+    p.add_argument("--version", action="version", version=f"tinyzoo {package_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("list", help="list the models")
     s.add_argument("--json", action="store_true")
@@ -221,7 +310,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s = sub.add_parser("build", help="train → quantize → lower → verify → card (options: tinyzoo build MODEL --help)",
                        add_help=False)
-    s.add_argument("model")
+    s.add_argument("model", nargs="?")
     s = sub.add_parser("eval", help="evaluate the published model (float, int8 fake-quant, int8 TOSA reference)")
     s.add_argument("model")
     s.add_argument("--data-root", type=Path, help="a folder in the dataset's standard layout")
@@ -234,40 +323,85 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--artifacts", type=Path, help="a build folder instead of the published artifacts")
     s.add_argument("--out", type=Path, help="output folder (default build/export/<model>)")
     s.add_argument("--allow-cpu-fallback", action="store_true")
-    s = sub.add_parser("card", help="regenerate a card (and the README table) from metrics.json")
+    s = sub.add_parser("card", help="write a model's card from metrics.json (a preview; --publish: cards/ and "
+                                    "the README table)")
     s.add_argument("model")
-    s.add_argument("--metrics", type=Path)
+    s.add_argument("--metrics", type=Path, help="a build's metrics.json (default: the published card's)")
+    s.add_argument("--out", type=Path, help="where the preview goes (default: next to --metrics, else build/card)")
+    s.add_argument("--publish", action="store_true",
+                   help="maintainers: write cards/<model>.md, its metrics and plot, and the README table")
     s.add_argument("--memory-fit", action="store_true",
-                   help="maintainers: recompute the per-board memory fit from the published artifacts first")
+                   help="maintainers: recompute the per-board memory fit from the published artifacts first "
+                        "(with --publish, also into zoo/artifacts/<model>/metrics.json)")
     s = sub.add_parser("pull", help="download a published model's artifacts (SHA-256 checked); prints the .pte path")
     s.add_argument("model")
     s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")
-    s.add_argument("--source", help="a mirror directory or http(s) URL instead of the Hugging Face Hub "
+    s.add_argument("--source", help="a mirror (a directory, file:// or http(s) URL) instead of the Hugging Face Hub "
                                     "(default: $TINYZOO_MIRROR)")
     sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/ "
                                  "(scripts/publish_hub.py pins each model's Hub commit)")
     s = sub.add_parser("data", help="locate or download a dataset")
-    s.add_argument("dataset")
-    s.add_argument("--data-root", type=Path)
+    s.add_argument("dataset", help=", ".join(preflight.DOWNLOADABLE))
+    s.add_argument("--data-root", type=Path, help="default: $TINYZOO_DATA, else ~/.cache/tinyzoo/data")
     s.add_argument("--download", action="store_true")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card, "pull": _pull,
+            "index": _index, "data": _data}
+
+
+def _run(argv: list[str]) -> None:
     args, rest = parser().parse_known_args(argv)
+    if args.command == "build":
+        _build(args, rest)
+    elif rest:
+        raise TinyzooError(f"unrecognized arguments: {' '.join(rest)} (see `tinyzoo {args.command} --help`)")
+    else:
+        COMMANDS[args.command](args)
+    sys.stdout.flush()    # a closed pipe shows here, inside the handlers below, not at interpreter exit
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 done, 2 a user error (one line on stderr), 130 interrupted, 141 output pipe closed,
+    1 an unexpected error (a bug: one line; --debug or TINYZOO_DEBUG=1 shows the traceback)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("TINYZOO_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     try:
-        if args.command == "build":
-            _build(args, rest)
-        else:
-            if rest:
-                parser().error(f"unrecognized arguments: {' '.join(rest)}")
-            {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card,
-             "pull": _pull, "index": _index, "data": _data}[args.command](args)
+        _run(argv)
+    except SystemExit as done:      # --help / --version
+        return done.code if isinstance(done.code, int) else 0
     except TinyzooError as err:
+        if debug:
+            raise
         print(f"tinyzoo: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("\ntinyzoo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 141
+    except Exception as err:   # noqa: BLE001 — a bug: still one line unless debugging
+        if debug:
+            raise
+        print(f"tinyzoo: error: unexpected {type(err).__name__}: {err} (a bug in tinyzoo: rerun with --debug "
+              f"or TINYZOO_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _stdout_to_devnull() -> None:
+    """After the reader of our output went away: nothing more can be written, and Python must not complain
+    when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # stdout is not a real file (e.g. captured in tests)
+        pass
 
 
 if __name__ == "__main__":

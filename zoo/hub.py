@@ -7,16 +7,17 @@ Every model has its own Hugging Face repo (card as README.md, files as in `zoo/a
     `zoo/artifacts/` (`<task>/<model>/<file>`), for air-gapped users and tests;
   * the Hugging Face Hub — the model's repo id and revision pinned in the index, through `huggingface_hub`
     (its cache, `HF_ENDPOINT` for mirrors, `HF_HUB_OFFLINE=1` for cached use without network).
-A download whose size or SHA-256 differs from the index raises `ArtifactError` and is deleted, so nothing
-corrupt is left in any cache.
+A download whose size or SHA-256 differs from the index raises `ArtifactError` and is not kept, so nothing
+corrupt is left in any cache; partial files of a pull that was killed are deleted by the next pull. Cached files
+get normal permissions (0644 under the usual umask). A mirror may also be given as a file:// URL.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -111,15 +112,50 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TINYZOO_CACHE", Path.home() / ".cache" / "tinyzoo")) / "artifacts"
 
 
-def _verify(path: Path, entry: dict, origin: str) -> None:
+def _verify(path: Path, entry: dict, origin: str, what_now: str) -> None:
+    """Raise ArtifactError when `path` is not the file the index lists; `what_now` says what the user can do."""
     size = path.stat().st_size
     if size != entry["size"]:
-        raise ArtifactError(f"{origin}: {size} bytes instead of {entry['size']} (truncated or wrong file); "
-                            f"deleted it — pull again")
+        raise ArtifactError(f"{origin}: {size} bytes instead of {entry['size']} (truncated or wrong file); {what_now}")
     digest = sha256_of(path)
     if digest != entry["sha256"]:
-        raise ArtifactError(f"{origin}: SHA-256 {digest[:16]}… does not match the index ({entry['sha256'][:16]}…); "
-                            f"deleted it. The mirror or download is corrupt or from another release.")
+        raise ArtifactError(f"{origin}: SHA-256 {digest[:16]}… does not match the index ({entry['sha256'][:16]}…), "
+                            f"corrupt or from another release; {what_now}")
+
+
+def mirror_location(source: str) -> str:
+    """A mirror as pull() reads it: an http(s) URL, or a local directory (a path or a file:// URL)."""
+    if source.startswith("file://"):
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+        return url2pathname(urlparse(source).path)
+    return source
+
+
+PART = ".part"
+
+
+def clean_stale_parts(folder: Path) -> list[Path]:
+    """Delete partial downloads left by a pull that was killed: `<name>.<pid>.part` files whose process is gone
+    (and `tmp*.part` files of older versions). Returns what was deleted."""
+    removed = []
+    for part in sorted(Path(folder).rglob(f"*{PART}")) if Path(folder).is_dir() else []:
+        pid = part.name[:-len(PART)].rsplit(".", 1)[-1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        part.unlink(missing_ok=True)
+        removed.append(part)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
@@ -128,29 +164,55 @@ def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
     dest = cache_dir() / rel                # the mirror's layout, so a model's files sit together
     if dest.exists() and dest.stat().st_size == entry["size"] and sha256_of(dest) == entry["sha256"]:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    origin = f"{mirror.rstrip('/')}/{rel}"
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    tmp = Path(tmp_name)
+    remote = mirror.startswith(("http://", "https://"))
+    origin = f"{mirror.rstrip('/')}/{rel}" if remote else str(Path(mirror) / rel)
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}{PART}")   # open() gives it the umask's mode (0644), not 0600
     try:
-        with os.fdopen(fd, "wb") as out:
-            if mirror.startswith(("http://", "https://")):
-                try:
-                    with urllib.request.urlopen(origin, timeout=60) as response:
-                        shutil.copyfileobj(response, out)
-                except urllib.error.URLError as err:
-                    raise ArtifactError(f"cannot download {origin}: {err}") from err
-            else:
-                source = Path(mirror) / rel
-                if not source.exists():
-                    raise ArtifactError(f"{source} is not in the mirror {mirror}")
-                with open(source, "rb") as f:
-                    shutil.copyfileobj(f, out)
-        _verify(tmp, entry, origin)
+        _copy_into(tmp, remote, origin, mirror, rel)
+        _verify(tmp, entry, origin,
+                f"the mirror {mirror} is corrupt or out of date for this file (nothing was kept in the cache): "
+                + ("if a download was cut short, pull again; else " if remote else "")
+                + "replace the file in the mirror or pull from another source (--source / TINYZOO_MIRROR)")
         tmp.replace(dest)
         return dest
+    except OSError as err:          # the cache, not the mirror: unwritable, full
+        raise ArtifactError(f"cannot write {dest}: {err}; free some space or set TINYZOO_CACHE to a writable "
+                            f"folder") from err
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_file():
+            tmp.unlink()
+
+
+def _copy_into(tmp: Path, remote: bool, origin: str, mirror: str, rel: str) -> None:
+    """The mirror's file into `tmp`; a mirror that cannot be read is an ArtifactError naming it (an OSError
+    left over is about writing the cache)."""
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as out:
+        if remote:
+            try:
+                response = urllib.request.urlopen(origin, timeout=60)
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+                raise ArtifactError(f"cannot download {origin}: {err}; check the mirror URL and the network, "
+                                    f"then pull again") from err
+            with response:
+                while True:
+                    try:
+                        block = response.read(1 << 20)
+                    except (http.client.HTTPException, OSError) as err:
+                        raise ArtifactError(f"the download of {origin} broke off: {err}; pull again") from err
+                    if not block:
+                        break
+                    out.write(block)
+            return
+        source = Path(mirror) / rel
+        if not source.is_file():
+            raise ArtifactError(f"{source} is not in the mirror {mirror}")
+        try:
+            data = open(source, "rb")
+        except OSError as err:
+            raise ArtifactError(f"cannot read {source} in the mirror {mirror}: {err}") from err
+        with data:
+            shutil.copyfileobj(data, out)
 
 
 def _from_hub(hub: dict, entry: dict) -> Path:
@@ -165,7 +227,8 @@ def _from_hub(hub: dict, entry: dict) -> Path:
                             f"({hub['repo_id']}@{hub['revision']}); connect, set HF_ENDPOINT to a mirror, or pass "
                             f"a mirror with --source / TINYZOO_MIRROR") from err
     try:
-        _verify(path, entry, f"{hub['repo_id']}@{hub['revision']}/{entry['path']}")
+        _verify(path, entry, f"{hub['repo_id']}@{hub['revision']}/{entry['path']}",
+                "deleted the download from the Hugging Face cache — pull again")
     except ArtifactError:
         blob = path.resolve()
         path.unlink(missing_ok=True)
@@ -189,6 +252,8 @@ def files_for(name: str, target: str | None, index: dict | None = None) -> list[
     entries = list(model["files"].values())
     if target is not None:
         if target not in model["targets"]:
+            from common.lower import check_target
+            check_target(target)    # a name that is no Ethos-U target: say so, suggest no export
             raise UnknownTargetError(f"{name} has no artifacts for {target!r}; published targets: "
                                      f"{', '.join(model['targets'])} (or lower it yourself: `tinyzoo export {name} "
                                      f"--target {target}`)")
@@ -205,6 +270,9 @@ def pull(name: str, target: str | None = None, *, source: str | None = None, ind
             and (registry.ARTIFACTS / name).is_dir():
         # not uploaded to the Hub yet (no pinned commit): the clone's own copy is the mirror
         source = str(registry.ARTIFACTS)
+    if source:
+        source = mirror_location(source)
+    clean_stale_parts(cache_dir() / name)
     paths = {}
     for entry in files_for(name, target, index):
         paths[entry["path"]] = (_from_mirror(source, name, entry) if source
@@ -225,7 +293,7 @@ def upload_tree(name: str, out: Path, index: dict | None = None) -> list[Path]:
     for entry in files_for(name, None, index) + [f for t in index["models"][name]["targets"].values()
                                                  for f in t["files"].values()]:
         source = model.artifacts_dir / entry["path"]
-        _verify(source, entry, str(source))
+        _verify(source, entry, str(source), f"rebuild {name} with --publish and run `tinyzoo index`")
         dest = out / entry["path"]
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)

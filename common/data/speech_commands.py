@@ -268,9 +268,11 @@ def kws_test_set(root: str | Path, data_cfg: dict) -> ClipSet:
 
 
 def kws_eval_set(root: str | Path, labels: list[str], samples: int = 16000,
-                 version: str = "speech_commands_v0.02") -> ClipSet:
+                 version: str = "speech_commands_v0.02", sample_rate: int = 16000, log=print) -> ClipSet:
     """Clips to evaluate on, from either a Speech Commands data root (its test split, as `kws_test_set`) or any
-    folder of `<word>/*.wav` — e.g. your own recordings; words outside `labels` count as `_unknown_`."""
+    folder of `<word>/*.wav` — e.g. your own recordings; words outside `labels` count as `_unknown_`. Clips of
+    another rate, stereo clips and clips longer or shorter than `samples` are converted and counted; unreadable
+    files are skipped and named (`log` says so, one line per kind)."""
     root = Path(root)
     try:
         find_speech_commands(root, version)
@@ -282,4 +284,75 @@ def kws_eval_set(root: str | Path, labels: list[str], samples: int = 16000,
         raise DatasetNotFoundError(
             f"no clips to evaluate under {root}: expected {root}/<word>/*.wav (16 kHz mono 16-bit, 1 s) or a "
             f"Speech Commands data root. {how_to_get(root)}")
-    return load_clips(root, rel, labels, root.name, samples)
+    waves, kept, report = [], [], ConformReport(sample_rate, samples)
+    for r in rel:
+        wave = conform_clip(root / r, sample_rate, samples, report)
+        if wave is not None:
+            waves.append(wave)
+            kept.append(r)
+    for line in report.lines():
+        log(line)
+    if not kept:
+        raise DatasetNotFoundError(f"none of the {len(rel)} WAV files under {root} could be read "
+                                   f"(first: {report.unreadable[0][0]}: {report.unreadable[0][1]})")
+    words = [p.split("/")[0] for p in kept]
+    return ClipSet(torch.from_numpy(np.stack(waves)), torch.tensor([label_of(w, labels) for w in words]),
+                   kept, [root.name] * len(kept), list(labels), words)
+
+
+@dataclass
+class ConformReport:
+    """What conform_clip changed, per kind, for one line each on the console."""
+    sample_rate: int
+    samples: int
+    resampled: dict[int, int] = field(default_factory=dict)      # source rate -> clips
+    downmixed: int = 0
+    cropped: int = 0
+    padded: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        def clips(n):
+            return f"{n} clip{'s' if n != 1 else ''}"
+        seconds = f"{self.samples / self.sample_rate:g} s"
+        out = [f"resampled {clips(n)} from {rate} Hz to {self.sample_rate} Hz" for rate, n in sorted(self.resampled.items())]
+        if self.downmixed:
+            out.append(f"downmixed {self.downmixed} stereo clip{'s' if self.downmixed != 1 else ''} to mono "
+                       f"(mean of the channels)")
+        if self.cropped:
+            out.append(f"cropped {clips(self.cropped)} longer than {seconds} to the first {seconds}")
+        if self.padded:
+            out.append(f"padded {clips(self.padded)} shorter than {seconds} with silence")
+        if self.unreadable:
+            names = ", ".join(name for name, _ in self.unreadable[:5]) + (" …" if len(self.unreadable) > 5 else "")
+            out.append(f"skipped {len(self.unreadable)} unreadable WAV file{'s' if len(self.unreadable) != 1 else ''}"
+                       f" ({names}; first error: {self.unreadable[0][1]})")
+        return out
+
+
+def conform_clip(path: Path, sample_rate: int, samples: int, report: ConformReport) -> np.ndarray | None:
+    """A WAV file as the model's input: int16 mono at `sample_rate`, cut or zero-padded to `samples`; None (and
+    noted in `report`) when the file cannot be read. A 16-bit mono clip at the right rate is read unchanged."""
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, ValueError, OSError) as err:
+        report.unreadable.append((f"{path.parent.name}/{path.name}", str(err).splitlines()[0] if str(err) else
+                                  type(err).__name__))
+        return None
+    if data.shape[1] > 1:
+        data = data.mean(axis=1, keepdims=True)
+        report.downmixed += 1
+    wave = data[:, 0]
+    if rate != sample_rate:
+        import torchaudio.functional
+
+        wave = torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(wave)), rate, sample_rate).numpy()
+        report.resampled[rate] = report.resampled.get(rate, 0) + 1
+    if len(wave) > samples:
+        report.cropped += 1
+    elif len(wave) < samples:
+        report.padded += 1
+    out = np.zeros(samples, dtype=np.int16)
+    clip = np.clip(np.round(wave[:samples] * 32768.0), -32768, 32767).astype(np.int16)
+    out[:len(clip)] = clip
+    return out

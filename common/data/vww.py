@@ -32,7 +32,10 @@ def _load(path: Path, size: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def from_folder(root: str | Path, size: int = 96, source: str | None = None) -> ImageSet:
+def from_folder(root: str | Path, size: int = 96, source: str | None = None,
+                skipped: list[tuple[str, str]] | None = None) -> ImageSet:
+    """Every image under non_person/ and person/. An unreadable image is an error naming it, or, given a
+    `skipped` list, is left out and recorded there as (file, reason)."""
     root = Path(root)
     candidates = [root / FOLDER, root]
     folder = next((c for c in candidates if all((c / k).is_dir() for k in CLASSES)), None)
@@ -43,7 +46,16 @@ def from_folder(root: str | Path, size: int = 96, source: str | None = None) -> 
             f"(images + instances_*.json from cocodataset.org), or point --data-root at a folder in that layout.")
     files = [(p, k) for k, name in enumerate(CLASSES) for p in sorted((folder / name).iterdir())
              if p.suffix.lower() in (".png", ".jpg", ".jpeg")]
-    images = np.stack([_load(p, size) for p, _ in files]) if files else np.zeros((0, size, size, 3), np.uint8)
+    loaded = []
+    for p, k in files:
+        try:
+            loaded.append((p, k, _load(p, size)))
+        except (OSError, ValueError, Image.DecompressionBombError) as err:   # PIL's UnidentifiedImageError is an OSError
+            if skipped is None:
+                raise DatasetNotFoundError(f"cannot read the image {p} ({err}): replace or delete it") from None
+            skipped.append((f"{p.parent.name}/{p.name}", str(err)))
+    files = [(p, k) for p, k, _ in loaded]
+    images = np.stack([a for _, _, a in loaded]) if loaded else np.zeros((0, size, size, 3), np.uint8)
     return ImageSet(torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), torch.tensor([k for _, k in files]),
                     [f"{p.parent.name}/{p.name}" for p, _ in files], [source or folder.name] * len(files),
                     list(CLASSES))
