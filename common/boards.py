@@ -172,7 +172,12 @@ def app_buffer_bytes(metrics: dict) -> int:
     if is_language_model(metrics):   # text/*: the int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + prompt)
         return numel + 4 * (info["input"]["shape"][1] + 256)
     classes = len(metrics.get("labels") or []) or info["output"]["shape"][-1]
-    front = metrics.get("frontend", {})
+    front = metrics.get("frontend") or {}
+    if not front:   # a user's model (tinyzoo deploy): the app holds its int8 input and output
+        out = 1
+        for d in info["output"]["shape"]:
+            out *= d
+        return numel + out
     if front.get("type") == "mfcc":
         sr = int(front["sample_rate"])
         win = round(front["window_ms"] * sr / 1000)

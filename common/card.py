@@ -51,10 +51,61 @@ def is_language_model(m: dict) -> bool:
     return "perplexity" in m
 
 
+def is_deployed_model(m: dict) -> bool:
+    """A user's model from `tinyzoo deploy`: fidelity against float instead of accuracy on a test set."""
+    return "fidelity" in m
+
+
+def fidelity_section(m: dict) -> str:
+    fid, q = m["fidelity"], m["quantization"]
+
+    def row(name, e, lsb="–"):
+        return [name, "∞" if e["sqnr_db"] == float("inf") else f"{e['sqnr_db']:.1f}", f"{e['max_abs_error']:.4g}",
+                pct(e.get("top1_agreement_float")) if fid["outputs_are_logits"] else "–", lsb]
+
+    rows = [row("int8 fake-quant (PyTorch)", fid["fake_quant_int8"])]
+    rows += [row(f"int8 TOSA reference, {t}", e, f"{fid['max_lsb_diff_tosa_fake_quant'][t]} LSB")
+             for t, e in fid["tosa_int8"].items()]
+    skipped = [t for t, r in m["targets"].items() if t not in fid["tosa_int8"]]
+    cal = m["calibration"]
+    return "\n".join([
+        "## Fidelity: int8 against float on the same inputs", "",
+        f"On {fid['samples']} inputs ({m['fidelity_inputs']['source']}); no labels, so no accuracy: SQNR (signal to "
+        f"quantization noise, dB) and the largest absolute error of each int8 model's outputs against the float "
+        f"model's, the largest difference in output LSBs between the integer TOSA graph Vela compiles and the "
+        f"fake-quant model" + (", and how often int8's top-1 class equals float's." if fid["outputs_are_logits"]
+                              else "."), "",
+        _table(["int8 model", "SQNR vs float (dB)", "max abs error", "top-1 = float", "max diff vs fake-quant"], rows),
+        *(["", f"Not run on the TOSA reference: {', '.join(skipped)} (several NPU partitions with CPU operators "
+           f"between them are not one integer graph)."] if skipped else []), "",
+        f"Quantization: {q['scheme']} PTQ (ExecuTorch `EthosUQuantizer`, per-channel weights) calibrated on "
+        f"{cal['samples']} {cal['source']}, at the static input shape {m['model_info']['input']['shape']}. "
+        f"Weights: {m['weights']}.",
+    ])
+
+
+def cpu_ops_section(m: dict) -> str:
+    rows = [[t, op["op"], op["module"] or "–", f"`{op['source']}`" if op["source"] else "–", op["reason"]]
+            for t, r in m["targets"].items() for op in r.get("cpu_op_details", [])]
+    if not rows:
+        return ""
+    return "\n".join(["## Operators left on the CPU", "",
+                      _table(["target", "operator", "module", "source line", "why (Arm partitioner)"], rows), "",
+                      "Change these layers for an NPU-only model (`--npu-only` makes any of them an error)."])
+
+
 def front_matter(m: dict) -> str:
     test = m.get("test_set_name", "validation" if is_language_model(m) else "test")
     dataset = (m.get("datasets") or [{}])[0]
-    if is_language_model(m):
+    if is_deployed_model(m):
+        fid = m["fidelity"]
+        kind = "sqnr"
+        metrics = [{"type": "sqnr", "value": fid["fake_quant_int8"]["sqnr_db"], "name": "int8 fake-quant SQNR vs float (dB)"}]
+        metrics += [{"type": "sqnr", "value": v["sqnr_db"], "name": f"int8 TOSA reference SQNR vs float, {t} (dB)"}
+                    for t, v in fid["tosa_int8"].items()]
+        dataset = {"name": m["fidelity_inputs"]["source"], "id": "custom"}
+        test = "fidelity inputs"
+    elif is_language_model(m):
         ppl = m["perplexity"]
         kind = "perplexity"
         metrics = [{"type": "perplexity", "value": round(ppl["float"]["perplexity"], 3), "name": "float perplexity"},
@@ -326,7 +377,13 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
     first = _first(m["targets"]) or {}
     info = m["model_info"]
     lm = is_language_model(m)
-    if lm:
+    columns = None
+    if is_deployed_model(m):
+        quality = "SQNR"
+        columns = ["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"]
+        float_q = f"{m['fidelity']['fake_quant_int8']['sqnr_db']:.1f}"
+        int8_q = ", ".join(f"{v['sqnr_db']:.1f} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–"
+    elif lm:
         quality = "perplexity"
         float_q = f"{m['perplexity']['float']['perplexity']:.3f}"
         int8_q = ", ".join(f"{v['perplexity']:.3f} ({t})" for t, v in m["perplexity"]["tosa_int8"].items())
@@ -334,7 +391,8 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         quality = "accuracy"
         float_q = pct(m["accuracy"]["float"])
         int8_q = ", ".join(f"{pct(v)} ({t})" for t, v in m["accuracy"]["tosa_int8"].items())
-    glance = _table(["parameters", "MACs", "input", f"float {quality}", f"int8 {quality} (TOSA reference)", "NPU ops"], [[
+    columns = columns or [f"float {quality}", f"int8 {quality} (TOSA reference)"]
+    glance = _table(["parameters", "MACs", "input", *columns, "NPU ops"], [[
         f"{info['params']:,}", f"{info['macs']:,}" if info.get("macs") else "–",
         f"{info['input']['shape']} {info['input']['dtype']}", float_q, int8_q,
         f"{100 * first.get('npu_op_fraction', 0):.0f} % on every target" if all(
@@ -342,17 +400,19 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
     parts = [
         front_matter(m),
         f"# {m['title']}", "", m.get("summary", ""), "",
-        f"`{m['model']}` · profile `{m.get('config', {}).get('profile', 'full')}` · built {m['created']} · "
+        f"`{m['model']}` · " + (f"profile `{m['config']['profile']}` · " if "profile" in m.get("config", {}) else "")
+        + f"built {m['created']} · "
         f"generated from [`{model_stem(m['model'])}/metrics.json`]({model_stem(m['model'])}/metrics.json) — "
         f"every figure below comes from that run.", "",
         glance, "",
         *([f"> **Read the {quality} with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
-        "## Intended use", "", m.get("intended_use", ""), "",
-        data_section(m), "",
-        frontend_section(m), "",
-        training_section(m), "",
-        perplexity_section(m) if lm else accuracy_section(m), "",
+        *(["## Intended use", "", m["intended_use"], ""] if m.get("intended_use") else []),
+        *([data_section(m), ""] if m.get("data") else []),
+        *([frontend_section(m), ""] if m.get("frontend") else []),
+        *([training_section(m), ""] if m.get("training") else []),
+        fidelity_section(m) if is_deployed_model(m) else perplexity_section(m) if lm else accuracy_section(m), "",
         targets_section(m), "",
+        *([cpu_ops_section(m), ""] if any(r.get("cpu_op_details") for r in m["targets"].values()) else []),
         *([memory_fit_section(m), ""] if m.get("memory_fit") else []),
         *([generation_section(m), ""] if lm else []),
         *([kv_cache_section(m), ""] if m.get("kv_cache") else []),
@@ -365,7 +425,8 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
     parts += ["- Cycle and time figures are Vela estimates; Cortex-M work outside the NPU (front end, pre/post "
               "processing) is not included.", ""]
     licences = "; ".join(f"{d['name']}: {d['license']} — {d.get('citation', '')}" for d in m.get("datasets", []))
-    parts += ["## Licence", "", f"Model and code: {m.get('license', 'apache-2.0')}. Data: {licences}", ""]
+    if m.get("datasets"):
+        parts += ["## Licence", "", f"Model and code: {m.get('license', 'apache-2.0')}. Data: {licences}", ""]
     tools = ", ".join(f"{k} {v}" for k, v in sorted(m.get("tools", {}).items()))
     parts += ["## How to reproduce", "", "```bash", m["reproduce"], "```", "",
               f"The resolved configuration is recorded in the metrics file and in the artifacts "

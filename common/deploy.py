@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from common.errors import ConfigError, TinyzooError
-from common.lower import check_target
+from common.lower import BOUNDARY_OPS, check_target
 
 RANDOM_CALIBRATION_SAMPLES = 16
 
@@ -78,6 +78,13 @@ def _torchvision_model(name: str) -> tuple[nn.Module, str]:
     if cached.is_file():
         return torchvision.models.get_model(name, weights=weights), f"torchvision {weights} (from the local cache)"
     return torchvision.models.get_model(name, weights=None), "random (torchvision weights=None: none cached here)"
+
+
+def default_name(spec: str) -> str:
+    """The name a deployed model gets in its card: `torchvision/<name>`, or `user/<file stem>`."""
+    if spec.startswith("torchvision:"):
+        return "torchvision/" + spec.split(":", 1)[1]
+    return "user/" + Path(spec.rpartition(":")[0]).stem
 
 
 def load_inputs(path: str | Path, shapes: Sequence[tuple[int, ...]]) -> list[torch.Tensor]:
@@ -238,17 +245,27 @@ def summary_lines(metrics: dict) -> list[str]:
     lines.append(f"  int8 fake-quant vs float: SQNR {fq['sqnr_db']:.1f} dB, max abs error {fq['max_abs_error']:.4g}"
                  + (f", top-1 agreement {fq['top1_agreement_float']:.1%}" if "top1_agreement_float" in fq else ""))
     for target, r in metrics["targets"].items():
-        t = fid["tosa_int8"][target]
         share = f"{100 * r['npu_op_fraction']:.1f} %"
         lines.append(f"{target}: {r['npu_ops']} ops on the NPU, {r['cpu_ops']} on the CPU ({share} NPU), "
                      f"{r['cycles']:,} cycles = {r['inference_time_ms']:.3f} ms, SRAM {r['sram_kib']:.1f} KiB, "
-                     f"flash {r['flash_kib']:.1f} KiB, .pte {r['pte_bytes'] / 1024:.1f} KiB")
-        lines.append(f"  int8 TOSA reference vs float: SQNR {t['sqnr_db']:.1f} dB, max abs error "
-                     f"{t['max_abs_error']:.4g}, max {fid['max_lsb_diff_tosa_fake_quant'][target]} LSB vs fake-quant"
-                     + (f", top-1 agreement {t['top1_agreement_float']:.1%}" if "top1_agreement_float" in t else ""))
-        for op in r.get("cpu_op_details", []):
+                     f"flash {r['flash_kib']:.1f} KiB, .pte {r['pte_bytes'] / 1024:.1f} KiB"
+                     + (f" (Vela: last of {r['partitions']} NPU partitions)" if r["partitions"] > 1 else ""))
+        t = fid["tosa_int8"].get(target)
+        if t is None:
+            lines.append(f"  int8 TOSA reference: not run — {r['partitions']} NPU partitions with CPU ops between "
+                         f"them are not one integer graph")
+        else:
+            lines.append(f"  int8 TOSA reference vs float: SQNR {t['sqnr_db']:.1f} dB, max abs error "
+                         f"{t['max_abs_error']:.4g}, max {fid['max_lsb_diff_tosa_fake_quant'][target]} LSB vs "
+                         f"fake-quant" + (f", top-1 agreement {t['top1_agreement_float']:.1%}"
+                                          if "top1_agreement_float" in t else ""))
+        details = r.get("cpu_op_details", [])
+        for op in (d for d in details if d["op"] not in BOUNDARY_OPS):
             where = ", ".join(x for x in (op["module"], op["source"]) if x)
             lines.append(f"  on the CPU: {op['op']}" + (f" from {where}" if where else "") + f" — {op['reason']}")
+        edges = sum(d["op"] in BOUNDARY_OPS for d in details)
+        if edges:
+            lines.append(f"  on the CPU: {edges} int8 quantize/dequantize op(s) at the edges of those operators")
         for fit in metrics.get("memory_fit", []):
             if fit["target"] == target:
                 lines.append(f"  memory fit on {fit['board']}: {fit['summary']}")

@@ -87,10 +87,11 @@ def partitioner_reasons():
 
 def _module_path(node) -> str:
     """`layers.0.attn (torch.nn.modules.activation.MultiheadAttention)` from the exported graph's module stack."""
-    stack = node.meta.get("nn_module_stack") or {}
+    stack = [(path, kind) for path, kind in (node.meta.get("nn_module_stack") or {}).values()
+             if "torch.export" not in str(kind)]   # export's own wrapper around the model is not a layer
     if not stack:
         return ""
-    path, kind = list(stack.values())[-1]
+    path, kind = stack[-1]
     return f"{path or '<top>'} ({kind})"
 
 

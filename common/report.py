@@ -77,6 +77,7 @@ def target_report(lowered) -> dict:
         "npu_ops": lowered.npu_ops,
         "cpu_ops": lowered.cpu_ops,
         "cpu_op_names": lowered.cpu_op_names,
+        "cpu_op_details": lowered.cpu_op_details,
         "partitions": lowered.partitions,
         "npu_op_fraction": round(lowered.npu_ops / max(1, lowered.npu_ops + lowered.cpu_ops), 4),
         "pte_bytes": lowered.pte_path.stat().st_size,

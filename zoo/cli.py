@@ -242,6 +242,36 @@ def update_readme_table() -> None:
     card.refresh_readme_table(registry.CARDS, registry.REPO / "README.md")
 
 
+def _deploy(args) -> None:
+    """`tinyzoo deploy MODEL --input-shape … --target …`: a user's own model through the chain, no recipe."""
+    import torch
+
+    from common import deploy
+    from common.lower import check_target
+
+    shapes = [deploy.parse_shape(s) for s in args.input_shape]
+    targets = [check_target(t) for t in args.target]          # arguments first, before loading anything
+    model, weights = deploy.load_model(args.model)
+    calibration = [tuple(deploy.load_inputs(args.calibration, shapes))] if args.calibration else None
+    eval_inputs = deploy.load_inputs(args.eval, shapes) if args.eval else None
+    log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
+    shape_args = " ".join(f"--input-shape {','.join(map(str, s))}" for s in shapes)
+    metrics = deploy.deploy_model(
+        model, [torch.zeros(s) for s in shapes], targets=targets, out_dir=args.out, calibration=calibration,
+        eval_inputs=eval_inputs, scheme=args.scheme, npu_only=args.npu_only,
+        name=args.name or deploy.default_name(args.model), weights=weights, log=log,
+        reproduce=(f"tinyzoo deploy {args.model} {shape_args} " + " ".join(f"--target {t}" for t in targets)
+                   + (f" --calibration {args.calibration}" if args.calibration else "")
+                   + (f" --eval {args.eval}" if args.eval else "") + f" --scheme {args.scheme}"
+                   + (" --npu-only" if args.npu_only else "") + f" --out {args.out}"))
+    if args.json:
+        print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        return
+    for line in deploy.summary_lines(metrics):
+        print(line)
+    print(f"metrics: {args.out / 'metrics.json'}")
+
+
 def _pull(args) -> None:
     from zoo import hub
 
@@ -338,6 +368,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")
     s.add_argument("--source", help="a mirror (a directory, file:// or http(s) URL) instead of the Hugging Face Hub "
                                     "(default: $TINYZOO_MIRROR)")
+    s = sub.add_parser("deploy", help="your own PyTorch model → int8 → .pte per Ethos-U target, with NPU figures, "
+                                      "int8 fidelity and the ops left on the CPU (no recipe, no training)")
+    s.add_argument("model", help="path/to/file.py:factory (a function returning the nn.Module) or torchvision:<name>")
+    s.add_argument("--input-shape", action="append", required=True, metavar="1,C,H,W",
+                   help="the static input shape the MCU runs (repeat for each input)")
+    s.add_argument("--target", action="append", required=True, help="Ethos-U target (repeatable)")
+    s.add_argument("--out", type=Path, required=True, help="output folder: <target>/model.pte, metrics.json, card/")
+    s.add_argument("--calibration", type=Path, help="a .npy/.pt file or a folder of them (default: seeded random "
+                                                     "inputs: figures then describe the architecture, not accuracy)")
+    s.add_argument("--eval", type=Path, help="inputs for the fidelity figures (default: the calibration inputs)")
+    s.add_argument("--scheme", choices=["a8w8", "a16w8"], default="a8w8",
+                   help="int8 activations and weights, or int16 activations with int8 weights")
+    s.add_argument("--npu-only", action="store_true", help="an operator left on the CPU is an error")
+    s.add_argument("--name", help="the name in the card and metrics (default: from MODEL)")
+    s.add_argument("--json", action="store_true", help="print metrics.json (progress goes to stderr)")
     sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/ "
                                  "(scripts/publish_hub.py pins each model's Hub commit)")
     s = sub.add_parser("data", help="locate or download a dataset")
@@ -348,7 +393,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card, "pull": _pull,
-            "index": _index, "data": _data}
+            "index": _index, "data": _data, "deploy": _deploy}
 
 
 def _run(argv: list[str]) -> None:
