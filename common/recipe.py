@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common.config import apply_overrides, load_config
-from common.errors import TinyzooError
+from common.errors import ConfigError, TinyzooError
 from common.lower import check_target
 from common.quantize import read_calibration_list, write_calibration_list
 
@@ -18,7 +18,9 @@ def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespac
     parser = argparse.ArgumentParser(prog=f"tinyzoo build {name}",
                                      description=f"Train, quantize, lower, verify and report {name}.")
     add_build_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_nproc(name, args.nproc)
+    return args
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,41 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="train from scratch even if a checkpoint exists")
     parser.add_argument("--publish", action="store_true",
                         help="also write the card to cards/ and the artifacts to zoo/artifacts/ (maintainers)")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="train on N processes of this machine (PyTorch DDP under torchrun: gloo on CPUs, one "
+                             "GPU each with nccl); train.batch_size stays the global batch")
+
+
+def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
+    """`tinyzoo build NAME --nproc N`: the same build under torchrun in N processes of this machine (the other
+    arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, or
+    already under torchrun)."""
+    from common import distributed
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--nproc", type=int)
+    known, rest = parser.parse_known_args(list(argv))
+    if known.nproc is None or distributed.launched():
+        return None
+    if known.nproc < 1:
+        raise ConfigError(f"--nproc {known.nproc}: the number of training processes must be at least 1")
+    return distributed.launch(known.nproc, ["zoo", "build", name, *rest])
+
+
+def check_nproc(name: str, nproc: int | None) -> None:
+    """--nproc reaching a build: only as what torchrun already started (it launches from `tinyzoo build`)."""
+    import os
+
+    from common import distributed
+
+    if nproc is None:
+        return
+    started = int(os.environ.get("WORLD_SIZE", "1"))
+    if distributed.launched() and nproc != started:
+        raise ConfigError(f"--nproc {nproc}, but torchrun started {started} processes: leave --nproc out under torchrun")
+    if not distributed.launched() and nproc > 1:
+        raise ConfigError(f"--nproc is launched by the CLI: run `tinyzoo build {name} --nproc {nproc} ...`, or "
+                          f"torchrun --nproc_per_node {nproc} $(which tinyzoo) build {name} ...")
 
 
 def config(recipe_dir: Path, args: argparse.Namespace) -> dict:

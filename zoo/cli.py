@@ -49,9 +49,15 @@ def _info(args) -> None:
         raise TinyzooError(f"{model.name} has no card yet; build it with `tinyzoo build {model.name}`")
 
 
-def _build(args, rest: list[str]) -> None:
+def _build(args, rest: list[str]) -> int:
+    from common.recipe import nproc_launch
+
     model = registry.get(args.model)
+    launched = nproc_launch(model.name, rest)   # --nproc N: the same build under torchrun
+    if launched is not None:
+        return launched
     model.train_module().main(rest)
+    return 0
 
 
 def _eval(args) -> None:
@@ -258,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser().parse_known_args(argv)
     try:
         if args.command == "build":
-            _build(args, rest)
+            return _build(args, rest)
         else:
             if rest:
                 parser().error(f"unrecognized arguments: {' '.join(rest)}")
