@@ -43,17 +43,17 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     """`tinyzoo build NAME --nproc N`: the same build under torchrun in N processes of this machine (the other
-    arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, or
-    already under torchrun)."""
+    arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, --nproc 1,
+    or already under torchrun)."""
     from common import distributed
 
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--nproc", type=int)
     known, rest = parser.parse_known_args(list(argv))
-    if known.nproc is None or distributed.launched():
-        return None
-    if known.nproc < 1:
+    if known.nproc is not None and known.nproc < 1:
         raise ConfigError(f"--nproc {known.nproc}: the number of training processes must be at least 1")
+    if known.nproc in (None, 1) or distributed.launched():
+        return None
     return distributed.launch(known.nproc, ["zoo", "build", name, *rest])
 
 
