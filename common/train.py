@@ -111,9 +111,6 @@ def weights_shaped_by(cfg: dict, train_set) -> dict:
     return {**sections, "training_data": data_fingerprint(train_set)}
 
 
-_ABSENT = object()
-
-
 def _flat(record: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in record.items():
@@ -124,20 +121,14 @@ def _flat(record: dict, prefix: str = "") -> dict:
     return out
 
 
-def _shown(value) -> str:
-    if value is _ABSENT:
-        return "(not recorded)"
-    return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
 def record_differences(trained: dict, now: dict) -> list[tuple[str, str, str]]:
-    """(dotted key, value in the checkpoint's record, value now) for every key that differs."""
+    """(dotted key, value in the checkpoint's record, value in this build's) for every key that differs."""
     then, now = _flat(trained), _flat(now)
+    exact = lambda record, key: json.dumps(record[key], sort_keys=True, default=str) if key in record else None
+    shown = lambda record, key: ("(none)" if key not in record else
+                                 record[key] if isinstance(record[key], str) else exact(record, key))
     keys = list(now) + [k for k in then if k not in now]
-    same = lambda a, b: json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-    return [(k, _shown(then.get(k, _ABSENT)), _shown(now.get(k, _ABSENT))) for k in keys
-            if then.get(k, _ABSENT) is _ABSENT or now.get(k, _ABSENT) is _ABSENT
-            or not same(then[k], now[k])]
+    return [(k, shown(then, k), shown(now, k)) for k in keys if exact(then, k) != exact(now, k)]
 
 
 def resume_refusal(checkpoint: Path, differences: list[tuple[str, str, str]]) -> str:
