@@ -256,8 +256,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     Under torchrun (common.distributed.init() called) the model trains with DistributedDataParallel:
     cfg["batch_size"] stays the global batch, each process takes its share of every batch of the one seeded
     order (the union of the shares is the single-process batch), gradients are averaged so each step equals a
-    step on the whole batch; augmentation and dropout draws of process r are seeded with seed + 1 + r. Only
-    process 0 logs, validates and writes the checkpoint. With one process the loop is the single-process loop."""
+    step on the whole batch (a last batch smaller than the number of processes is dropped); augmentation and
+    dropout draws of process r are seeded with seed + 1 + r. Only process 0 logs, validates and writes the
+    checkpoint; every process resumes from it. With one process the loop is the single-process loop."""
     world, rank = distributed.world_size(), distributed.rank()
     main = rank == 0
     log = log_fn if main else (lambda *_: None)
@@ -303,8 +304,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
             if differences:
                 raise ConfigError(resume_refusal(checkpoint, differences))
             resumable = True
-        else:
-            resumable = state.get("fingerprint") == fingerprint and world == 1
+        else:   # written before the record: keyed on the training config (as it was then) and the sample count
+            before_precision = {k: v for k, v in cfg.items() if not (k == "precision" and v == "fp32")}
+            resumable = state.get("fingerprint") == _fingerprint(before_precision, n) and world == 1
             if resumable:
                 log(f"{checkpoint} predates the resume record: only its training config and sample count were "
                     f"compared, not the front end, model or data")
@@ -327,7 +329,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
             result.seconds_total = state.get("seconds", 0.0)
             log(f"resuming from {checkpoint} after epoch {start_epoch}/{epochs}")
         else:
-            log(f"{checkpoint} was trained with another config or data: training from scratch")
+            log(f"{checkpoint} was trained with another config, data or number of processes: training from scratch")
 
     swapped = to_sync_batchnorm(model) if world > 1 and device.type == "cuda" else []
     net = model if forward is None else _TrainingView(model, forward)
