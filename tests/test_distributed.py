@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def torchrun(out: Path, *jobs: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}   # gloo
     env.pop("WORLD_SIZE", None)
     return subprocess.run(distributed.launch_command(2, ["tests.ddp_worker", str(out), *jobs]), cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -48,7 +48,7 @@ def test_two_processes_take_the_single_process_steps(runs, tmp_path):
     """No augmentation and no dropout: each step on two halves of the global batch (the last batch of 13 split
     7 + 6) with averaged gradients is the step one process takes on the whole batch."""
     one = model()
-    result = fit(one, Blobs(301), CFG, tmp_path / "one.pt", log_fn=lambda *_: None)
+    result = fit(one, Blobs(301), CFG, tmp_path / "one.pt", device="cpu", log_fn=lambda *_: None)
     two = checkpoint(runs, "plain.pt")
     assert [h["loss"] for h in two["history"]] == [h["loss"] for h in result.history]
     for a, b in zip(one.state_dict().values(), two["model"].values()):
@@ -97,7 +97,7 @@ def test_build_nproc_launches_torchrun_with_the_other_arguments(monkeypatch):
 def test_a_recipe_builds_on_two_processes(tmp_path):
     """`tinyzoo build kws/ds_cnn --nproc 2` on the bundled sample: process 0 synthesises, trains with process 1
     and deploys; the build folder is what one process leaves. About a minute on 2 cores."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TINYZOO_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TINYZOO_CACHE": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": ""}
     run = subprocess.run([sys.executable, "-m", "zoo", "build", "kws/ds_cnn", "--nproc", "2", "--profile", "quick",
                           "--build-dir", str(tmp_path / "b"), "--set", "train.epochs=2",
                           "--set", "data.synthetic.per_word=30", "--target", "ethos-u55-128"],

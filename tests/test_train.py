@@ -134,7 +134,7 @@ def test_one_process_trains_exactly_as_before_ddp(tmp_path):
     losses = reference_fit(before, data, cfg, noise)
     torch.manual_seed(5)
     now = dropout_model()
-    result = fit(now, data, cfg, tmp_path / "now.pt", batch_transform=noise, log_fn=quiet)
+    result = fit(now, data, cfg, tmp_path / "now.pt", batch_transform=noise, device="cpu", log_fn=quiet)
     assert [h["loss"] for h in result.history] == losses
     for a, b in zip(before.state_dict().values(), now.state_dict().values()):
         assert torch.equal(a, b)
@@ -166,8 +166,9 @@ def test_batch_size_must_divide_over_the_processes(tmp_path, monkeypatch):
 def test_bf16_is_ignored_on_the_cpu(tmp_path):
     messages = []
     a, b = model(), model()
-    fit(a, Blobs(), {**CFG, "epochs": 1}, tmp_path / "a.pt", log_fn=quiet)
-    result = fit(b, Blobs(), {**CFG, "epochs": 1, "precision": "bf16"}, tmp_path / "b.pt", log_fn=messages.append)
+    fit(a, Blobs(), {**CFG, "epochs": 1}, tmp_path / "a.pt", device="cpu", log_fn=quiet)
+    result = fit(b, Blobs(), {**CFG, "epochs": 1, "precision": "bf16"}, tmp_path / "b.pt", device="cpu",
+                 log_fn=messages.append)
     assert "ignored on the CPU" in messages[0] and result.precision == "fp32"
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
