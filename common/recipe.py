@@ -44,7 +44,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     """`tinyzoo build NAME --nproc N`: the same build under torchrun in N processes of this machine (the other
     arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, --nproc 1,
-    or already under torchrun)."""
+    --help, or already under torchrun)."""
     from common import distributed
 
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -52,8 +52,12 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     known, rest = parser.parse_known_args(list(argv))
     if known.nproc is not None and known.nproc < 1:
         raise ConfigError(f"--nproc {known.nproc}: the number of training processes must be at least 1")
-    if known.nproc in (None, 1) or distributed.launched():
+    if known.nproc in (None, 1) or distributed.launched() or {"-h", "--help"} & set(rest):
         return None
+    # the build's arguments and config checked here: a mistake is one line, not one traceback per process
+    from common.train import check_global_batch
+
+    check_global_batch(config(REPO / "recipes" / name, arguments(name, rest))["train"]["batch_size"], known.nproc)
     return distributed.launch(known.nproc, ["zoo", "build", name, *rest])
 
 

@@ -238,6 +238,13 @@ def _batch_norm_note(model: torch.nn.Module, world: int, device: torch.device) -
             "process 0's, which DDP broadcasts before every step")
 
 
+def check_global_batch(batch_size: int, world: int) -> None:
+    """train.batch_size is the global batch: each of the `world` processes takes an equal share."""
+    if batch_size % world:
+        raise ConfigError(f"train.batch_size {batch_size} (the global batch) does not divide over {world} "
+                          f"processes: make it a multiple of {world}")
+
+
 def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         batch_transform: Callable | None = None, forward: Callable | None = None, eval_set: tuple[torch.Tensor, torch.Tensor] | None = None,
         resume: bool = True, device: str | torch.device | None = None, drop_last: bool = False,
@@ -270,9 +277,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     n, batch_size, epochs, seed = len(train_set), cfg["batch_size"], cfg["epochs"], cfg.get("seed", 0)
     if n == 0:
         raise ConfigError("the training set is empty: check the data root and data.* in the config")
-    if batch_size % world:
-        raise ConfigError(f"train.batch_size {batch_size} (the global batch) does not divide over {world} "
-                          f"processes: make it a multiple of {world}")
+    check_global_batch(batch_size, world)
     steps = n // batch_size if drop_last else math.ceil(n / batch_size)
     if world > 1 and not drop_last and 0 < n % batch_size < world:
         steps -= 1   # every process needs a sample of the last batch

@@ -85,6 +85,9 @@ def test_build_nproc_launches_torchrun_with_the_other_arguments(monkeypatch):
     assert launched == [(2, ["zoo", "build", "kws/ds_cnn", "--profile", "quick", "--no-resume"])]
     assert recipe.nproc_launch("kws/ds_cnn", ["--profile", "quick"]) is None
     assert recipe.nproc_launch("kws/ds_cnn", ["--nproc", "1"]) is None     # one process: no torchrun
+    with pytest.raises(ConfigError, match=r"^train.batch_size 100 \(the global batch\) does not divide over 3"):
+        recipe.nproc_launch("kws/ds_cnn", ["--nproc", "3"])                # checked before launching
+    assert len(launched) == 1
     assert distributed.launch_command(2, ["zoo", "build", "kws/ds_cnn"])[1:] == [
         "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "zoo", "build", "kws/ds_cnn"]
     monkeypatch.setenv("WORLD_SIZE", "2")        # under torchrun: nothing more to launch
