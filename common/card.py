@@ -355,13 +355,26 @@ def frontend_section(m: dict) -> str:
                       "", f"Model input: {m['model_info']['input']['shape']} {m['model_info']['input']['dtype']}."])
 
 
+def _parallel_training(t: dict) -> str:
+    """What the training line adds for a run on several processes or in bf16 (nothing for one fp32 process, so
+    cards of such runs read as before)."""
+    out = ""
+    if t.get("world_size", 1) > 1:
+        w, b = t["world_size"], t["global_batch_size"]
+        out += (f" (the global batch: {w} processes x {b // w}, PyTorch DDP on {t['devices']} averaging gradients; "
+                f"batch norm: {t['batch_norm']}; {t['process_seeds']})")
+    if t.get("precision", "fp32") != "fp32":
+        out += f", {t['precision']}"
+    return out
+
+
 def training_section(m: dict) -> str:
     t, cfg = m["training"], m["config"]["train"]
     final = t.get("final") or {}
     aug = cfg.get("augment", {})
     return "\n".join([
         "## Training", "",
-        f"{t['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer']} lr {cfg['lr']} ({cfg.get('lr_schedule')}), "
+        f"{t['epochs']} epochs, batch {cfg['batch_size']}{_parallel_training(t)}, {cfg['optimizer']} lr {cfg['lr']} ({cfg.get('lr_schedule')}), "
         f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, seed {cfg['seed']}. "
         + (f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. " if aug else "")
         + 

@@ -139,24 +139,29 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     per target → TOSA-reference verification → Vela report → card. A KWS recipe's train.py calls this with its
     name and folder; the model and everything else come from its config.yaml, so DS-CNN and KWT share data,
     front end and evaluation and are comparable in one table."""
-    from common import pipeline, recipe
+    from common import distributed, pipeline, recipe
     from common.config import build_model
-    from common.train import fit, seed_everything
+    from common.train import fit, seed_everything, weights_shaped_by
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)
     build_dir = recipe.build_dir(name, args)
+    distributed.init()   # under torchrun: one of several training processes
     seed_everything(cfg["train"]["seed"])
 
     # 1. Data: real Speech Commands clips (+ synthetic speech) for training, the real test split for testing.
-    data = load(cfg, args.data_root)
+    with distributed.main_first():   # process 0 synthesises (and caches) the speech, the others read the cache
+        data = load(cfg, args.data_root)
     train_transform = TrainTransform(cfg, data.noise)
     validation = (features_of(data.validation, cfg["frontend"]), data.validation.labels) if len(data.validation) else None
 
     # 2-3. Float model, trained on augmented MFCC features.
     model = build_model(cfg)
     trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
-                  eval_set=validation, resume=not args.no_resume)
+                  eval_set=validation, resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
+    distributed.cleanup()
+    if not distributed.is_main():   # the other processes' work ends with training
+        return build_dir
 
     # 4-8. int8 (PTQ, optionally QAT), lowering per target, TOSA-reference verification, Vela report, card.
     return pipeline.quantize_verify_publish(

@@ -210,7 +210,7 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
         "hardware": hardware(),
         "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
                      "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
-                     "final": trained.history[-1] if trained.history else None},
+                     "final": trained.history[-1] if trained.history else None, **trained.setup()},
         **deployed,
         "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else ""),
     }
@@ -275,7 +275,7 @@ def slim_checkpoint(source: Path, dest: Path) -> Path:
     """The published checkpoint: the trained weights and how they were trained, without the optimizer state
     that only resuming needs (a third of the size)."""
     state = torch.load(str(source), map_location="cpu", weights_only=False)
-    keep = {k: state[k] for k in ("model", "epoch", "history", "config", "fingerprint") if k in state}
+    keep = {k: state[k] for k in ("model", "epoch", "history", "config", "fingerprint", "record") if k in state}
     tmp = dest.with_name(dest.name + ".tmp")
     torch.save(keep if "model" in state else state, tmp)
     tmp.replace(dest)

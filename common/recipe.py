@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Sequence
 
 from common.config import apply_overrides, as_override, load_config, validate
-from common.errors import TinyzooError
+from common.errors import ConfigError, TinyzooError
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    return build_parser(name).parse_args(argv)
+    args = build_parser(name).parse_args(argv)
+    check_nproc(name, args.nproc)
+    return args
 
 
 def build_parser(name: str, parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -36,6 +38,45 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="train from scratch even if a checkpoint exists")
     parser.add_argument("--publish", action="store_true",
                         help="also write the card to cards/ and the artifacts to zoo/artifacts/ (maintainers)")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="train on N processes of this machine (PyTorch DDP under torchrun: gloo on CPUs, one "
+                             "GPU each with nccl); train.batch_size stays the global batch")
+
+
+def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
+    """`tinyzoo build NAME --nproc N`: the same build under torchrun in N processes of this machine (the other
+    arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, --nproc 1,
+    --help, or already under torchrun)."""
+    from common import distributed
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--nproc", type=int)
+    known, rest = parser.parse_known_args(list(argv))
+    if known.nproc is not None and known.nproc < 1:
+        raise ConfigError(f"--nproc {known.nproc}: the number of training processes must be at least 1")
+    if known.nproc in (None, 1) or distributed.launched() or {"-h", "--help"} & set(rest):
+        return None
+    # the build's arguments and config checked here: a mistake is one line, not one traceback per process
+    from common.train import check_global_batch
+
+    check_global_batch(config(REPO / "recipes" / name, arguments(name, rest))["train"]["batch_size"], known.nproc)
+    return distributed.launch(known.nproc, ["zoo", "build", name, *rest])
+
+
+def check_nproc(name: str, nproc: int | None) -> None:
+    """--nproc reaching a build: only as what torchrun already started (it launches from `tinyzoo build`)."""
+    import os
+
+    from common import distributed
+
+    if nproc is None:
+        return
+    started = int(os.environ.get("WORLD_SIZE", "1"))
+    if distributed.launched() and nproc != started:
+        raise ConfigError(f"--nproc {nproc}, but torchrun started {started} processes: leave --nproc out under torchrun")
+    if not distributed.launched() and nproc > 1:
+        raise ConfigError(f"--nproc is launched by the CLI: run `tinyzoo build {name} --nproc {nproc} ...`, or "
+                          f"torchrun --nproc_per_node {nproc} $(which tinyzoo) build {name} ...")
 
 
 def config(recipe_dir: Path, args: argparse.Namespace) -> dict:

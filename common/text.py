@@ -370,23 +370,29 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
 def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for a language-model recipe, top to bottom: text → tokenizer → train → int8 → Ethos-U
     .pte per target → TOSA-reference perplexity and int8 generation → Vela report → card."""
-    from common import pipeline
+    from common import distributed, pipeline
     from common.config import build_model, resolved
-    from common.train import fit, seed_everything
+    from common.train import fit, seed_everything, weights_shaped_by
     from common.verify import logits_of
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)
     build_dir = recipe.build_dir(name, args)
+    distributed.init()   # under torchrun: one of several training processes
     seed_everything(cfg["train"]["seed"])
 
     # 1. Data: tokenizer trained on the training stories; token windows.
-    data = load(cfg, args.data_root, build_dir)
+    with distributed.main_first():   # process 0 trains and saves the tokenizer, the others load it
+        tokenizer = None if distributed.is_main() else Tokenizer.load(build_dir / "tokenizer.model")
+        data = load(cfg, args.data_root, build_dir, tokenizer=tokenizer)
 
     # 2-3. Float model, next-token cross-entropy on the training windows.
     lm = build_model(cfg)
     trained = fit(lm, data.train, cfg["train"], build_dir / "checkpoint.pt", forward=next_token_logits,
-                  resume=not args.no_resume)
+                  resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
+    distributed.cleanup()
+    if not distributed.is_main():   # the other processes' work ends with training
+        return build_dir
 
     # 4-8. int8 on committed calibration windows, lowering per target, TOSA-reference perplexity, samples, card.
     calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir,

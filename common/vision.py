@@ -82,13 +82,14 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for an image-classification recipe, top to bottom: data → train → int8 → Ethos-U .pte
     per target → TOSA-reference verification → Vela report → card. A vision recipe's train.py calls this with
     its name and folder; the model and everything else come from its config.yaml."""
-    from common import pipeline
+    from common import distributed, pipeline
     from common.config import build_model
-    from common.train import fit, seed_everything
+    from common.train import fit, seed_everything, weights_shaped_by
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)
     build_dir = recipe.build_dir(name, args)
+    distributed.init()   # under torchrun: one of several training processes
     seed_everything(cfg["train"]["seed"])
 
     # 1. Data: training images (+ extra folders); the test split for testing only.
@@ -98,7 +99,10 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     # 2-3. Float model on augmented, preprocessed images.
     model = build_model(cfg)
     trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
-                  resume=not args.no_resume)
+                  resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
+    distributed.cleanup()
+    if not distributed.is_main():   # the other processes' work ends with training
+        return build_dir
 
     # 4-8. int8 (PTQ, optionally QAT), lowering per target, TOSA-reference verification, Vela report, card.
     return pipeline.quantize_verify_publish(

@@ -67,6 +67,23 @@ def test_human_part_has_every_target_and_section(metrics):
     assert "| int8 TOSA reference, ethos-u85-256 | 73.33 % | 98.00 % | 99.00 % | 1 LSB |" in text
 
 
+def test_training_line_states_processes_devices_and_precision(metrics):
+    from common.train import TrainResult
+
+    before = render_card(metrics)
+    one = TrainResult(world_size=1, devices="1 x CPU", global_batch_size=100)
+    metrics["training"].update(one.setup())               # one fp32 process: the card reads as before
+    assert render_card(metrics) == before
+    two = TrainResult(world_size=2, devices="2 x CPU (gloo)", global_batch_size=100, batch_norm="per-process statistics")
+    metrics["training"].update(two.setup())
+    line = next(l for l in render_card(metrics).splitlines() if l.startswith("2 epochs, batch 100"))
+    assert line.startswith("2 epochs, batch 100 (the global batch: 2 processes x 50, PyTorch DDP on 2 x CPU (gloo) "
+                           "averaging gradients; batch norm: per-process statistics; augmentation and dropout draws "
+                           "of process r seeded with seed + 1 + r), adam lr 0.003")
+    metrics["training"]["precision"] = "bf16 autocast"
+    assert "seed + 1 + r), bf16 autocast, adam lr" in render_card(metrics)
+
+
 def test_cpu_fallback_is_named(metrics):
     metrics["targets"]["ethos-u55-128"] = target("ethos-u55-128", 107389, cpu_ops=1)
     assert "65 / 1 (aten.where)" in render_card(metrics)

@@ -50,16 +50,22 @@ def _info(args) -> None:
         raise TinyzooError(f"{model.name} has no card yet; build it with `tinyzoo build {model.name}`")
 
 
-def _build(args, rest: list[str]) -> None:
+def _build(args, rest: list[str]) -> int:
+    from common.recipe import nproc_launch
+
     if args.model is None:
         if "-h" in rest or "--help" in rest:
             print(_build_help())
-            return
+            return 0
         raise TinyzooError(f"build needs a model: tinyzoo build MODEL [options]; models: "
                            f"{', '.join(registry.list_models())}")
     model = registry.get(args.model)
     _check_build_arguments(model, rest)
+    launched = nproc_launch(model.name, rest)   # --nproc N: the same build under torchrun
+    if launched is not None:
+        return launched
     model.train_module().main(rest)
+    return 0
 
 
 def _build_help() -> str:
@@ -396,15 +402,17 @@ COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "car
             "index": _index, "data": _data, "deploy": _deploy}
 
 
-def _run(argv: list[str]) -> None:
+def _run(argv: list[str]) -> int:
     args, rest = parser().parse_known_args(argv)
+    code = 0
     if args.command == "build":
-        _build(args, rest)
+        code = _build(args, rest)
     elif rest:
         raise TinyzooError(f"unrecognized arguments: {' '.join(rest)} (see `tinyzoo {args.command} --help`)")
     else:
         COMMANDS[args.command](args)
     sys.stdout.flush()    # a closed pipe shows here, inside the handlers below, not at interpreter exit
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -414,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get("TINYZOO_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     try:
-        _run(argv)
+        code = _run(argv)
     except SystemExit as done:      # --help / --version
         return done.code if isinstance(done.code, int) else 0
     except TinyzooError as err:
@@ -436,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tinyzoo: error: unexpected {type(err).__name__}: {err} (a bug in tinyzoo: rerun with --debug "
               f"or TINYZOO_DEBUG=1 for the traceback and report it)", file=sys.stderr)
         return 1
-    return 0
+    return code
 
 
 def _stdout_to_devnull() -> None:
