@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ RANDOM_CALIBRATION_SAMPLES = 16
 def parse_shape(text: str) -> tuple[int, ...]:
     """'1,3,96,96' → (1, 3, 96, 96); the deployed graph runs one sample, so the first dimension is 1."""
     try:
-        shape = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+        shape = tuple(int(d) for d in re.split(r"[,x]", text.strip()))
     except ValueError:
         raise ConfigError(f"--input-shape {text!r} is not a list of integers such as 1,3,96,96") from None
     if not shape or any(d <= 0 for d in shape):

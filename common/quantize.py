@@ -48,16 +48,28 @@ def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModul
     """torch.export at the example inputs' static shapes (batch 1, as the graph runs on the MCU) → GraphModule,
     as the PT2E quantizer wants it (no `_guards_fn`, see the ExecuTorch notes). A model torch.export cannot
     trace raises ExportError with export's own first line and the model's line it stopped at."""
+    import contextlib
+    import io
+    import logging
     import traceback
 
+    loggers = [logging.getLogger(n) for n in ("torch.export", "torch._export", "torch._dynamo",
+                                               "torch.fx.experimental.symbolic_shapes")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:   # a failed trace is reported once, below, not as pages of torch's own warnings
+        lg.setLevel(logging.ERROR)
     try:
-        program = torch.export.export(model, tuple(example_inputs))
+        with contextlib.redirect_stderr(io.StringIO()):   # torch prints the partial graph of a failed trace
+            program = torch.export.export(model, tuple(example_inputs))
     except Exception as err:  # noqa: BLE001 — any tracing failure is the user's model, reported in one line
         first = next((line for line in str(err).strip().splitlines() if line.strip()), type(err).__name__)
         where = _user_frame("".join(traceback.format_exception(err)))
         raise ExportError(f"torch.export cannot trace {type(model).__name__}"
-                          + (f" (at {where})" if where else "") + f": {first.strip()} — make that line "
-                          f"traceable with static shapes (no data-dependent Python control flow)") from None
+                          + (f" (at {where})" if where else "") + f": {first.strip()} — check the input shape, and make that "
+                          f"line traceable (static shapes, no data-dependent Python control flow)") from None
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
     return program.module(check_guards=False)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -419,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done, 2 a user error (one line on stderr), 130 interrupted, 141 output pipe closed,
     1 an unexpected error (a bug: one line; --debug or TINYZOO_DEBUG=1 shows the traceback)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # torchao registers two Enums with torch's pytree at import and torch 2.14 warns about it on every run
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     debug = "--debug" in argv or os.environ.get("TINYZOO_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
     try:
