@@ -233,7 +233,7 @@ TRAIN = Section({
     "momentum": Key("number", ge=0, lt=1, optional=True), "lr": NUM_POS,
     "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": _opt(INT_NONNEG),
     "weight_decay": _opt(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
-    "seed": INT_NONNEG, "augment": AUGMENT,
+    "seed": INT_NONNEG, "augment": AUGMENT, "precision": Key("str", choices=("fp32", "bf16"), optional=True),
 })
 
 QUANTIZE = Section({

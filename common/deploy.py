@@ -131,13 +131,13 @@ def random_inputs(shapes: Sequence[tuple[int, ...]], count: int = RANDOM_CALIBRA
 def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, targets: Sequence[str],
                  out_dir: str | Path, calibration: Iterable | None = None, eval_inputs: Sequence[torch.Tensor] | None = None,
                  scheme: str = "a8w8", npu_only: bool = False, name: str = "user/model", weights: str = "",
-                 reproduce: str = "", log=print) -> dict:
+                 random_samples: int = RANDOM_CALIBRATION_SAMPLES, reproduce: str = "", log=print) -> dict:
     """Deploy `model` to each Ethos-U target and measure it; writes `<out_dir>/<target>/model.pte` (+ TOSA graph,
     Vela's reports), `<out_dir>/metrics.json` and a card, and returns the metrics.
 
     `example_inputs`: one batch-1 tensor per model input (the deployed static shapes). `calibration`: batches (a
     tensor (N, ...) or a tuple of them per batch); None → seeded random-normal inputs, and the figures then
-    describe the architecture, not accuracy. `eval_inputs`: one tensor (N, ...) per input for the fidelity
+    describe the architecture, not accuracy (`random_samples` of them). `eval_inputs`: one tensor (N, ...) per input for the fidelity
     figures (default: the calibration inputs). `npu_only` makes any operator left on the CPU an error."""
     from common import pipeline
     from common.verify import fidelity
@@ -151,7 +151,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     shapes = [tuple(x.shape) for x in example]
     random_calibration = calibration is None
     if random_calibration:
-        calibration = [tuple(random_inputs(shapes))]
+        calibration = [tuple(random_inputs(shapes, random_samples))]
     calibration = [tuple(b) if isinstance(b, (tuple, list)) else (b,) for b in calibration]
     for batch in calibration:
         for x, shape in zip(batch, shapes):

@@ -156,3 +156,63 @@ def torchaudio_conv_tasnet():
     torch.manual_seed(0)
     return _seeded(ConvTasNet(num_sources=2, enc_kernel_size=16, enc_num_feats=64, msk_kernel_size=3,
                               msk_num_feats=32, msk_num_hidden_feats=64, msk_num_layers=2, msk_num_stacks=1))
+
+
+def _torchvision(name: str, size: int) -> nn.Module:
+    """A torchvision model with random weights whose batch-norm statistics are recomputed on 32 seeded random
+    images of the input size: at torchvision's initialisation the activations of deep networks shrink towards 0
+    through the layers in eval mode (MobileNetV2's outputs are ~1e-9), which would make int8 figures meaningless;
+    with the statistics of real-looking activations every layer is normalised as in a trained network."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, weights=None)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None          # a cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(8, 3, size, size))
+    return model.eval()
+
+
+def mobilenet_v2_224():
+    return _torchvision("mobilenet_v2", 224)
+
+
+def mobilenet_v2_96():
+    return _torchvision("mobilenet_v2", 96)
+
+
+def mobilenet_v3_small():
+    return _torchvision("mobilenet_v3_small", 224)
+
+
+def mobilenet_v3_large():
+    return _torchvision("mobilenet_v3_large", 224)
+
+
+def resnet18():
+    return _torchvision("resnet18", 224)
+
+
+def efficientnet_b0():
+    return _torchvision("efficientnet_b0", 224)
+
+
+def squeezenet1_1():
+    return _torchvision("squeezenet1_1", 224)
+
+
+def shufflenet_v2_x0_5():
+    return _torchvision("shufflenet_v2_x0_5", 224)
+
+
+def mnasnet0_5():
+    return _torchvision("mnasnet0_5", 224)
+
+
+def regnet_x_400mf():
+    return _torchvision("regnet_x_400mf", 224)

@@ -51,7 +51,9 @@ def qat_model():
 
     torch.manual_seed(0)
     float_model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
-    return prepare_qat(float_model, (torch.randn(1, 8),), target="ethos-u55-128")
+    # a static-batch QAT graph: each process trains its share of the global batch
+    return prepare_qat(float_model, (torch.randn(1, 8),), target="ethos-u55-128",
+                       batch_size=CFG["batch_size"] // distributed.world_size())
 
 
 def same_weights_everywhere(trained: torch.nn.Module) -> None:
@@ -77,7 +79,7 @@ def main(out: Path, jobs: list[str]) -> None:
                 batch_transform=transform, log_fn=quiet)
         elif job == "qat":
             trained = qat_model()
-            fit(trained, data, {**CFG, "epochs": 2, "lr": 0.001}, out / "qat.pt", log_fn=quiet)
+            fit(trained, data, {**CFG, "epochs": 2, "lr": 0.001}, out / "qat.pt", log_fn=quiet, drop_last=True)
         else:
             raise SystemExit(f"unknown job {job}")
         same_weights_everywhere(trained)

@@ -257,6 +257,8 @@ def _deploy(args) -> None:
     from common.lower import check_target
 
     shapes = [deploy.parse_shape(s) for s in args.input_shape]
+    if args.samples < 1:
+        raise TinyzooError(f"--samples {args.samples}: at least 1")
     targets = [check_target(t) for t in args.target]          # arguments first, before loading anything
     model, weights = deploy.load_model(args.model)
     calibration = [tuple(deploy.load_inputs(args.calibration, shapes))] if args.calibration else None
@@ -265,7 +267,7 @@ def _deploy(args) -> None:
     shape_args = " ".join(f"--input-shape {','.join(map(str, s))}" for s in shapes)
     metrics = deploy.deploy_model(
         model, [torch.zeros(s) for s in shapes], targets=targets, out_dir=args.out, calibration=calibration,
-        eval_inputs=eval_inputs, scheme=args.scheme, npu_only=args.npu_only,
+        eval_inputs=eval_inputs, scheme=args.scheme, npu_only=args.npu_only, random_samples=args.samples,
         name=args.name or deploy.default_name(args.model), weights=weights, log=log,
         reproduce=(f"tinyzoo deploy {args.model} {shape_args} " + " ".join(f"--target {t}" for t in targets)
                    + (f" --calibration {args.calibration}" if args.calibration else "")
@@ -385,6 +387,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--calibration", type=Path, help="a .npy/.pt file or a folder of them (default: seeded random "
                                                      "inputs: figures then describe the architecture, not accuracy)")
     s.add_argument("--eval", type=Path, help="inputs for the fidelity figures (default: the calibration inputs)")
+    s.add_argument("--samples", type=int, default=16, help="how many seeded random inputs without --calibration "
+                                                           "(default 16)")
     s.add_argument("--scheme", choices=["a8w8", "a16w8"], default="a8w8",
                    help="int8 activations and weights, or int16 activations with int8 weights")
     s.add_argument("--npu-only", action="store_true", help="an operator left on the CPU is an error")
