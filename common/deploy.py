@@ -157,6 +157,8 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
         for x, shape in zip(batch, shapes):
             if tuple(x.shape[1:]) != shape[1:]:
                 raise ConfigError(f"a calibration batch has shape {tuple(x.shape)}; the model input is {shape}")
+    eval_source = ("the given evaluation inputs (--eval)" if eval_inputs is not None else
+                   "the seeded random calibration inputs" if random_calibration else "the calibration inputs")
     if eval_inputs is None:
         eval_inputs = [torch.cat([b[i] for b in calibration]) for i in range(len(shapes))]
     eval_inputs = tuple(torch.as_tensor(x, dtype=torch.float32) for x in eval_inputs)
@@ -191,9 +193,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
         "weights": weights or "as given",
         "calibration": {"samples": int(n_cal), "source": "seeded random-normal inputs" if random_calibration
                         else "the user's calibration inputs"},
-        "fidelity_inputs": {"samples": int(len(eval_inputs[0])),
-                            "source": "the calibration inputs" if eval_inputs is None or random_calibration
-                            else "the user's inputs"},
+        "fidelity_inputs": {"samples": int(len(eval_inputs[0])), "source": eval_source},
         "model_info": {
             "params": int(sum(p.numel() for p in model.parameters())),
             "macs": first.get("macs"),

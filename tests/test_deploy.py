@@ -180,6 +180,7 @@ def test_python_api_with_real_calibration_and_eval_inputs(tmp_path):
                          log=lambda *a: None)
     fid = metrics["fidelity"]
     assert fid["samples"] == 20 and metrics["calibration"] == {"samples": 32, "source": "the user's calibration inputs"}
+    assert metrics["fidelity_inputs"]["source"].startswith("the given evaluation inputs")
     assert fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] > 25 and fid["tosa_int8"]["ethos-u85-256"]["top1_agreement_float"] >= 0.9
     assert metrics["targets"]["ethos-u85-256"]["cpu_ops"] == 0
     assert len(metrics["model_info"]["inputs"]) == 2

@@ -107,6 +107,7 @@ def test_greedy_generation_reads_the_last_prompt_position_and_slides():
     assert seen[0] == [1, 2, 0, 0] and seen[2] == [1, 2, 3, 4] and seen[3] == [2, 3, 4, 5]
 
 
+@pytest.mark.lowering
 @pytest.mark.parametrize("target", ["ethos-u55-128", "ethos-u85-256"])
 def test_tiny_lm_lowers_fully_and_the_integer_graph_matches_fake_quant(target, tmp_path):
     torch.manual_seed(0)
@@ -192,6 +193,7 @@ def test_decode_step_computes_the_fixed_window_inside_the_window():
     assert (window - stepped).abs().max() < 1e-4
 
 
+@pytest.mark.lowering
 def test_tiny_decode_step_lowers_fully_and_decodes_like_fake_quant_on_the_tosa_reference(tmp_path):
     from common.quantize import all_io_quant_params
     from recipes.text.tiny_lm.model import DecodeStep

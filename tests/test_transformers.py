@@ -14,6 +14,8 @@ from common.verify import logits_of, quantize, run_tosa
 from common.layers import LayerNorm
 from recipes.kws.kwt.model import kwt
 
+pytestmark = pytest.mark.lowering   # transformer graphs take 20-40 s each to quantize and lower on 2 cores
+
 
 class StockEncoder(nn.Module):
     """A KWT-style classifier written with stock layers only."""
