@@ -12,12 +12,11 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-REPO = Path(__file__).resolve().parent.parent
+from common.layout import REPO
 
 
 def launched() -> bool:

@@ -15,7 +15,7 @@ from common.data.speech_commands import ClipSet, background_noise, kws_eval_set,
 from common.errors import DatasetNotFoundError
 from common.frontend import MFCC, MfccConfig, SpecAugment
 
-REPO = Path(__file__).resolve().parent.parent
+from common.layout import REPO
 BUNDLED_SAMPLE = REPO / "zoo" / "data" / "speech_commands_sample"
 
 

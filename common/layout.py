@@ -1,5 +1,8 @@
 """What a build publishes (zoo/artifacts/<task>/<model>/, the Hub repos, the index): one list, read by the
-pipeline that writes the files and by the hub code that indexes and downloads them."""
+pipeline that writes the files and by the hub code that indexes and downloads them; and where the checkout is."""
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent   # the repository root (recipes/, zoo/, cards/ beside common/)
 
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
                "reference_input.bin",

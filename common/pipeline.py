@@ -21,7 +21,7 @@ from common.lower import check_target, lower_ethos_u
 from common.verify import compare, logits_of, run_tosa
 from common.verify import quantize as quantize_array
 
-REPO = Path(__file__).resolve().parent.parent
+from common.layout import REPO
 ARTIFACTS = REPO / "zoo" / "artifacts"
 CARDS = REPO / "cards"
 

@@ -111,9 +111,3 @@ class KwsSmoother:
         result = KwsResult(self.count, best, float(mean[best]), detected)
         self.count += 1
         return result
-
-
-def kws_detections(posteriors, cfg: KwsPostprocess) -> list[KwsResult]:
-    """Run a sequence of posteriors (results, classes) through a fresh smoother; return the detections."""
-    smoother = KwsSmoother(cfg)
-    return [r for r in (smoother.push(p) for p in np.asarray(posteriors)) if r.detected]

@@ -9,7 +9,7 @@ from typing import Sequence
 from common.config import apply_overrides, as_override, load_config, validate
 from common.errors import ConfigError, TinyzooError
 
-REPO = Path(__file__).resolve().parent.parent
+from common.layout import REPO
 
 
 def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -5,7 +5,8 @@ int8 graph. `build()` is the whole chain for a text recipe (recipes/text/*).
 The deployed graph is fixed-window: it maps `context` token embeddings to next-token logits at every position.
 Perplexity is measured on non-overlapping validation windows (every token predicted once, with the context the
 window gives it); generation places the prompt at the start of the window and reads the logits at the last
-prompt position, sliding the window once it is full (no KV cache: each new token costs one whole inference).
+prompt position, sliding the window once it is full (each new token costs one whole inference); the KV-cache
+decode step (`kv_cache_step`) is the second graph, one token per inference.
 """
 from __future__ import annotations
 

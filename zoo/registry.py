@@ -12,7 +12,7 @@ from pathlib import Path
 from common.config import load_config
 from common.errors import UnknownModelError
 
-REPO = Path(__file__).resolve().parent.parent
+from common.layout import REPO
 RECIPES = REPO / "recipes"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CARDS = REPO / "cards"

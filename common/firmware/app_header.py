@@ -42,7 +42,7 @@ from common.frontend.image import ImageConfig
 from common.frontend.mfcc import MfccConfig, mel_filterbank
 from common.postprocess import KwsPostprocess
 
-REPO = Path(__file__).resolve().parents[2]
+from common.layout import REPO
 ARTIFACTS = REPO / "zoo" / "artifacts"
 SPACE_PIECE = "\u2581"        # SentencePiece's word-boundary mark
 UNKNOWN_SURFACE = " \u2047 "  # what SentencePiece's decode prints for the unknown piece

@@ -36,7 +36,7 @@ from common.frontend.image import ImageConfig, preprocess_numpy
 from common.frontend.mfcc import MfccConfig, mfcc_numpy
 from common.verify import quantize
 
-REPO = Path(__file__).resolve().parents[2]
+from common.layout import REPO
 SPEECH_SAMPLE = REPO / "zoo" / "data" / "speech_commands_sample"
 ARTIFACTS = REPO / "zoo" / "artifacts"
 RECIPES = REPO / "recipes"

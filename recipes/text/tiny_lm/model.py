@@ -4,7 +4,8 @@ no biases, output head tied to the token embedding.
 
 What is different for the NPU, and why:
 - Fixed context: the deployed graph takes exactly `context` token embeddings and returns the next-token logits at
-  every position (static shapes; a fixed-window design — generation slides the window, no KV cache).
+  every position (static shapes; a fixed-window design — generation slides the window; `DecodeStep` below is the
+  KV-cache graph from the same weights).
 - The token-embedding lookup is not in the graph: the app reads rows of the int8 embedding table (quantized with
   the graph's input scale), a copy, no arithmetic. Ethos-U55 has no gather, and the lookup on the CPU would
   cast int64 ids; the table in flash is the same bytes either way.
