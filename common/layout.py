@@ -7,5 +7,5 @@ REPO = Path(__file__).resolve().parent.parent   # the repository root (recipes/,
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
                "reference_input.bin",
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
-TARGET_FILES = ("model.pte", "model.tosa", "reference_output.bin",
+TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin",
                 "decode_step/model.pte")   # language models: the KV-cache decode step's program

@@ -122,6 +122,26 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
             "timings": timings, "reference": reference}
 
 
+def write_bundled_program(pte_path: Path, inputs: list, expected: list) -> Path:
+    """`<target>/model.bpte`: ExecuTorch's BundleIO program — the `.pte` with the int8 reference input and the
+    int8 output the TOSA graph computes for it — which ExecuTorch's `arm_executor_runner` (built with BundleIO
+    support) runs and checks by itself on an FVP or a board."""
+    import numpy as np
+    from executorch.devtools.bundled_program.config import MethodTestCase, MethodTestSuite
+    from executorch.devtools.bundled_program.core import BundledProgram
+    from executorch.devtools.bundled_program.serialize import serialize_from_bundled_program_to_flatbuffer
+
+    case = MethodTestCase(inputs=[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs],
+                          expected_outputs=[torch.from_numpy(np.ascontiguousarray(y)) for y in expected])
+    bundle = BundledProgram(None, [MethodTestSuite(method_name="forward", test_cases=[case])],
+                            pte_file_path=str(pte_path))
+    path = pte_path.with_suffix(".bpte")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(serialize_from_bundled_program_to_flatbuffer(bundle))
+    tmp.replace(path)
+    return path
+
+
 def public_reference(cfg: dict, first_sample: torch.Tensor) -> tuple[tuple, str]:
     """The batch-1 input published with the model (the saved program's example, the golden reference pair):
     the first test sample, or — when the data may not be redistributed (e.g. COCO images) — a seeded random
@@ -148,6 +168,7 @@ def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) 
                      else [f"reference_output_{i}.bin" for i in range(len(outs))])
         for name, raw in zip(out_names, outs):
             (low.pte_path.parent / name).write_bytes(raw.tobytes())
+        write_bundled_program(low.pte_path, raw_in, outs)
     return {"input_shape": list(raw_in[0].shape), "dtype": str(raw_in[0].dtype),
             **({"input_shapes": [list(r.shape) for r in raw_in]} if len(raw_in) > 1 else {})}
 

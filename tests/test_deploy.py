@@ -188,6 +188,22 @@ def test_python_api_with_real_calibration_and_eval_inputs(tmp_path):
     assert (tmp_path / "out" / "reference_input_1.bin").stat().st_size == 4
 
 
+def test_bundled_program_carries_the_pte_and_the_reference_pair(model_file, tmp_path):
+    """<target>/model.bpte (ExecuTorch BundleIO): the very .pte, the int8 reference input and the int8 output the
+    TOSA graph computes, so arm_executor_runner checks the model on an FVP or a board by itself."""
+    from executorch.devtools.bundled_program.serialize import deserialize_from_flatbuffer_to_bundled_program
+
+    out = tmp_path / "out"
+    assert main(["deploy", f"{model_file}:nearest", "--input-shape", "1,3,16,16", "--target", "ethos-u85-256",
+                 "--out", str(out)]) == 0
+    target = out / "ethos-u85-256"
+    bundle = deserialize_from_flatbuffer_to_bundled_program((target / "model.bpte").read_bytes())
+    assert bytes(bundle.program) == (target / "model.pte").read_bytes()
+    (case,) = bundle.method_test_suites[0].test_cases
+    assert bytes(case.inputs[0].val.data) == (out / "reference_input.bin").read_bytes()
+    assert bytes(case.expected_outputs[0].val.data) == (target / "reference_output.bin").read_bytes()
+
+
 @pytest.mark.slow
 def test_deploy_cli_as_a_user_runs_it(model_file, tmp_path):
     """The installed entry point, as a subprocess: --json prints only the metrics on stdout."""
