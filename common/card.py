@@ -227,6 +227,8 @@ def accuracy_section(m: dict) -> str:
         f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric int8, per-channel weights), "
         f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training samples (`calibration.txt`)"
         + (f"; QAT {q['qat']['epochs']} epochs at lr {q['qat']['lr']}" if q.get("qat") else "")
+        + (f" on {q['qat']['world_size']} processes (DDP, the last partial batch dropped)"
+           if (q.get("qat") or {}).get("world_size", 1) > 1 else "")
         + f"; deployed: {q['deployed'].upper()}. Input int8 scale {io['input']['scale']:.6g}, zero point "
         f"{io['input']['zero_point']}; output scale {io['output']['scale']:.6g}, zero point "
         f"{io['output']['zero_point']}.",

@@ -159,9 +159,8 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     model = build_model(cfg)
     trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
                   eval_set=validation, resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
-    distributed.cleanup()
-    if not distributed.is_main():   # the other processes' work ends with training
-        return build_dir
+    if not pipeline.after_training(model, cfg, data.train, train_transform, build_dir, features_of):
+        return build_dir   # the other processes' work ends with training (and QAT)
 
     # 4-8. int8 (PTQ, optionally QAT), lowering per target, TOSA-reference verification, Vela report, card.
     return pipeline.quantize_verify_publish(

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from common import layout
+from common import distributed, layout
 from common import quantize as q
 from common.config import save_yaml, tool_versions
 from common.lower import check_target, lower_ethos_u
@@ -84,15 +84,18 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     if qcfg.get("qat", {}).get("enabled"):
         if qat_train is None:
             raise ValueError("quantize.qat.enabled needs the recipe to pass qat_train")
-        batch = cfg["train"]["batch_size"]
-        log(f"QAT ({scheme}) for {qcfg['qat']['epochs']} epochs at a static batch of {batch}")
+        batch, processes = qat_batch(cfg), distributed.world_size()
+        log(f"QAT ({scheme}) for {qcfg['qat']['epochs']} epochs at a static batch of {batch}"
+            + (f" per process ({processes} processes)" if processes > 1 else ""))
         start = time.perf_counter()
         qat_model = q.prepare_qat(model, example_inputs, target=targets[0], scheme=scheme, batch_size=batch)
         qat_train(qat_model, qcfg["qat"])
+        distributed.cleanup()   # under torchrun the other processes trained QAT with this one and have stopped
         deployed = q.convert_qat(qat_model, example_inputs)
         timings["qat_seconds"] = time.perf_counter() - start
         quant_info.update(deployed="qat", qat={"epochs": qcfg["qat"]["epochs"], "lr": qcfg["qat"]["lr"],
-                                               "batch_size": batch, "last_partial_batch": "dropped"})
+                                               "batch_size": cfg["train"]["batch_size"], "last_partial_batch": "dropped",
+                                               "world_size": processes})
         if score is not None:
             scores = {"ptq_fake_quant_int8": score(ptq), "qat_fake_quant_int8": score(deployed)}
     io = io_params(deployed)
@@ -180,7 +183,6 @@ def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_
     samples, optionally QAT), lowering per target, TOSA-reference verification, Vela report, metrics and card."""
     from common import recipe
     from common.config import resolved
-    from common.train import fit
 
     calibration = recipe.calibration_indices(train_set.ids, recipe_dir, build_dir,
                                              count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
@@ -190,9 +192,7 @@ def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_
     example = (test_features[:1],)
 
     def qat_train(qat_model, qat_cfg):
-        fit(qat_model, train_set, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"],
-                                   "warmup_epochs": 0},
-            build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False, drop_last=True)
+        qat_fine_tune(qat_model, train_set, cfg, build_dir, train_transform)
 
     labels = test_set.labels
     num_classes = len(cfg["data"]["labels"])
@@ -212,6 +212,40 @@ def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_
         deployed["reference"]["label"] = labels[0].tolist()
     metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=data, reproduce=reproduce)
     return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
+
+
+def qat_batch(cfg: dict) -> int:
+    """The static batch the QAT graph is exported at: each training process's share of the global batch."""
+    return cfg["train"]["batch_size"] // distributed.world_size()
+
+
+def qat_fine_tune(qat_model, train_set, cfg: dict, build_dir: Path, train_transform) -> None:
+    """QAT fine-tuning of the float model's QAT graph (under DDP when torchrun started several processes),
+    dropping each epoch's last partial batch (the graph has a static batch)."""
+    from common.train import fit
+
+    qat_cfg = cfg["quantize"]["qat"]
+    fit(qat_model, train_set, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"], "warmup_epochs": 0},
+        build_dir / "qat_checkpoint.pt", batch_transform=train_transform, resume=False, drop_last=True)
+
+
+def after_training(model: torch.nn.Module, cfg: dict, train_set, train_transform, build_dir: Path,
+                   features_of: Callable) -> bool:
+    """Where the training processes part after float training: True for process 0, which goes on to quantize,
+    lower, verify and write the card. Under torchrun with QAT enabled the other processes first train the QAT graph
+    with process 0 (the same graph from the same weights, each on its share of every batch); then they stop."""
+    qat = cfg["quantize"].get("qat", {}).get("enabled") and distributed.world_size() > 1
+    if not qat:
+        distributed.cleanup()
+        return distributed.is_main()
+    if distributed.is_main():
+        return True   # pipeline.deploy trains QAT with the others, then leaves the process group
+    example = (features_of(train_set.subset([0]), cfg["frontend"]),)
+    qat_model = q.prepare_qat(model, example, target=cfg["export"]["targets"][0],
+                              scheme=cfg["quantize"].get("scheme", "a8w8"), batch_size=qat_batch(cfg))
+    qat_fine_tune(qat_model, train_set, cfg, build_dir, train_transform)
+    distributed.cleanup()
+    return False
 
 
 def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_inputs: tuple, trained,

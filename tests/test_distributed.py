@@ -1,5 +1,6 @@
 """Training under torchrun: 2 gloo processes on the CPU (tests/ddp_worker.py) train the tiny Blobs problem.
 Two launches (about 40 s on 2 cores): one interrupted in epoch 3, one that resumes it and runs the other jobs."""
+import json
 import os
 import re
 import subprocess
@@ -98,17 +99,22 @@ def test_build_nproc_launches_torchrun_with_the_other_arguments(monkeypatch):
 
 @pytest.mark.slow
 def test_a_recipe_builds_on_two_processes(tmp_path):
-    """`tinyzoo build kws/ds_cnn --nproc 2` on the bundled sample: process 0 synthesises, trains with process 1
-    and deploys; the build folder is what one process leaves. About a minute on 2 cores."""
+    """`tinyzoo build kws/ds_cnn --nproc 2` on the bundled sample: process 0 synthesises, trains the float model
+    and then the QAT graph with process 1, and deploys; the build folder is what one process leaves. About two
+    minutes on 2 cores."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TINYZOO_CACHE": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": ""}
     run = subprocess.run([sys.executable, "-m", "zoo", "build", "kws/ds_cnn", "--nproc", "2", "--profile", "quick",
                           "--build-dir", str(tmp_path / "b"), "--set", "train.epochs=2",
-                          "--set", "data.synthetic.per_word=30", "--target", "ethos-u55-128"],
+                          "--set", "data.synthetic.per_word=30", "--target", "ethos-u55-128",
+                          "--set", "quantize.qat.enabled=true", "--set", "quantize.qat.epochs=1"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
         "calibration.txt", "card", "checkpoint.pt", "config.resolved.yaml", "ethos-u55-128", "metrics.json",
-        "model_int8.pt2", "reference_input.bin"]
+        "model_int8.pt2", "qat_checkpoint.pt", "reference_input.bin"]
     state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
     assert state["record"]["world_size"] == 2 and state["epoch"] == 2
     assert run.stdout.count("card (preview):") == 1
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["quantization"]["deployed"] == "qat" and metrics["quantization"]["qat"]["world_size"] == 2
+    assert metrics["training"]["world_size"] == 2 and "QAT (a8w8) for 1 epochs at a static batch of 50 per process" in run.stdout
