@@ -76,8 +76,8 @@ def fidelity_section(m: dict) -> str:
         f"fake-quant model" + (", and how often int8's top-1 class equals float's." if fid["outputs_are_logits"]
                               else "."), "",
         _table(["int8 model", "SQNR vs float (dB)", "max abs error", "top-1 = float", "max diff vs fake-quant"], rows),
-        *(["", f"Not run on the TOSA reference: {', '.join(skipped)} (several NPU partitions with CPU operators "
-           f"between them are not one integer graph)."] if skipped else []), "",
+        *(["", f"Not run on the TOSA reference: {', '.join(skipped)} (with operators on the CPU no single integer "
+           f"graph computes the model's output)."] if skipped else []), "",
         f"Quantization: {q['scheme']} PTQ (ExecuTorch `EthosUQuantizer`, per-channel weights) calibrated on "
         f"{cal['samples']} {cal['source']}, at the static input shape {m['model_info']['input']['shape']}. "
         f"Weights: {m['weights']}.",

@@ -253,8 +253,8 @@ def summary_lines(metrics: dict) -> list[str]:
                      + (f" (Vela: last of {r['partitions']} NPU partitions)" if r["partitions"] > 1 else ""))
         t = fid["tosa_int8"].get(target)
         if t is None:
-            lines.append(f"  int8 TOSA reference: not run — {r['partitions']} NPU partitions with CPU ops between "
-                         f"them are not one integer graph")
+            lines.append("  int8 TOSA reference: not run — with operators on the CPU no single integer graph "
+                         "computes the model's output")
         else:
             lines.append(f"  int8 TOSA reference vs float: SQNR {t['sqnr_db']:.1f} dB, max abs error "
                          f"{t['max_abs_error']:.4g}, max {fid['max_lsb_diff_tosa_fake_quant'][target]} LSB vs "
