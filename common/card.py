@@ -60,7 +60,8 @@ def fidelity_section(m: dict) -> str:
     fid, q = m["fidelity"], m["quantization"]
 
     def row(name, e, lsb="–"):
-        return [name, "∞" if e["sqnr_db"] == float("inf") else f"{e['sqnr_db']:.1f}", f"{e['max_abs_error']:.4g}",
+        sqnr = e["sqnr_db"]
+        return [name, "–" if sqnr is None else "∞" if sqnr == float("inf") else f"{sqnr:.1f}", f"{e['max_abs_error']:.4g}",
                 pct(e.get("top1_agreement_float")) if fid["outputs_are_logits"] else "–", lsb]
 
     rows = [row("int8 fake-quant (PyTorch)", fid["fake_quant_int8"])]
@@ -396,8 +397,9 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
     if is_deployed_model(m):
         quality = "SQNR"
         columns = ["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"]
-        float_q = f"{m['fidelity']['fake_quant_int8']['sqnr_db']:.1f}"
-        int8_q = ", ".join(f"{v['sqnr_db']:.1f} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–"
+        db = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
+        float_q = db(m["fidelity"]["fake_quant_int8"]["sqnr_db"])
+        int8_q = ", ".join(f"{db(v['sqnr_db'])} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–"
     elif lm:
         quality = "perplexity"
         float_q = f"{m['perplexity']['float']['perplexity']:.3f}"

@@ -235,6 +235,10 @@ def _limitations(random_calibration: bool, weights: str, deployed: dict) -> list
     return notes
 
 
+def _db(value) -> str:
+    return "– (the float output is all zeros)" if value is None else f"{value:.1f} dB"
+
+
 def summary_lines(metrics: dict) -> list[str]:
     """What `tinyzoo deploy` prints: per target its operators, figures, fidelity, every CPU operator with its
     reason and source line, and the memory fit per board."""
@@ -243,7 +247,7 @@ def summary_lines(metrics: dict) -> list[str]:
     lines.append(f"{metrics['model']}: {metrics['model_info']['params']:,} parameters, input "
                  f"{metrics['model_info']['input']['shape']}; calibration: {metrics['calibration']['samples']} "
                  f"{metrics['calibration']['source']}; weights: {metrics['weights']}")
-    lines.append(f"  int8 fake-quant vs float: SQNR {fq['sqnr_db']:.1f} dB, max abs error {fq['max_abs_error']:.4g}"
+    lines.append(f"  int8 fake-quant vs float: SQNR {_db(fq['sqnr_db'])}, max abs error {fq['max_abs_error']:.4g}"
                  + (f", top-1 agreement {fq['top1_agreement_float']:.1%}" if "top1_agreement_float" in fq else ""))
     for target, r in metrics["targets"].items():
         share = f"{100 * r['npu_op_fraction']:.1f} %"
@@ -256,7 +260,7 @@ def summary_lines(metrics: dict) -> list[str]:
             lines.append("  int8 TOSA reference: not run — with operators on the CPU no single integer graph "
                          "computes the model's output")
         else:
-            lines.append(f"  int8 TOSA reference vs float: SQNR {t['sqnr_db']:.1f} dB, max abs error "
+            lines.append(f"  int8 TOSA reference vs float: SQNR {_db(t['sqnr_db'])}, max abs error "
                          f"{t['max_abs_error']:.4g}, max {fid['max_lsb_diff_tosa_fake_quant'][target]} LSB vs "
                          f"fake-quant" + (f", top-1 agreement {t['top1_agreement_float']:.1%}"
                                           if "top1_agreement_float" in t else ""))

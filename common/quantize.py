@@ -39,9 +39,15 @@ def _quantizer(target: str, scheme: str, *, qat: bool = False):
 def _user_frame(text: str) -> str:
     """The last `File "...", line N` of a traceback or stack trace that is not inside torch/executorch/torchao:
     the line of the user's model an error or an op came from."""
+    import os
+
     frames = re.findall(r'File "([^"]+)", line (\d+)', text or "")
     own = [(f, n) for f, n in frames if not re.search(r"site-packages|dist-packages|/torch/|/executorch/|/torchao/", f)]
-    return f"{own[-1][0]}:{own[-1][1]}" if own else ""
+    if not own:
+        return ""
+    path = own[-1][0]
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return f"{relative if not relative.startswith('..') else path}:{own[-1][1]}"
 
 
 def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModule:

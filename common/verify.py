@@ -124,12 +124,15 @@ def compare(float_model, fake_quant, features: torch.Tensor, labels: torch.Tenso
     return result
 
 
-def sqnr_db(reference: np.ndarray | torch.Tensor, test: np.ndarray | torch.Tensor) -> float:
-    """Signal-to-quantization-noise ratio of `test` against `reference`, in dB (inf when they are equal)."""
+def sqnr_db(reference: np.ndarray | torch.Tensor, test: np.ndarray | torch.Tensor) -> float | None:
+    """Signal-to-quantization-noise ratio of `test` against `reference`, in dB: inf when they are equal, None
+    when the reference is all zeros (no signal to compare against, e.g. a zero-initialised head)."""
     reference = np.asarray(reference, dtype=np.float64).ravel()
     noise = np.sum((reference - np.asarray(test, dtype=np.float64).ravel()) ** 2)
     signal = np.sum(reference ** 2)
-    return float("inf") if noise == 0 else float(10 * np.log10(max(signal, 1e-30) / noise))
+    if signal == 0:
+        return None
+    return float("inf") if noise == 0 else float(10 * np.log10(signal / noise))
 
 
 def _flat(outputs) -> np.ndarray:
@@ -139,7 +142,8 @@ def _flat(outputs) -> np.ndarray:
 
 
 def _error(reference: np.ndarray, test: np.ndarray, logits: bool) -> dict:
-    out = {"sqnr_db": round(sqnr_db(reference, test), 2), "max_abs_error": float(np.abs(reference - test).max())}
+    sqnr = sqnr_db(reference, test)
+    out = {"sqnr_db": None if sqnr is None else round(sqnr, 2), "max_abs_error": float(np.abs(reference - test).max())}
     if logits:
         out["top1_agreement_float"] = float((reference.argmax(1) == test.argmax(1)).mean())
     return out

@@ -126,8 +126,10 @@ def vision_transformer_small():
     from torchvision.models import VisionTransformer
 
     torch.manual_seed(0)
-    return _seeded(VisionTransformer(image_size=32, patch_size=4, num_layers=2, num_heads=2, hidden_dim=64,
-                                     mlp_dim=128, num_classes=10))
+    model = VisionTransformer(image_size=32, patch_size=4, num_layers=2, num_heads=2, hidden_dim=64, mlp_dim=128,
+                              num_classes=10)
+    nn.init.normal_(model.heads.head.weight, std=0.02)   # torchvision zero-initialises the head: all-zero outputs
+    return _seeded(model)
 
 
 class _Conformer(nn.Module):
