@@ -3,6 +3,8 @@ factory `tinyzoo deploy scripts/compat_models.py:<name>` takes. Every layer is u
 only where it needs a fixed second argument (a length, a mask flag) or a head to make one output tensor."""
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -180,41 +182,13 @@ def _torchvision(name: str, size: int) -> nn.Module:
     return model.eval()
 
 
-def mobilenet_v2_224():
-    return _torchvision("mobilenet_v2", 224)
-
-
-def mobilenet_v2_96():
-    return _torchvision("mobilenet_v2", 96)
-
-
-def mobilenet_v3_small():
-    return _torchvision("mobilenet_v3_small", 224)
-
-
-def mobilenet_v3_large():
-    return _torchvision("mobilenet_v3_large", 224)
-
-
-def resnet18():
-    return _torchvision("resnet18", 224)
-
-
-def efficientnet_b0():
-    return _torchvision("efficientnet_b0", 224)
-
-
-def squeezenet1_1():
-    return _torchvision("squeezenet1_1", 224)
-
-
-def shufflenet_v2_x0_5():
-    return _torchvision("shufflenet_v2_x0_5", 224)
-
-
-def mnasnet0_5():
-    return _torchvision("mnasnet0_5", 224)
-
-
-def regnet_x_400mf():
-    return _torchvision("regnet_x_400mf", 224)
+# One factory per torchvision case (`tinyzoo deploy scripts/compat_models.py:<name>`): name → (model, input size).
+TORCHVISION_CASES = {
+    "mobilenet_v2_224": ("mobilenet_v2", 224), "mobilenet_v2_96": ("mobilenet_v2", 96),
+    "mobilenet_v3_small": ("mobilenet_v3_small", 224), "mobilenet_v3_large": ("mobilenet_v3_large", 224),
+    "resnet18": ("resnet18", 224), "efficientnet_b0": ("efficientnet_b0", 224), "squeezenet1_1": ("squeezenet1_1", 224),
+    "shufflenet_v2_x0_5": ("shufflenet_v2_x0_5", 224), "mnasnet0_5": ("mnasnet0_5", 224),
+    "regnet_x_400mf": ("regnet_x_400mf", 224),
+}
+globals().update({case: functools.partial(_torchvision, name, size) for case, (name, size) in TORCHVISION_CASES.items()})
+mobilenet_v2_224 = globals()["mobilenet_v2_224"]   # named here for the scripts that import it
