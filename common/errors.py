@@ -26,6 +26,10 @@ class ToolMissingError(TinyzooError):
     """An external program (e.g. a text-to-speech engine) is not installed."""
 
 
+class TrainingError(TinyzooError):
+    """Training cannot go on (e.g. the loss became NaN): no checkpoint is written past the last good epoch."""
+
+
 class ArtifactError(TinyzooError):
     """A missing, truncated or corrupt artifact (checkpoint, .pte, download)."""
 

@@ -268,7 +268,9 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
                      "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
                      "final": trained.history[-1] if trained.history else None, **trained.setup()},
         **deployed,
-        "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else ""),
+        "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else "")
+                     + (f" --weights zoo/artifacts/{name}/checkpoint.pt   # the published float weights; without "
+                        f"--weights the same command trains them" if getattr(args, "weights", None) else ""),
     }
     if "confusion" in metrics.get("accuracy", {}):
         metrics["accuracy"] = dict(metrics["accuracy"])

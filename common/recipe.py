@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +37,10 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--new-calibration", action="store_true",
                         help="draw a new calibration list from this training set instead of the committed one")
     parser.add_argument("--no-resume", action="store_true", help="train from scratch even if a checkpoint exists")
+    parser.add_argument("--weights", type=Path, metavar="CHECKPOINT",
+                        help="start from these trained float weights instead of training: a finished checkpoint "
+                             "(e.g. zoo/artifacts/<task>/<model>/checkpoint.pt), checked against the config as a "
+                             "resume is; the chain then quantizes, lowers, verifies and writes the card")
     parser.add_argument("--publish", action="store_true",
                         help="also write the card to cards/ and the artifacts to zoo/artifacts/ (maintainers)")
     parser.add_argument("--nproc", type=int, metavar="N",
@@ -114,8 +119,20 @@ def data_root(root: str | Path | None, hint: str) -> Path:
 
 
 def build_dir(name: str, args: argparse.Namespace) -> Path:
+    """The build's folder; with --weights, the given checkpoint becomes the build's training checkpoint."""
     path = args.build_dir or REPO / "build" / name
     path.mkdir(parents=True, exist_ok=True)
+    weights = getattr(args, "weights", None)
+    if weights is not None:
+        if args.no_resume:
+            raise ConfigError("--weights starts from trained weights and --no-resume trains from scratch: pass one")
+        if not Path(weights).is_file():
+            raise ConfigError(f"--weights {weights}: no such file (a checkpoint.pt written by `tinyzoo build`)")
+        checkpoint = path / "checkpoint.pt"
+        if Path(weights).resolve() != checkpoint.resolve():
+            tmp = checkpoint.with_name("checkpoint.pt.tmp")
+            shutil.copyfile(weights, tmp)
+            tmp.replace(checkpoint)
     return path
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from common import distributed
-from common.errors import ArtifactError, ConfigError
+from common.errors import ArtifactError, ConfigError, TrainingError
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
@@ -321,18 +321,24 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
             except RuntimeError as err:
                 raise ConfigError(f"{checkpoint} holds the weights of another model ({_first_line(err)}): pass "
                                   f"--no-resume to train from scratch, or use another --build-dir") from None
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"])
-            if world == 1:
-                torch.set_rng_state(state["torch_rng"])
-            else:
-                mine = state["processes"][rank]
-                augment_generator.set_state(mine["augment_generator"])
-                torch.set_rng_state(mine["torch_rng"])
             result.history, start_epoch = state["history"], state["epoch"]
-            result.seconds_total = state.get("seconds", 0.0)
-            log(f"resuming from {checkpoint} after epoch {start_epoch}/{epochs}")
+            result.seconds_total = state.get("seconds", sum(h.get("seconds", 0.0) for h in state["history"]))
+            if "optimizer" in state:
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                generator.set_state(state["generator"])
+                if world == 1:
+                    torch.set_rng_state(state["torch_rng"])
+                else:
+                    mine = state["processes"][rank]
+                    augment_generator.set_state(mine["augment_generator"])
+                    torch.set_rng_state(mine["torch_rng"])
+                log(f"resuming from {checkpoint} after epoch {start_epoch}/{epochs}")
+            elif start_epoch >= epochs:   # a published checkpoint: finished weights, no optimizer state
+                log(f"trained weights from {checkpoint} ({start_epoch} epochs): training skipped")
+            else:
+                raise ConfigError(f"{checkpoint} holds weights after epoch {start_epoch} of {epochs} without the "
+                                  f"optimizer state training needs to go on: pass --no-resume to train from scratch")
         else:
             log(f"{checkpoint} was trained with another config, data or number of processes: training from scratch")
 
@@ -362,6 +368,11 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
             with autocast():
                 logits = net(x)
                 loss = loss_fn(logits, y)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {step + 1} (lr "
+                    f"{optimizer.param_groups[0]['lr']:.3g}); {checkpoint} keeps the weights after epoch {epoch}. "
+                    f"Lower the learning rate or check the inputs for inf/NaN")
             # DDP averages the processes' gradients; weighting each share by its size makes the average the
             # gradient of the mean loss over the whole batch also when the last batch does not split evenly
             share = len(idx) * world / len(batch)

@@ -1,12 +1,11 @@
 """A tiny Vision Transformer (Dosovitskiy et al., 2021) for 32x32 CIFAR-10: 4x4 patches (64 tokens) embedded by
-a strided convolution, a learned class token and position embedding, pre-norm encoder layers
-(common.layers) and a linear head on the class token."""
+a strided convolution, a learned class token and position embedding, stock pre-norm encoder layers
+(`nn.TransformerEncoder`, `nn.LayerNorm`) and a linear head on the class token. The chain exports it at the
+deployed batch of 1, where every layer lowers whole onto every Ethos-U target."""
 from __future__ import annotations
 
 import torch
 from torch import nn
-
-from common.layers import EncoderLayer, LayerNorm
 
 
 class ViT(nn.Module):
@@ -15,17 +14,19 @@ class ViT(nn.Module):
         super().__init__()
         self.embed = nn.Conv2d(3, dim, patch, stride=patch)
         tokens = (image_size // patch) ** 2
-        # position 0 is the class token: a zero token padded in front (no batch-sized expand), made a learned
-        # class token by its position embedding
+        # unit scale, like the patch embeddings it shares an int8 scale with
+        self.class_token = nn.Parameter(torch.randn(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, tokens + 1, dim) * 0.02)
-        self.layers = nn.Sequential(*[EncoderLayer(dim, heads, mlp_dim, dropout) for _ in range(depth)])
-        self.norm = LayerNorm(dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, mlp_dim, dropout, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x):                      # x: (batch, 3, 32, 32)
         tokens = self.embed(x).flatten(2).transpose(1, 2)
-        tokens = nn.functional.pad(tokens, (0, 0, 1, 0)) + self.pos
-        return self.head(self.norm(self.layers(tokens))[:, 0])
+        tokens = torch.cat([self.class_token.expand(x.shape[0], -1, -1), tokens], dim=1) + self.pos
+        return self.head(self.norm(self.encoder(tokens))[:, 0])
 
 
 def vit_tiny(num_classes: int = 10, image_size: int = 32, patch: int = 4, dim: int = 64, depth: int = 4,
