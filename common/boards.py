@@ -15,8 +15,8 @@ The pools (names as in common/firmware/runtime/tz_pools.h):
   app           the app's own buffers: the front end's input and working memory and the int8 input.
   stack_heap    the board's stack and heap reservation (its linker script).
 
-    python -m common.boards zoo/artifacts/kws/ds_cnn            # every target x supported board
-    python -m common.boards zoo/artifacts/kws/ds_cnn ethos-u55-128 alif-e7
+    python -m tinyzoo.common.boards zoo/artifacts/kws/ds_cnn            # every target x supported board
+    python -m tinyzoo.common.boards zoo/artifacts/kws/ds_cnn ethos-u55-128 alif-e7
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from common.errors import TinyzooError
+from tinyzoo.common.errors import TinyzooError
 
 KIB = 1024
 MIB = 1024 * KIB

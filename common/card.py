@@ -20,7 +20,7 @@ def model_stem(name: str) -> str:
 
 
 def load_metrics(path: str | Path) -> dict:
-    from common.errors import ArtifactError
+    from tinyzoo.common.errors import ArtifactError
 
     path = Path(path)
     if not path.is_file():

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import yaml
 
-from common.errors import TinyzooError
+from tinyzoo.common.errors import TinyzooError
 
 TOOL_PACKAGES = {
     "torch": "torch",
@@ -90,6 +90,8 @@ def import_object(spec: str):
     module, _, attr = spec.partition(":")
     if not attr:
         raise TinyzooError(f"{spec!r} must look like 'package.module:function'")
+    if module.split(".")[0] in ("common", "recipes"):   # the repository's folders, inside the tinyzoo package
+        module = f"tinyzoo.{module}"
     return getattr(importlib.import_module(module), attr)
 
 
@@ -103,17 +105,17 @@ def build_model(cfg: dict):
 # A section is a dict of key -> Key (or a nested Section / Choose). Unknown keys are errors.
 
 def _targets() -> tuple[str, ...]:
-    from common.lower import TARGETS
+    from tinyzoo.common.lower import TARGETS
     return TARGETS
 
 
 def _schemes() -> tuple[str, ...]:
-    from common.quantize import SCHEMES
+    from tinyzoo.common.quantize import SCHEMES
     return SCHEMES
 
 
 def _engines() -> tuple[str, ...]:
-    from common.data.synthetic_speech import ENGINE_WEIGHTS
+    from tinyzoo.common.data.synthetic_speech import ENGINE_WEIGHTS
     return tuple(ENGINE_WEIGHTS)
 
 
@@ -450,6 +452,6 @@ def validate(cfg: dict, origin: str = "the config") -> dict:
     """Raise one ConfigError listing every problem of `cfg` (one line each: key, value, what is allowed)."""
     problems = config_problems(cfg)
     if problems:
-        from common.errors import ConfigError
+        from tinyzoo.common.errors import ConfigError
         raise ConfigError(f"{origin} has {len(problems)} invalid value(s):\n  " + "\n  ".join(problems))
     return cfg

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
-from common.errors import ExportError, TinyzooError
+from tinyzoo.common.errors import ExportError, TinyzooError
 
 SCHEMES = ("a8w8", "a16w8")
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from common.card import render_card, render_model_table, update_readme_table, write_card
+from tinyzoo.common.card import render_card, render_model_table, update_readme_table, write_card
 
 
 def target(name, cycles, clock=500e6, cpu_ops=0):
@@ -68,7 +68,7 @@ def test_human_part_has_every_target_and_section(metrics):
 
 
 def test_training_line_states_processes_devices_and_precision(metrics):
-    from common.train import TrainResult
+    from tinyzoo.common.train import TrainResult
 
     before = render_card(metrics)
     one = TrainResult(world_size=1, devices="1 x CPU", global_batch_size=100)

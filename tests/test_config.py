@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from common.config import apply_overrides, build_model, load_config, resolved
-from common.errors import TinyzooError
+from tinyzoo.common.config import apply_overrides, build_model, load_config, resolved
+from tinyzoo.common.errors import TinyzooError
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "kws" / "ds_cnn" / "config.yaml"
 

@@ -69,7 +69,7 @@ def app_headers(tmp_path_factory):
     for model in APPS:
         path = out / model.replace("/", "_") / "app_model.h"
         artifacts = REPO / "zoo" / "artifacts" / model
-        subprocess.run([sys.executable, "-m", "common.firmware.app_header", str(artifacts), "-o", str(path),
+        subprocess.run([sys.executable, "-m", "tinyzoo.common.firmware.app_header", str(artifacts), "-o", str(path),
                         "--pte", str(artifacts / "ethos-u55-128" / "model.pte"),
                         "--input", str(artifacts / "reference_input.bin")], check=True, cwd=REPO)
         headers[model] = path.parent
@@ -82,8 +82,8 @@ def lm_app_header(tmp_path_factory):
     compile check), with the embedding table embedded as a device build embeds it."""
     import json
 
-    from common.firmware.app_header import generate
-    from common.tokenizer import train_tokenizer
+    from tinyzoo.common.firmware.app_header import generate
+    from tinyzoo.common.tokenizer import train_tokenizer
     from tests.test_text import make_stories
 
     folder = tmp_path_factory.mktemp("lm_header")

@@ -5,10 +5,10 @@ import pytest
 import soundfile
 import torch
 
-from common.data.audio_augment import WaveformAugment
-from common.data.speech_commands import (ClipSet, find_speech_commands, kws_eval_set, kws_test_set, kws_train_set,
+from tinyzoo.common.data.audio_augment import WaveformAugment
+from tinyzoo.common.data.speech_commands import (ClipSet, find_speech_commands, kws_eval_set, kws_test_set, kws_train_set,
                                          silence_clips, split_lists)
-from common.errors import DatasetNotFoundError
+from tinyzoo.common.errors import DatasetNotFoundError
 from tests.conftest import SAMPLE
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]

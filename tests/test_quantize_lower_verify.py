@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from common.errors import CpuFallbackError, UnknownTargetError
-from common.lower import lower_ethos_u
-from common.quantize import io_quant_params, quantize_ptq
-from common.verify import compare, dequantize, logits_of, quantize, run_tosa
+from tinyzoo.common.errors import CpuFallbackError, UnknownTargetError
+from tinyzoo.common.lower import lower_ethos_u
+from tinyzoo.common.quantize import io_quant_params, quantize_ptq
+from tinyzoo.common.verify import compare, dequantize, logits_of, quantize, run_tosa
 
 
 class Tiny(nn.Module):
@@ -105,7 +105,7 @@ def test_unknown_target(quantized, tmp_path):
 
 def test_vela_report_per_target(quantized, tmp_path):
     """The per-target report is read from Vela's CSVs and is self-consistent."""
-    from common.report import macs_per_cycle, target_report
+    from tinyzoo.common.report import macs_per_cycle, target_report
 
     model, q, data = quantized
     low = lower_ethos_u(q, (data[:1],), "ethos-u55-128", tmp_path / "u55")
@@ -123,8 +123,8 @@ def test_vela_report_per_target(quantized, tmp_path):
 def test_qat_lowers_fully_and_matches_its_tosa_graph(tmp_path):
     """QAT (batch norm folded, fake quantizers trained) gives a graph that lowers 100 % to the NPU and whose
     integer TOSA graph computes what the QAT fake-quant model computes."""
-    from common.quantize import convert_qat, prepare_qat
-    from common.train import fit
+    from tinyzoo.common.quantize import convert_qat, prepare_qat
+    from tinyzoo.common.train import fit
 
     torch.manual_seed(0)
     model = Tiny().eval()

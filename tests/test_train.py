@@ -4,8 +4,8 @@ import copy
 import pytest
 import torch
 
-from common.errors import ArtifactError, ConfigError
-from common.train import fit, load_weights, predict, weights_shaped_by
+from tinyzoo.common.errors import ArtifactError, ConfigError
+from tinyzoo.common.train import fit, load_weights, predict, weights_shaped_by
 
 
 class Blobs(torch.utils.data.Dataset):
@@ -87,7 +87,7 @@ def reference_fit(model, data, cfg, batch_transform):
     must still train exactly this."""
     import math
 
-    from common.train import _batch, _optimizer, _schedule
+    from tinyzoo.common.train import _batch, _optimizer, _schedule
 
     n, batch_size = len(data), cfg["batch_size"]
     steps = math.ceil(n / batch_size)
@@ -156,7 +156,7 @@ def test_drop_last_drops_the_partial_batch(tmp_path):
 
 
 def test_batch_size_must_divide_over_the_processes(tmp_path, monkeypatch):
-    from common import distributed
+    from tinyzoo.common import distributed
 
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     with pytest.raises(ConfigError, match="train.batch_size 32 .* does not divide over 3 processes"):
@@ -174,7 +174,7 @@ def test_bf16_is_ignored_on_the_cpu(tmp_path):
 
 
 def test_sync_batchnorm_swap_is_undone():
-    from common.train import from_sync_batchnorm, to_sync_batchnorm
+    from tinyzoo.common.train import from_sync_batchnorm, to_sync_batchnorm
 
     net = dropout_model()
     before = {k: v.clone() for k, v in net.state_dict().items()}

@@ -1,11 +1,11 @@
 """Write `app_model.h`, the one generated header of a firmware app (and of the front-end test harness): everything
 the C side needs to know about one model, derived from the Python definitions so the two cannot drift.
 
-    python -m common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h
-    python -m common.firmware.app_header recipes/vision/mobilenet_vww/config.yaml -o build/fw/app_model.h
-    python -m common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h \
+    python -m tinyzoo.common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h
+    python -m tinyzoo.common.firmware.app_header recipes/vision/mobilenet_vww/config.yaml -o build/fw/app_model.h
+    python -m tinyzoo.common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h \
         --pte zoo/artifacts/kws/ds_cnn/ethos-u55-128/model.pte --input zoo/artifacts/kws/ds_cnn/reference_input.bin
-    python -m common.firmware.app_header zoo/artifacts/text/tiny_lm -o build/fw/app_model.h --prompt "Once upon a time"
+    python -m tinyzoo.common.firmware.app_header zoo/artifacts/text/tiny_lm -o build/fw/app_model.h --prompt "Once upon a time"
 
 SOURCE is a published model's folder (`zoo/artifacts/<task>/<model>`, or a build folder: its metrics.json, which
 holds the resolved config), a metrics.json, or a recipe's config.yaml (then the quantization and labels come from
@@ -36,14 +36,13 @@ if __package__ in (None, ""):   # run as a script: make `common` importable
 
 import numpy as np
 
-from common.config import load_config
-from common.errors import ConfigError, TinyzooError
-from common.frontend.image import ImageConfig
-from common.frontend.mfcc import MfccConfig, mel_filterbank
-from common.postprocess import KwsPostprocess
+from tinyzoo.common.config import load_config
+from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.frontend.image import ImageConfig
+from tinyzoo.common.frontend.mfcc import MfccConfig, mel_filterbank
+from tinyzoo.common.postprocess import KwsPostprocess
 
-from common.layout import REPO
-ARTIFACTS = REPO / "zoo" / "artifacts"
+from tinyzoo.common.layout import ARTIFACTS, shown
 SPACE_PIECE = "\u2581"        # SentencePiece's word-boundary mark
 UNKNOWN_SURFACE = " \u2047 "  # what SentencePiece's decode prints for the unknown piece
 
@@ -214,7 +213,7 @@ def piece_bytes(tokenizer) -> list[bytes]:
 
 
 def _lm_lines(info: dict, tokenizer_path: Path, prompt: str, new_tokens: int) -> list[str]:
-    from common.tokenizer import BOS, Tokenizer
+    from tinyzoo.common.tokenizer import BOS, Tokenizer
 
     in_shape, out_shape = info["input"]["shape"], info["output"]["shape"]
     if len(in_shape) != 3 or len(out_shape) != 3 or in_shape[:2] != out_shape[:2] or in_shape[0] != 1:
@@ -351,7 +350,7 @@ def _read_json(path: Path) -> dict:
 
 def _relative(path: Path) -> str:
     try:
-        return Path(path).resolve().relative_to(REPO).as_posix()
+        return shown(path)
     except ValueError:
         return Path(path).as_posix()
 
