@@ -152,7 +152,8 @@ def read_checkpoint(path: Path) -> dict:
     except Exception as err:   # torch raises RuntimeError, EOFError, UnpicklingError, ... for a damaged file
         raise ArtifactError(f"{path} cannot be loaded ({_first_line(err)}): delete it or pass --no-resume "
                             f"to train from scratch") from None
-    if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "epoch"} <= set(state):
+    # a published checkpoint keeps the weights and how they were trained, without the optimizer state
+    if not isinstance(state, dict) or not {"model", "epoch", "history"} <= set(state):
         raise ArtifactError(f"{path} is not a training checkpoint of this loop: delete it or pass --no-resume "
                             f"to train from scratch")
     return state
