@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.tasks import is_language_model
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -188,8 +189,6 @@ def app_buffer_bytes(metrics: dict) -> int:
     return numel + numel + 4 * classes   # RGB frame (3*H*W bytes) + int8 input + probabilities
 
 
-def is_language_model(metrics: dict) -> bool:
-    return "tokenizer" in metrics.get("config", {}) or "tokenizer" in metrics.get("data", {})
 
 
 def read_only_data_bytes(metrics: dict) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tinyzoo.common.tasks import is_language_model
+
 
 TEMPLATE = Path(__file__).resolve().parent / "card_template.md"   # the human part (huggingface_hub Jinja template)
 TABLE_START, TABLE_END = "<!-- model-table:start -->", "<!-- model-table:end -->"
@@ -46,10 +48,6 @@ def _first(d: dict):
 
 def confidence_pp(p: float, n: int) -> float:
     return 196 * (p * (1 - p) / max(1, n)) ** 0.5
-
-
-def is_language_model(m: dict) -> bool:
-    return "perplexity" in m
 
 
 def is_deployed_model(m: dict) -> bool:

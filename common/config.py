@@ -13,6 +13,7 @@ from typing import Any, Callable
 import yaml
 
 from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.tasks import TASKS, is_language_model
 
 TOOL_PACKAGES = {
     "torch": "torch",
@@ -163,7 +164,7 @@ def _opt(key: Key) -> Key:
 
 
 CARD = Section({
-    "title": TEXT, "task": Key("str", choices=("keyword-spotting", "image-classification", "text-generation")),
+    "title": TEXT, "task": Key("str", choices=TASKS),
     "summary": TEXT, "intended_use": TEXT, "frontend_matches": TEXT, "data_note": OPT_TEXT,
     "limitations": Key("list", item=Key("str")), "license": TEXT,
     "datasets": Key("list", min_length=1, item=Section({"name": TEXT, "id": TEXT, "license": TEXT,
@@ -362,7 +363,7 @@ def _cross_checks(cfg: dict) -> list[str]:
     out = []
     data, fe, model = cfg.get("data", {}), cfg.get("frontend") or {}, cfg.get("model", {})
     args = model.get("args") or {}
-    text = cfg.get("card", {}).get("task") == "text-generation"
+    text = is_language_model(cfg)
     needed = ("tokenizer", "evaluate", "generate") if text else ("frontend",)
     out += [f"{s}: missing (required for a {'text-generation' if text else 'classification'} recipe)"
             for s in needed if s not in cfg]

@@ -284,27 +284,17 @@ def kv_decode(step, tokens: torch.Tensor, run=None, keep: list | None = None) ->
 
 
 def tosa_step(tosa_path: Path, io: dict):
-    """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph,
-    dequantize each output (the app requantizes the new keys/values into the cache's input scale likewise)."""
-    import tosa_reference_model
-
-    from tinyzoo.common.errors import ArtifactError
-    from tinyzoo.common.native_output import captured_native_output
-    from tinyzoo.common.verify import dequantize, quantize
+    """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph
+    (`verify.run_tosa`, one row at a time), dequantize each output (the app requantizes the new keys/values into
+    the cache's input scale likewise)."""
+    from tinyzoo.common.verify import dequantize, quantize, run_tosa
 
     graph = Path(tosa_path).read_bytes()
 
-    def run_one(inputs):
-        raw = [np.ascontiguousarray(quantize(x, q)) for x, q in zip(inputs, io["inputs"])]
-        with captured_native_output():
-            results, status = tosa_reference_model.run(graph, raw)
-        if status != tosa_reference_model.GraphStatus.TOSA_VALID:
-            raise ArtifactError(f"the TOSA reference model rejected {tosa_path} (status {status})")
-        return [dequantize(r, q) for r, q in zip(results, io["outputs"])]
-
-    def run(*inputs):   # the graph takes batch 1: one run per row
-        rows = [run_one([x[b:b + 1] for x in inputs]) for b in range(len(inputs[0]))]
-        return tuple(torch.from_numpy(np.concatenate(parts)) for parts in zip(*rows))
+    def run(*inputs):
+        outputs, _ = run_tosa(graph, [np.ascontiguousarray(quantize(x, q)) for x, q in zip(inputs, io["inputs"])])
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        return tuple(torch.from_numpy(dequantize(o, q)) for o, q in zip(outputs, io["outputs"]))
     return run
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.layout import checkout
+from tinyzoo.common.tasks import is_language_model, task_of
 from tinyzoo import preflight, registry
 
 
@@ -18,9 +19,9 @@ def _list(args) -> None:
     for name in registry.list_models():
         model = registry.get(name)
         metrics = model.metrics() if model.published else {}
-        row = {"model": name, "task": model.config.get("card", {}).get("task", ""), "published": model.published,
+        row = {"model": name, "task": task_of(model.config) or "", "published": model.published,
                "targets": sorted(metrics.get("targets", {}))}
-        if "perplexity" in metrics:
+        if metrics and is_language_model(metrics):
             row["float_perplexity"] = metrics["perplexity"]["float"]["perplexity"]
             row["tosa_int8_perplexity"] = {t: v["perplexity"] for t, v in metrics["perplexity"]["tosa_int8"].items()}
         else:
@@ -97,7 +98,7 @@ def _eval(args) -> None:
     preflight.check_data_root(model.config, args.data_root, needed=not model.config["data"].get("default_root"))
     args.data_root = preflight.given_data_root(args.data_root)[0]
     artifacts, cfg, args.target = _verified_eval_artifacts(model, args)
-    if cfg["card"]["task"] == "text-generation":
+    if is_language_model(cfg):
         return _eval_language_model(model, artifacts, cfg, args)
 
     from tinyzoo.common.config import import_object
@@ -131,7 +132,7 @@ def _verified_eval_artifacts(model, args) -> tuple[Path, dict, list[str]]:
 
     artifacts = args.artifacts or model.artifacts_dir
     targets = verify_artifacts.choose_targets(model, artifacts, args.target)
-    language_model = model.config["card"]["task"] == "text-generation"
+    language_model = is_language_model(model.config)
     verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, language_model),
                            published=args.artifacts is None)
     cfg_path = artifacts / "config.resolved.yaml"

@@ -25,6 +25,7 @@ from pathlib import Path
 from tinyzoo.common import layout
 from tinyzoo.common.layout import checkout
 from tinyzoo.common.errors import ArtifactError, UnknownTargetError
+from tinyzoo.common.tasks import is_language_model
 from tinyzoo import registry
 
 INDEX = Path(__file__).resolve().parent / "index.json"
@@ -51,13 +52,13 @@ def _entry(folder: Path, rel: str) -> dict:
 
 
 def _quality(m: dict) -> dict:
-    if "perplexity" in m:   # language model
+    if is_language_model(m):
         return {"float_perplexity": m["perplexity"]["float"]["perplexity"], "test_tokens": m["perplexity"]["tokens"]}
     return {"float_accuracy": m["accuracy"]["float"], "test_samples": m["accuracy"]["samples"]}
 
 
 def _target_quality(m: dict, target: str) -> dict:
-    if "perplexity" in m:
+    if is_language_model(m):
         return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
     return {"tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
 
