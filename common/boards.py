@@ -163,7 +163,7 @@ def pte_facts(pte_path: str | Path) -> PteFacts:
 
 
 def app_buffer_bytes(metrics: dict) -> int:
-    """The reference app's own buffers (recipes/<task>/<model>/firmware/main.cpp): int8 model input, plus for
+    """The reference app's own buffers (common/firmware/apps/<task>.cpp): int8 model input, plus for
     KWS one clip of int16 audio, the float MFCC matrix and the MFCC workspace; for vision one RGB frame at the
     model's size and the float probabilities."""
     info = metrics["model_info"]
