@@ -208,7 +208,7 @@ def tiny_lm_artifacts(tmp_path_factory):
     metrics = {"model": "text/tiny_lm", "quantization": {"io": io},
                "model_info": {"input": {"shape": [1, context, LM_ARGS["dim"]], "dtype": "int8"},
                               "output": {"shape": [1, context, LM_ARGS["vocab_size"]], "dtype": "int8"}},
-               "config": {"model": {"name": "text/tiny_lm", "args": LM_ARGS},
+               "config": {"card": {"task": "text-generation"}, "model": {"name": "text/tiny_lm", "args": LM_ARGS},
                           "tokenizer": {"type": "sentencepiece_bpe", "vocab_size": LM_ARGS["vocab_size"]},
                           "generate": {"prompts": [LM_PROMPT], "new_tokens": LM_NEW_TOKENS}}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
