@@ -145,7 +145,36 @@ def prepare_qat(model: nn.Module, example_inputs: tuple, *, target: str, scheme:
     for name, value in list(prepared._buffers.items()):
         if value is not None and value.grad_fn is not None:   # a constant folded from a parameter (a class
             prepared._buffers[name] = value.detach()           # token's expand): not trained, and no autograd graph
+    saturate_rsqrt(prepared)
     return QatModel(prepared, fused, batch_size, target, scheme)
+
+
+def saturate_rsqrt(prepared: torch.fx.GraphModule) -> int:
+    """In a QAT graph, floor every fake-quantized input of rsqrt at half its quantization step.
+
+    The Arm quantizer decomposes LayerNorm into int8 ops, among them var + eps → int8 → rsqrt. A token whose
+    variance is below half a step of that int8 scale (a SpecAugment-masked frame, a near-constant row) becomes 0,
+    and in fake-quant rsqrt(0) = inf turns the loss into NaN at the first batch. On the NPU the same value is a
+    table lookup that saturates at the output's largest level; flooring at half a step gives that saturation in
+    training too (rsqrt of the smallest non-zero level), with no op added to the deployed graph: `convert_qat`
+    converts a freshly prepared graph. Returns how many rsqrt inputs were floored."""
+    graph, floored = prepared.graph, 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target != torch.ops.aten.rsqrt.default:
+            continue
+        source = node.args[0]
+        if source.op != "call_module" or not hasattr(prepared.get_submodule(source.target), "scale"):
+            continue
+        with graph.inserting_before(node):
+            scale = graph.get_attr(f"{source.target}.scale")
+            half_step = graph.call_function(torch.ops.aten.mul.Tensor, (scale, 0.5))
+            floor = graph.call_function(torch.ops.aten.maximum.default, (source, half_step))
+        node.replace_input_with(source, floor)
+        floored += 1
+    if floored:
+        graph.lint()
+        prepared.recompile()
+    return floored
 
 
 def convert_qat(qat_model: QatModel, example_inputs: tuple) -> torch.fx.GraphModule:
