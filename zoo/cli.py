@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.layout import checkout
-from tinyzoo.common.tasks import is_language_model, task_of
+from tinyzoo.common.tasks import has_bundled_sample, is_language_model, task_of
 from tinyzoo import preflight, registry
 
 
@@ -88,25 +88,25 @@ def _check_build_arguments(model, rest: list[str]) -> None:
     build_args = recipe.build_parser(model.name, OneLineParser).parse_args(rest)
     preflight.check_targets(build_args.target)
     cfg = recipe.config(model.recipe_dir, build_args)
-    preflight.check_data_root(cfg, build_args.data_root, needed=not cfg["data"].get("default_root"))
+    preflight.check_data_root(cfg, build_args.data_root, needed=not has_bundled_sample(cfg))
 
 
 def _eval(args) -> None:
     model = registry.get(args.model)
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
-    preflight.check_data_root(model.config, args.data_root, needed=not model.config["data"].get("default_root"))
+    preflight.check_data_root(model.config, args.data_root, needed=not has_bundled_sample(model.config))
     args.data_root = preflight.given_data_root(args.data_root)[0]
     artifacts, cfg, args.target = _verified_eval_artifacts(model, args)
     if is_language_model(cfg):
         return _eval_language_model(model, artifacts, cfg, args)
 
-    from tinyzoo.common.config import import_object
+    from tinyzoo.common import tasks
     from tinyzoo.common.pipeline import evaluate_artifacts
 
     if args.data_root is None:   # the model's bundled sample (preflight: only models that have one get here)
-        args.data_root = import_object(cfg["data"]["default_root"])()[0]
-    features, labels, _ = import_object(cfg["data"]["eval"])(cfg, args.data_root, log=_note)
+        args.data_root = tasks.default_data_root(cfg)[0]
+    features, labels, _ = tasks.eval_features(cfg, args.data_root, log=_note)
     result = evaluate_artifacts(artifacts, cfg, features, labels, args.target)
     result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
     if args.json:
