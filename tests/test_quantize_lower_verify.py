@@ -180,3 +180,19 @@ def test_qat_layernorm_survives_a_token_with_almost_no_variance(floored, monkeyp
         converted = q.convert_qat(qat, (x[:1],))
         assert not any(n.target == torch.ops.aten.maximum.default for n in converted.graph.nodes)   # not deployed
         assert torch.isfinite(converted(x[:1])).all()
+
+
+def test_qat_training_leaves_the_float_model_as_trained():
+    """The QAT graph trains its own copy of the weights: the float model (whose accuracy the card reports as
+    'float') is unchanged by QAT fine-tuning, also for a model without batch norm."""
+    from tinyzoo.common import quantize as q
+
+    torch.manual_seed(0)
+    model = TokensWithLayerNorm()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(8, 5, 4)
+    qat = q.prepare_qat(model, (x[:1],), target="ethos-u55-128", batch_size=8)
+    optimizer = torch.optim.SGD(qat.parameters(), lr=0.5)
+    nn.functional.cross_entropy(qat.train()(x), torch.arange(8) % 3).backward()
+    optimizer.step()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
