@@ -15,8 +15,8 @@ The pools (names as in common/firmware/runtime/tz_pools.h):
   app           the app's own buffers: the front end's input and working memory and the int8 input.
   stack_heap    the board's stack and heap reservation (its linker script).
 
-    python -m common.boards zoo/artifacts/kws/ds_cnn            # every target x supported board
-    python -m common.boards zoo/artifacts/kws/ds_cnn ethos-u55-128 alif-e7
+    python -m tinyzoo.common.boards zoo/artifacts/kws/ds_cnn            # every target x supported board
+    python -m tinyzoo.common.boards zoo/artifacts/kws/ds_cnn ethos-u55-128 alif-e7
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from common.errors import TinyzooError
+from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.tasks import is_language_model
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -162,7 +163,7 @@ def pte_facts(pte_path: str | Path) -> PteFacts:
 
 
 def app_buffer_bytes(metrics: dict) -> int:
-    """The reference app's own buffers (recipes/<task>/<model>/firmware/main.cpp): int8 model input, plus for
+    """The reference app's own buffers (common/firmware/apps/<task>.cpp): int8 model input, plus for
     KWS one clip of int16 audio, the float MFCC matrix and the MFCC workspace; for vision one RGB frame at the
     model's size and the float probabilities."""
     info = metrics["model_info"]
@@ -188,8 +189,6 @@ def app_buffer_bytes(metrics: dict) -> int:
     return numel + numel + 4 * classes   # RGB frame (3*H*W bytes) + int8 input + probabilities
 
 
-def is_language_model(metrics: dict) -> bool:
-    return "tokenizer" in metrics.get("config", {}) or "tokenizer" in metrics.get("data", {})
 
 
 def read_only_data_bytes(metrics: dict) -> int:

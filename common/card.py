@@ -1,5 +1,6 @@
-"""Model cards, generated from a build's metrics.json and nothing else: Hugging Face model-card YAML metadata
-(model-index with the measured metrics) and a human part, a confusion-matrix plot, and the README's model table.
+"""Model cards, generated from a build's metrics.json and nothing else, through huggingface_hub: the metadata as
+`ModelCardData` with the measured figures as `EvalResult`s (the Hub's model-index), the human part from
+card_template.md (`ModelCard.from_template`), a confusion-matrix plot, and the README's model table.
 
     write_card(metrics, "cards/")  →  cards/<stem>.md, cards/<stem>/metrics.json, cards/<stem>/confusion.png
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
+from tinyzoo.common.tasks import is_language_model
 
+
+TEMPLATE = Path(__file__).resolve().parent / "card_template.md"   # the human part (huggingface_hub Jinja template)
 TABLE_START, TABLE_END = "<!-- model-table:start -->", "<!-- model-table:end -->"
 PIPELINE_TAGS = {"keyword-spotting": "audio-classification", "image-classification": "image-classification",
                  "text-generation": "text-generation"}
@@ -20,7 +23,7 @@ def model_stem(name: str) -> str:
 
 
 def load_metrics(path: str | Path) -> dict:
-    from common.errors import ArtifactError
+    from tinyzoo.common.errors import ArtifactError
 
     path = Path(path)
     if not path.is_file():
@@ -45,10 +48,6 @@ def _first(d: dict):
 
 def confidence_pp(p: float, n: int) -> float:
     return 196 * (p * (1 - p) / max(1, n)) ** 0.5
-
-
-def is_language_model(m: dict) -> bool:
-    return "perplexity" in m
 
 
 def is_deployed_model(m: dict) -> bool:
@@ -95,46 +94,40 @@ def cpu_ops_section(m: dict) -> str:
                       "Change these layers for an NPU-only model (`--npu-only` makes any of them an error)."])
 
 
-def front_matter(m: dict) -> str:
-    test = m.get("test_set_name", "validation" if is_language_model(m) else "test")
+def card_data(m: dict):
+    """The card's metadata as huggingface_hub's `ModelCardData`, its measured figures as `EvalResult`s (the Hub's
+    model-index): float, int8 fake-quant and per-target TOSA int8 accuracy, perplexity or SQNR."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    split = m.get("test_set_name", "validation" if is_language_model(m) else "test")
     dataset = (m.get("datasets") or [{}])[0]
     if is_deployed_model(m):
         fid = m["fidelity"]
-        kind = "sqnr"
-        metrics = [{"type": "sqnr", "value": fid["fake_quant_int8"]["sqnr_db"], "name": "int8 fake-quant SQNR vs float (dB)"}]
-        metrics += [{"type": "sqnr", "value": v["sqnr_db"], "name": f"int8 TOSA reference SQNR vs float, {t} (dB)"}
-                    for t, v in fid["tosa_int8"].items()]
-        dataset = {"name": m["fidelity_inputs"]["source"], "id": "custom"}
-        test = "fidelity inputs"
+        kind, dataset, split = "sqnr", {"name": m["fidelity_inputs"]["source"], "id": "custom"}, "fidelity inputs"
+        figures = [(fid["fake_quant_int8"]["sqnr_db"], "int8 fake-quant SQNR vs float (dB)")]
+        figures += [(v["sqnr_db"], f"int8 TOSA reference SQNR vs float, {t} (dB)") for t, v in fid["tosa_int8"].items()]
     elif is_language_model(m):
         ppl = m["perplexity"]
         kind = "perplexity"
-        metrics = [{"type": "perplexity", "value": round(ppl["float"]["perplexity"], 3), "name": "float perplexity"},
-                   {"type": "perplexity", "value": round(ppl["fake_quant_int8"]["perplexity"], 3),
-                    "name": "int8 fake-quant perplexity"}]
-        metrics += [{"type": "perplexity", "value": round(v["perplexity"], 3),
-                     "name": f"int8 perplexity, TOSA reference ({t})"} for t, v in ppl["tosa_int8"].items()]
+        figures = [(round(ppl["float"]["perplexity"], 3), "float perplexity"),
+                   (round(ppl["fake_quant_int8"]["perplexity"], 3), "int8 fake-quant perplexity")]
+        figures += [(round(v["perplexity"], 3), f"int8 perplexity, TOSA reference ({t})")
+                    for t, v in ppl["tosa_int8"].items()]
     else:
         acc = m["accuracy"]
         kind = "accuracy"
-        metrics = [{"type": "accuracy", "value": round(acc["float"], 4), "name": "float accuracy"},
-                   {"type": "accuracy", "value": round(acc["fake_quant_int8"], 4), "name": "int8 fake-quant accuracy"}]
-        metrics += [{"type": "accuracy", "value": round(v, 4), "name": f"int8 accuracy, TOSA reference ({t})"}
-                    for t, v in acc["tosa_int8"].items()]
-    meta = {
-        "license": m.get("license", "apache-2.0"),
-        "library_name": "executorch",
-        "pipeline_tag": PIPELINE_TAGS.get(m.get("task", ""), m.get("task", "")),
-        "tags": ["executorch", "ethos-u", "arm", "tinyml", "int8", "tinyzoo", m.get("task", "")]
-                + sorted(m.get("targets", {})),
-        "datasets": [d["id"] for d in m.get("datasets", []) if d.get("id")],
-        "metrics": [kind],
-        "model-index": [{"name": m["model"], "results": [{
-            "task": {"type": PIPELINE_TAGS.get(m.get("task", ""), m.get("task", "")), "name": m.get("task", "")},
-            "dataset": {"name": dataset.get("name", ""), "type": dataset.get("id", ""), "split": test},
-            "metrics": metrics}]}],
-    }
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+        figures = [(round(acc["float"], 4), "float accuracy"), (round(acc["fake_quant_int8"], 4), "int8 fake-quant accuracy")]
+        figures += [(round(v, 4), f"int8 accuracy, TOSA reference ({t})") for t, v in acc["tosa_int8"].items()]
+    task = m.get("task", "")
+    pipeline_tag = PIPELINE_TAGS.get(task, task)
+    results = [EvalResult(task_type=pipeline_tag, task_name=task, dataset_type=dataset.get("id", ""),
+                          dataset_name=dataset.get("name", ""), dataset_split=split, metric_type=kind,
+                          metric_value=value, metric_name=name) for value, name in figures]
+    return ModelCardData(
+        license=m.get("license", "apache-2.0"), library_name="executorch", pipeline_tag=pipeline_tag,
+        tags=["executorch", "ethos-u", "arm", "tinyml", "int8", "tinyzoo", task] + sorted(m.get("targets", {})),
+        datasets=[d["id"] for d in m.get("datasets", []) if d.get("id")] or None, metrics=[kind],
+        model_name=m["model"], eval_results=results)
 
 
 def _table(header: list[str], rows: list[list]) -> str:
@@ -414,14 +407,7 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         f"{info['input']['shape']} {info['input']['dtype']}", float_q, int8_q,
         f"{100 * first.get('npu_op_fraction', 0):.0f} % on every target" if all(
             r["cpu_ops"] == 0 for r in m["targets"].values()) else "see table"]])
-    parts = [
-        front_matter(m),
-        f"# {m['title']}", "", m.get("summary", ""), "",
-        f"`{m['model']}` · " + (f"profile `{m['config']['profile']}` · " if "profile" in m.get("config", {}) else "")
-        + f"built {m['created']} · "
-        f"generated from [`{model_stem(m['model'])}/metrics.json`]({model_stem(m['model'])}/metrics.json) — "
-        f"every figure below comes from that run.", "",
-        glance, "",
+    sections = [
         *([f"> **Read the {quality} with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
         *(["## Intended use", "", m["intended_use"], ""] if m.get("intended_use") else []),
         *([data_section(m), ""] if m.get("data") else []),
@@ -435,20 +421,25 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         *([kv_cache_section(m), ""] if m.get("kv_cache") else []),
     ]
     if confusion_png:
-        parts += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test samples above.", "",
-                  f"![confusion matrix]({confusion_png})", ""]
-    parts += ["## Limitations", ""]
-    parts += [f"- {line}" for line in m.get("limitations", [])]
-    parts += ["- Cycle and time figures are Vela estimates; Cortex-M work outside the NPU (front end, pre/post "
-              "processing) is not included.", ""]
+        sections += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test samples above.", "",
+                     f"![confusion matrix]({confusion_png})", ""]
+    limitations = [*m.get("limitations", []),
+                   "Cycle and time figures are Vela estimates; Cortex-M work outside the NPU (front end, pre/post "
+                   "processing) is not included."]
     licences = "; ".join(f"{d['name']}: {d['license']} — {d.get('citation', '')}" for d in m.get("datasets", []))
-    if m.get("datasets"):
-        parts += ["## Licence", "", f"Model and code: {m.get('license', 'apache-2.0')}. Data: {licences}", ""]
-    tools = ", ".join(f"{k} {v}" for k, v in sorted(m.get("tools", {}).items()))
-    parts += ["## How to reproduce", "", "```bash", m["reproduce"], "```", "",
-              f"The resolved configuration is recorded in the metrics file and in the artifacts "
-              f"(`config.resolved.yaml`). Tools: {tools}.", ""]
-    return "\n".join(parts)
+    stem = model_stem(m["model"])
+    provenance = (f"`{m['model']}` · " + (f"profile `{m['config']['profile']}` · " if "profile" in m.get("config", {})
+                                          else "")
+                  + f"built {m['created']} · generated from [`{stem}/metrics.json`]({stem}/metrics.json) — every "
+                    f"figure below comes from that run.")
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.from_template(
+        card_data(m), template_str=TEMPLATE.read_text(), title=m["title"], summary=m.get("summary", ""),
+        provenance=provenance, glance=glance, sections="\n".join(sections), limitations=limitations,
+        licence=f"Model and code: {m.get('license', 'apache-2.0')}. Data: {licences}" if m.get("datasets") else "",
+        reproduce=m["reproduce"], tools=", ".join(f"{k} {v}" for k, v in sorted(m.get("tools", {}).items())))
+    return str(card).rstrip("\n") + "\n"
 
 
 def plot_confusion(confusion: dict, path: Path, title: str = "") -> Path:

@@ -8,11 +8,12 @@ import importlib.metadata
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import yaml
 
-from common.errors import TinyzooError
+from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.tasks import TASKS, is_language_model
 
 TOOL_PACKAGES = {
     "torch": "torch",
@@ -90,12 +91,16 @@ def import_object(spec: str):
     module, _, attr = spec.partition(":")
     if not attr:
         raise TinyzooError(f"{spec!r} must look like 'package.module:function'")
+    if module.split(".")[0] in ("common", "recipes"):   # the repository's folders, inside the tinyzoo package
+        module = f"tinyzoo.{module}"
     return getattr(importlib.import_module(module), attr)
 
 
 def build_model(cfg: dict):
     """Instantiate the model the config's `model` section names."""
-    return import_object(cfg["model"]["builder"])(**cfg["model"].get("args", {}))
+    from tinyzoo.common.builders import get_builder
+
+    return get_builder(cfg["model"]["name"])(**cfg["model"].get("args", {}))
 
 
 # --- the schema: every key a recipe config may hold, its type and range ------------------------------------------
@@ -103,17 +108,17 @@ def build_model(cfg: dict):
 # A section is a dict of key -> Key (or a nested Section / Choose). Unknown keys are errors.
 
 def _targets() -> tuple[str, ...]:
-    from common.lower import TARGETS
+    from tinyzoo.common.lower import TARGETS
     return TARGETS
 
 
 def _schemes() -> tuple[str, ...]:
-    from common.quantize import SCHEMES
+    from tinyzoo.common.quantize import SCHEMES
     return SCHEMES
 
 
 def _engines() -> tuple[str, ...]:
-    from common.data.synthetic_speech import ENGINE_WEIGHTS
+    from tinyzoo.common.data.synthetic_speech import ENGINE_WEIGHTS
     return tuple(ENGINE_WEIGHTS)
 
 
@@ -152,7 +157,6 @@ class Choose:
 INT_POS, INT_NONNEG = Key("int", ge=1), Key("int", ge=0)
 NUM_POS, NUM_NONNEG = Key("number", gt=0), Key("number", ge=0)
 TEXT, OPT_TEXT = Key("str"), Key("str", optional=True)
-DROPOUT = Key("number", ge=0, lt=1, optional=True)
 LABELS = Key("list", item=Key("str"), min_length=2)
 
 
@@ -160,40 +164,31 @@ def _opt(key: Key) -> Key:
     return replace(key, optional=True)
 
 
+# argument types for model builders (common.builders reads the Key of each): `num_classes: Classes = 12`
+Classes = Annotated[int, Key("int", ge=2)]
+PositiveInt = Annotated[int, INT_POS]
+PositiveNumber = Annotated[float, NUM_POS]
+Dropout = Annotated[float, Key("number", ge=0, lt=1)]
+Negative = Annotated[float, Key("number", lt=0)]
+
+
 CARD = Section({
-    "title": TEXT, "task": Key("str", choices=("keyword-spotting", "image-classification", "text-generation")),
+    "title": TEXT, "task": Key("str", choices=TASKS),
     "summary": TEXT, "intended_use": TEXT, "frontend_matches": TEXT, "data_note": OPT_TEXT,
     "limitations": Key("list", item=Key("str")), "license": TEXT,
     "datasets": Key("list", min_length=1, item=Section({"name": TEXT, "id": TEXT, "license": TEXT,
                                                       "citation": OPT_TEXT})),
 })
 
-# model.args per builder: every argument the builder takes (all have defaults, so all optional)
-MODEL_ARGS = {
-    "recipes.kws.ds_cnn.model:ds_cnn": {"num_classes": _opt(Key("int", ge=2)), "filters": _opt(INT_POS),
-                                        "blocks": _opt(INT_POS), "dropout": DROPOUT},
-    "recipes.kws.kwt.model:kwt": {"num_classes": _opt(Key("int", ge=2)), "frames": _opt(INT_POS),
-                                  "n_mfcc": _opt(INT_POS), "dim": _opt(INT_POS), "depth": _opt(INT_POS),
-                                  "heads": _opt(INT_POS), "mlp_dim": _opt(INT_POS), "dropout": DROPOUT},
-    "recipes.vision.mobilenet_vww.model:mobilenet_v1": {"num_classes": _opt(Key("int", ge=2)),
-                                                         "width": _opt(NUM_POS), "dropout": DROPOUT},
-    "recipes.vision.resnet8_cifar10.model:resnet8": {"num_classes": _opt(Key("int", ge=2)),
-                                                     "filters": Key("list", item=INT_POS, length=3, optional=True)},
-    "recipes.vision.vit_tiny_cifar10.model:vit_tiny": {
-        "num_classes": _opt(Key("int", ge=2)), "image_size": _opt(INT_POS), "patch": _opt(INT_POS),
-        "dim": _opt(INT_POS), "depth": _opt(INT_POS), "heads": _opt(INT_POS), "mlp_dim": _opt(INT_POS),
-        "dropout": DROPOUT},
-    "recipes.text.tiny_lm.model:tiny_lm": {
-        "vocab_size": _opt(Key("int", ge=8)), "dim": _opt(INT_POS), "depth": _opt(INT_POS), "heads": _opt(INT_POS),
-        "hidden": _opt(INT_POS), "context": _opt(Key("int", ge=2)), "score_cap": _opt(NUM_POS),
-        "mask_value": _opt(Key("number", lt=0))},
-}
-
-MODEL = Section({"name": TEXT, "builder": Key("import"), "args": Key("mapping", optional=True)})
+# the builder is the one recipes/<name>/model.py registers (common.builders), the evaluation the task's module
+# (common.tasks): the resolved configs of older builds recorded them as 'package.module:function' strings, accepted
+# (and not used) when such a config is read
+OLD_WIRING = Key("import", optional=True)
+MODEL = Section({"name": TEXT, "builder": OLD_WIRING, "args": Key("mapping", optional=True)})
 
 DATA = Choose("dataset", {
     "speech_commands": {
-        "dataset": TEXT, "eval": Key("import"), "default_root": Key("import", optional=True), "version": TEXT,
+        "dataset": TEXT, "eval": OLD_WIRING, "default_root": OLD_WIRING, "version": TEXT,
         "labels": LABELS, "sample_rate": INT_POS, "clip_samples": INT_POS, "unknown_fraction": _opt(NUM_NONNEG),
         "real_keyword_repeat": _opt(INT_POS), "silence_fraction": _opt(NUM_NONNEG),
         "extra_real": Key("list", item=Key("str"), optional=True),
@@ -201,9 +196,9 @@ DATA = Choose("dataset", {
                               "engines": Key("list", item=Key("str", choices=_engines), min_length=1),
                               "seed": _opt(INT_NONNEG)}, optional=True),
     },
-    "cifar10": {"dataset": TEXT, "eval": Key("import"), "labels": LABELS,
+    "cifar10": {"dataset": TEXT, "eval": OLD_WIRING, "labels": LABELS,
                 "extra_train": Key("list", item=Key("str"), optional=True)},
-    "vww": {"dataset": TEXT, "eval": Key("import"), "labels": LABELS, "test_fraction": Key("number", gt=0, lt=1),
+    "vww": {"dataset": TEXT, "eval": OLD_WIRING, "labels": LABELS, "test_fraction": Key("number", gt=0, lt=1),
             "redistributable": Key("bool", optional=True)},
     "tinystories": {"dataset": TEXT, "max_train_stories": Key("int", ge=1, nullable=True, optional=True),
                     "max_validation_stories": Key("int", ge=1, nullable=True, optional=True)},
@@ -360,7 +355,7 @@ def _cross_checks(cfg: dict) -> list[str]:
     out = []
     data, fe, model = cfg.get("data", {}), cfg.get("frontend") or {}, cfg.get("model", {})
     args = model.get("args") or {}
-    text = cfg.get("card", {}).get("task") == "text-generation"
+    text = is_language_model(cfg)
     needed = ("tokenizer", "evaluate", "generate") if text else ("frontend",)
     out += [f"{s}: missing (required for a {'text-generation' if text else 'classification'} recipe)"
             for s in needed if s not in cfg]
@@ -422,10 +417,13 @@ def config_problems(cfg: dict) -> list[str]:
     checked too, by applying it to a copy."""
     problems: list[str] = []
     _check_section("", cfg, SCHEMA, problems, cfg)
-    builder = (cfg.get("model") or {}).get("builder")
-    args = (cfg.get("model") or {}).get("args")
-    if builder in MODEL_ARGS and isinstance(args, dict):
-        _check_section("model.args", args, MODEL_ARGS[builder], problems, cfg)
+    name, args = (cfg.get("model") or {}).get("name"), (cfg.get("model") or {}).get("args")
+    if isinstance(name, str) and isinstance(args, dict):
+        from tinyzoo.common.builders import args_schema, get_builder
+        try:
+            _check_section("model.args", args, args_schema(get_builder(name)), problems, cfg)
+        except TinyzooError as err:
+            problems.append(f"model.name = {name!r}: {err}")
     if not problems:
         problems += _cross_checks(cfg)
     quick = cfg.get("quick")
@@ -450,6 +448,6 @@ def validate(cfg: dict, origin: str = "the config") -> dict:
     """Raise one ConfigError listing every problem of `cfg` (one line each: key, value, what is allowed)."""
     problems = config_problems(cfg)
     if problems:
-        from common.errors import ConfigError
+        from tinyzoo.common.errors import ConfigError
         raise ConfigError(f"{origin} has {len(problems)} invalid value(s):\n  " + "\n  ".join(problems))
     return cfg

@@ -4,7 +4,7 @@
     target → fidelity of int8 against float (fake-quant and the TOSA reference int8 graph) → Vela report →
     memory fit per board → metrics.json and a card, in the same schema as a recipe build.
 
-`tinyzoo deploy MODEL --input-shape 1,3,96,96 --target ethos-u55-128` is the command; `zoo.deploy` the function.
+`tinyzoo deploy MODEL --input-shape 1,3,96,96 --target ethos-u55-128` is the command; `tinyzoo.deploy` the function.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.errors import ConfigError, TinyzooError
-from common.lower import BOUNDARY_OPS, check_target
+from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.lower import BOUNDARY_OPS, check_target
 
 RANDOM_CALIBRATION_SAMPLES = 16
 
@@ -139,8 +139,8 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     tensor (N, ...) or a tuple of them per batch); None → seeded random-normal inputs, and the figures then
     describe the architecture, not accuracy (`random_samples` of them). `eval_inputs`: one tensor (N, ...) per input for the fidelity
     figures (default: the calibration inputs). `npu_only` makes any operator left on the CPU an error."""
-    from common import pipeline
-    from common.verify import fidelity
+    from tinyzoo.common import pipeline
+    from tinyzoo.common.verify import fidelity
 
     example = tuple(torch.as_tensor(x, dtype=torch.float32) for x in example_inputs)
     if any(x.shape[0] != 1 for x in example):

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 import torch
 import torch.distributed as dist
 
-from common.layout import REPO
 
 
 def launched() -> bool:
@@ -96,8 +95,7 @@ def launch_command(nproc: int, module_args: list[str]) -> list[str]:
 
 def launch(nproc: int, module_args: list[str]) -> int:
     """Run `python -m <module_args>` in `nproc` processes on this machine under torchrun; its exit code. Each
-    process gets an equal share of the CPU threads unless OMP_NUM_THREADS is set, and imports this repository."""
+    process gets an equal share of the CPU threads unless OMP_NUM_THREADS is set."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     return subprocess.call(launch_command(nproc, module_args), env=env)

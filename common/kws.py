@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
-from common.data.audio_augment import WaveformAugment
-from common.data.speech_commands import ClipSet, background_noise, kws_eval_set, kws_test_set, kws_train_set
-from common.errors import DatasetNotFoundError
-from common.frontend import MFCC, MfccConfig, SpecAugment
+from tinyzoo.common.data.audio_augment import WaveformAugment
+from tinyzoo.common.data.speech_commands import ClipSet, background_noise, kws_eval_set, kws_test_set, kws_train_set
+from tinyzoo.common.errors import DatasetNotFoundError
+from tinyzoo.common.frontend import MFCC, MfccConfig, SpecAugment
 
-from common.layout import REPO
-BUNDLED_SAMPLE = REPO / "zoo" / "data" / "speech_commands_sample"
+from tinyzoo.common.layout import BUNDLED_DATA
+BUNDLED_SAMPLE = BUNDLED_DATA / "speech_commands_sample"
 
 
 def cache_dir() -> Path:
@@ -74,7 +74,7 @@ class KwsData:
 
 def synthesize(cfg: dict, noise: list[torch.Tensor], log=print):
     """Keyword and unknown-word clips from the TTS engines the config names (cached by parameters)."""
-    from common.data.synthetic_speech import UNKNOWN_WORDS, synthesize_words
+    from tinyzoo.common.data.synthetic_speech import UNKNOWN_WORDS, synthesize_words
 
     syn = cfg["data"]["synthetic"]
     labels = cfg["data"]["labels"]
@@ -139,9 +139,9 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     per target → TOSA-reference verification → Vela report → card. A KWS recipe's train.py calls this with its
     name and folder; the model and everything else come from its config.yaml, so DS-CNN and KWT share data,
     front end and evaluation and are comparable in one table."""
-    from common import distributed, pipeline, recipe
-    from common.config import build_model
-    from common.train import fit, seed_everything, weights_shaped_by
+    from tinyzoo.common import distributed, pipeline, recipe
+    from tinyzoo.common.config import build_model
+    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)

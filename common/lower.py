@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from common.errors import CpuFallbackError, TinyzooError, UnknownTargetError
-from common.native_output import captured_native_output
+from tinyzoo.common.errors import CpuFallbackError, TinyzooError, UnknownTargetError
+from tinyzoo.common.native_output import captured_native_output
 
 TARGETS = (
     "ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256",
@@ -98,7 +98,7 @@ def _module_path(node) -> str:
 def cpu_op_details(graph_module, reasons: dict[str, str]) -> list[dict]:
     """Every operator left on the CPU with the partitioner's reason, the module it came from and the model's
     source line (from the exported graph's nn_module_stack / stack_trace), so a user knows which layer to change."""
-    from common.quantize import _user_frame
+    from tinyzoo.common.quantize import _user_frame
 
     details = []
     for node in graph_module.graph.nodes:

@@ -14,16 +14,14 @@ from typing import Callable
 
 import torch
 
-from common import distributed, layout
-from common import quantize as q
-from common.config import save_yaml, tool_versions
-from common.lower import check_target, lower_ethos_u
-from common.verify import compare, logits_of, run_tosa
-from common.verify import quantize as quantize_array
+from tinyzoo.common import distributed, layout
+from tinyzoo.common import quantize as q
+from tinyzoo.common.config import save_yaml, tool_versions
+from tinyzoo.common.lower import check_target, lower_ethos_u
+from tinyzoo.common.verify import compare, logits_of, run_tosa
+from tinyzoo.common.verify import quantize as quantize_array
 
-from common.layout import REPO
-ARTIFACTS = REPO / "zoo" / "artifacts"
-CARDS = REPO / "cards"
+from tinyzoo.common.layout import ARTIFACTS, checkout
 
 
 def batches(features: torch.Tensor, size: int = 256):
@@ -66,7 +64,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     quality / targets / timings / reference parts; the quality part is under "accuracy" (the caller renames it).
 
     `score(fake_quant)` (e.g. test accuracy) is recorded for the PTQ and the QAT model when QAT runs."""
-    from common import report
+    from tinyzoo.common import report
 
     qcfg, ecfg = cfg["quantize"], cfg["export"]
     targets = [check_target(t) for t in ecfg["targets"]]
@@ -182,8 +180,8 @@ def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_
                             features_of: Callable, data: dict, reproduce: str) -> Path:
     """Steps 4-8 of every recipe, after its float model is trained: int8 (PTQ on the committed calibration
     samples, optionally QAT), lowering per target, TOSA-reference verification, Vela report, metrics and card."""
-    from common import recipe
-    from common.config import resolved
+    from tinyzoo.common import recipe
+    from tinyzoo.common.config import resolved
 
     calibration = recipe.calibration_indices(train_set.ids, recipe_dir, build_dir,
                                              count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
@@ -223,7 +221,7 @@ def qat_batch(cfg: dict) -> int:
 def qat_fine_tune(qat_model, train_set, cfg: dict, build_dir: Path, train_transform) -> None:
     """QAT fine-tuning of the float model's QAT graph (under DDP when torchrun started several processes),
     dropping each epoch's last partial batch (the graph has a static batch)."""
-    from common.train import fit
+    from tinyzoo.common.train import fit
 
     qat_cfg = cfg["quantize"]["qat"]
     fit(qat_model, train_set, {**cfg["train"], "epochs": qat_cfg["epochs"], "lr": qat_cfg["lr"], "warmup_epochs": 0},
@@ -253,7 +251,7 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
                    deployed: dict, *, data: dict, reproduce: str) -> dict:
     """The metrics every recipe's card is generated from: card text from the config, what the data was, the
     model, training, and everything `deploy` measured."""
-    from common.recipe import hardware
+    from tinyzoo.common.recipe import hardware
 
     first_target = next(iter(deployed["targets"].values()))
     metrics = {
@@ -293,7 +291,7 @@ def model_info(model: torch.nn.Module, example_inputs: tuple, io: dict, macs: in
 
 def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, log=print) -> Path:
     """Write metrics.json and the card into the build; with `publish`, also into cards/ and zoo/artifacts/."""
-    from common import card
+    from tinyzoo.common import card
 
     metrics.setdefault("tools", tool_versions())
     metrics.setdefault("created", _dt.date.today().isoformat())
@@ -308,9 +306,10 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
         log(f"{target}: {build_dir / target / 'model.pte'}")
     log(f"card (preview): {card_path}")
     if publish:
-        card_path = card.write_card(metrics, CARDS)
+        repo = checkout("publishing a card")
+        card_path = card.write_card(metrics, repo / "cards")
         publish_artifacts(metrics["model"], build_dir)
-        card.refresh_readme_table(CARDS, REPO / "README.md")
+        card.refresh_readme_table(repo / "cards", repo / "README.md")
         log(f"published: {card_path} and {ARTIFACTS / metrics['model']}")
     return card_path
 
@@ -320,7 +319,7 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
 def add_memory_fit(metrics: dict, artifact_dir: Path) -> dict:
     """Per target and board that carries it: the pools the reference app needs for this .pte and whether they
     fit (common/boards.py). Derived from the artifacts, so `tinyzoo card` can recompute it for a published model."""
-    from common.boards import fit_table
+    from tinyzoo.common.boards import fit_table
 
     rows = fit_table(artifact_dir, metrics=metrics)
     metrics["memory_fit"] = [{"target": r["target"], "board": r["board"], "memory_mode": r["memory_mode"],
@@ -363,9 +362,9 @@ def publish_artifacts(name: str, build_dir: Path) -> Path:
 
 def load_artifacts(artifacts_dir: Path, cfg: dict, targets: list[str] | None = None):
     """A build's (or the published) float model, int8 fake-quant program, TOSA graphs per target and int8 I/O."""
-    from common.config import build_model
-    from common.errors import ArtifactError
-    from common.train import load_weights
+    from tinyzoo.common.config import build_model
+    from tinyzoo.common.errors import ArtifactError
+    from tinyzoo.common.train import load_weights
 
     artifacts_dir = Path(artifacts_dir)
     for needed in ("checkpoint.pt", "model_int8.pt2"):

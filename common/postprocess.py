@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.errors import ConfigError
+from tinyzoo.common.errors import ConfigError
 
 
 def softmax(logits) -> np.ndarray:

@@ -6,6 +6,7 @@ Vela compiles, so the two can be compared prediction by prediction (common/verif
 """
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -13,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
-from common.errors import ExportError, TinyzooError
+from tinyzoo.common.errors import ExportError, TinyzooError
 
 SCHEMES = ("a8w8", "a16w8")
 
@@ -139,7 +140,9 @@ def prepare_qat(model: nn.Module, example_inputs: tuple, *, target: str, scheme:
     # Fold batch norm into the convolutions first: the QAT conv-bn pattern that prepare_qat_pt2e inserts is not
     # folded back by convert_pt2e with torch 2.14 / torchao, and would leave BN ops on the CPU.
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-    fused = fuse(model.eval(), inplace=False) if has_bn else model.eval()
+    # a copy either way: the exported graph shares its parameters with the module it came from, and QAT must not
+    # move the float model's weights (the card's float figures are of the trained float model)
+    fused = fuse(model.eval(), inplace=False) if has_bn else copy.deepcopy(model).eval()
     batch = tuple(x[:1].expand(batch_size, *x.shape[1:]).clone() for x in example_inputs)
     prepared = prepare_qat_pt2e(export_graph(fused, batch), _quantizer(target, scheme, qat=True))
     for name, value in list(prepared._buffers.items()):

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from common.config import apply_overrides, as_override, load_config, validate
-from common.errors import ConfigError, TinyzooError
+from tinyzoo.common.config import apply_overrides, as_override, load_config, validate
+from tinyzoo.common.errors import ConfigError, TinyzooError
 
-from common.layout import REPO
+from tinyzoo.common.layout import RECIPES, REPO, shown
 
 
 def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -52,7 +52,7 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     """`tinyzoo build NAME --nproc N`: the same build under torchrun in N processes of this machine (the other
     arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, --nproc 1,
     --help, or already under torchrun)."""
-    from common import distributed
+    from tinyzoo.common import distributed
 
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--nproc", type=int)
@@ -62,17 +62,17 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     if known.nproc in (None, 1) or distributed.launched() or {"-h", "--help"} & set(rest):
         return None
     # the build's arguments and config checked here: a mistake is one line, not one traceback per process
-    from common.train import check_global_batch
+    from tinyzoo.common.train import check_global_batch
 
-    check_global_batch(config(REPO / "recipes" / name, arguments(name, rest))["train"]["batch_size"], known.nproc)
-    return distributed.launch(known.nproc, ["zoo", "build", name, *rest])
+    check_global_batch(config(RECIPES / name, arguments(name, rest))["train"]["batch_size"], known.nproc)
+    return distributed.launch(known.nproc, ["tinyzoo", "build", name, *rest])
 
 
 def check_nproc(name: str, nproc: int | None) -> None:
     """--nproc reaching a build: only as what torchrun already started (it launches from `tinyzoo build`)."""
     import os
 
-    from common import distributed
+    from tinyzoo.common import distributed
 
     if nproc is None:
         return
@@ -96,10 +96,10 @@ def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
     if args.target and isinstance(cfg.get("export"), dict):   # (a broken export section: validate says so)
         cfg["export"]["targets"] = list(args.target)
     for target in args.target or []:
-        from common.lower import check_target
+        from tinyzoo.common.lower import check_target
         check_target(target)  # the clearest message for a mistyped --target
     changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set]
-    validate(cfg, f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}"
+    validate(cfg, shown(path)
                   + (f" with {' '.join(changes)}" if changes else ""))
     cfg["profile"] = args.profile
     return cfg
@@ -114,13 +114,13 @@ def data_root(root: str | Path | None, hint: str) -> Path:
         return Path(root)
     if os.environ.get("TINYZOO_DATA"):
         return Path(os.environ["TINYZOO_DATA"])
-    from common.errors import DatasetNotFoundError
+    from tinyzoo.common.errors import DatasetNotFoundError
     raise DatasetNotFoundError(f"no data root: pass --data-root DIR or set TINYZOO_DATA ({hint})")
 
 
 def build_dir(name: str, args: argparse.Namespace) -> Path:
     """The build's folder; with --weights, the given checkpoint becomes the build's training checkpoint."""
-    path = args.build_dir or REPO / "build" / name
+    path = args.build_dir or (REPO or Path.cwd()) / "build" / name
     path.mkdir(parents=True, exist_ok=True)
     weights = getattr(args, "weights", None)
     if weights is not None:
@@ -142,7 +142,7 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
 
     The list is data: the same clips calibrate every build, so int8 numbers are reproducible. `new` draws a
     fresh list from this training set (seeded) — needed when training on different data."""
-    from common.quantize import read_calibration_list, write_calibration_list
+    from tinyzoo.common.quantize import read_calibration_list, write_calibration_list
 
     committed = recipe_dir / "calibration.txt"
     position = {clip_id: i for i, clip_id in enumerate(train_ids)}

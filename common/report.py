@@ -6,7 +6,7 @@ import csv
 import re
 from pathlib import Path
 
-from common.errors import TinyzooError
+from tinyzoo.common.errors import TinyzooError
 
 MEMORY_COLUMNS = {"sram_memory_used": "sram_kib", "dram_memory_used": "dram_kib",
                   "on_chip_flash_memory_used": "on_chip_flash_kib", "off_chip_flash_memory_used": "off_chip_flash_kib"}

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.data import tinystories
-from common import recipe
-from common.errors import ConfigError
-from common.tokenizer import BOS, Tokenizer, train_tokenizer
+from tinyzoo.common.data import tinystories
+from tinyzoo.common import recipe
+from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.tokenizer import BOS, Tokenizer, train_tokenizer
 
 
 def token_stream(stories: list[str], tokenizer: Tokenizer) -> torch.Tensor:
@@ -134,7 +134,7 @@ def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: t
                        tosa_graphs: dict[str, Path], io: dict) -> dict:
     """The quality ladder on one set of validation windows: float → int8 fake-quant → int8 TOSA per target,
     plus how often the int8 graph's greedy next token equals the float model's."""
-    from common.verify import dequantize, logits_of, quantize, run_tosa
+    from tinyzoo.common.verify import dequantize, logits_of, quantize, run_tosa
 
     float_logits = logits_of(float_lm, embeddings, 64)
     fq_logits = logits_of(fake_quant, embeddings)
@@ -178,7 +178,7 @@ def greedy_generate(next_logits, prompt: list[int], new_tokens: int, context: in
 def generation_samples(float_lm, tosa_path: Path, io: dict, tokenizer: Tokenizer, cfg: dict) -> list[dict]:
     """Greedy continuations of the config's prompts by the int8 TOSA graph (what the NPU computes), and by the
     float model for comparison."""
-    from common.verify import dequantize, quantize, run_tosa
+    from tinyzoo.common.verify import dequantize, quantize, run_tosa
 
     gen = cfg["generate"]
     context = cfg["model"]["args"]["context"]
@@ -223,7 +223,7 @@ def evaluate_artifacts(artifacts_dir: Path, cfg: dict, root: str | Path | None,
                        targets: list[str] | None = None) -> dict:
     """`tinyzoo eval` for a language model: the perplexity ladder of a build's (or the published) artifacts on
     the validation text at `root`, tokenized with the artifacts' own tokenizer."""
-    from common.pipeline import load_artifacts
+    from tinyzoo.common.pipeline import load_artifacts
 
     lm, fake_quant, tosa_graphs, io = load_artifacts(artifacts_dir, cfg, targets)
     tokenizer = Tokenizer.load(Path(artifacts_dir) / "tokenizer.model")
@@ -247,7 +247,7 @@ class KVCache:
 
     def inputs(self, tokens: torch.Tensor) -> tuple:
         """The decode step's six inputs for the next token of each row (`tokens`: (B,))."""
-        from recipes.text.tiny_lm.model import rotary_tables
+        from tinyzoo.recipes.text.tiny_lm.model import rotary_tables
 
         lm, batch = self.step.lm, len(tokens)
         head_dim = lm.layers[0].attention.head_dim
@@ -284,27 +284,17 @@ def kv_decode(step, tokens: torch.Tensor, run=None, keep: list | None = None) ->
 
 
 def tosa_step(tosa_path: Path, io: dict):
-    """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph,
-    dequantize each output (the app requantizes the new keys/values into the cache's input scale likewise)."""
-    import tosa_reference_model
-
-    from common.errors import ArtifactError
-    from common.native_output import captured_native_output
-    from common.verify import dequantize, quantize
+    """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph
+    (`verify.run_tosa`, one row at a time), dequantize each output (the app requantizes the new keys/values into
+    the cache's input scale likewise)."""
+    from tinyzoo.common.verify import dequantize, quantize, run_tosa
 
     graph = Path(tosa_path).read_bytes()
 
-    def run_one(inputs):
-        raw = [np.ascontiguousarray(quantize(x, q)) for x, q in zip(inputs, io["inputs"])]
-        with captured_native_output():
-            results, status = tosa_reference_model.run(graph, raw)
-        if status != tosa_reference_model.GraphStatus.TOSA_VALID:
-            raise ArtifactError(f"the TOSA reference model rejected {tosa_path} (status {status})")
-        return [dequantize(r, q) for r, q in zip(results, io["outputs"])]
-
-    def run(*inputs):   # the graph takes batch 1: one run per row
-        rows = [run_one([x[b:b + 1] for x in inputs]) for b in range(len(inputs[0]))]
-        return tuple(torch.from_numpy(np.concatenate(parts)) for parts in zip(*rows))
+    def run(*inputs):
+        outputs, _ = run_tosa(graph, [np.ascontiguousarray(quantize(x, q)) for x, q in zip(inputs, io["inputs"])])
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        return tuple(torch.from_numpy(dequantize(o, q)) for o, q in zip(outputs, io["outputs"]))
     return run
 
 
@@ -313,10 +303,10 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
     """The KV-cache decode step (recipes/text/tiny_lm/model.py DecodeStep): PTQ on the decode inputs of the
     calibration windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of
     validation windows and a greedy continuation, against the float model."""
-    from common import report
-    from common.lower import lower_ethos_u
-    from common.quantize import all_io_quant_params, quantize_ptq
-    from recipes.text.tiny_lm.model import DecodeStep
+    from tinyzoo.common import report
+    from tinyzoo.common.lower import lower_ethos_u
+    from tinyzoo.common.quantize import all_io_quant_params, quantize_ptq
+    from tinyzoo.recipes.text.tiny_lm.model import DecodeStep
 
     kv, targets = cfg["kv_cache"], cfg["export"]["targets"]
     step = DecodeStep(lm).eval()
@@ -371,10 +361,10 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
 def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for a language-model recipe, top to bottom: text → tokenizer → train → int8 → Ethos-U
     .pte per target → TOSA-reference perplexity and int8 generation → Vela report → card."""
-    from common import distributed, pipeline
-    from common.config import build_model, resolved
-    from common.train import fit, seed_everything, weights_shaped_by
-    from common.verify import logits_of
+    from tinyzoo.common import distributed, pipeline
+    from tinyzoo.common.config import build_model, resolved
+    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
+    from tinyzoo.common.verify import logits_of
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)
@@ -433,7 +423,7 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
 def write_embedding_table(lm, io: dict, path: Path) -> Path:
     """The int8 token-embedding table the app copies rows from: (vocab, dim), quantized with the graph's input
     scale and zero point — identical to quantizing the embedded window."""
-    from common.verify import quantize
+    from tinyzoo.common.verify import quantize
 
     table = quantize(lm.token_embedding.weight.detach(), io["input"])
     tmp = path.with_name(path.name + ".tmp")

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 from typing import Iterable
 
-from common.errors import ArtifactError, ConfigError
+from tinyzoo.common.errors import ArtifactError, ConfigError
 
 BOS, EOS = 1, 2
 

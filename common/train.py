@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from common import distributed
-from common.errors import ArtifactError, ConfigError, TrainingError
+from tinyzoo.common import distributed
+from tinyzoo.common.errors import ArtifactError, ConfigError, TrainingError
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.errors import ArtifactError, TinyzooError
-from common.native_output import captured_native_output
+from tinyzoo.common.errors import ArtifactError, TinyzooError
+from tinyzoo.common.native_output import captured_native_output
 
 
 def quantize(x: torch.Tensor | np.ndarray, q: dict) -> np.ndarray:

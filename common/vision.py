@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from common.data import cifar10, vww
-from common.data.cifar10 import ImageSet
-from common import recipe
-from common.errors import ConfigError
-from common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
+from tinyzoo.common.data import cifar10, vww
+from tinyzoo.common.data.cifar10 import ImageSet
+from tinyzoo.common import recipe
+from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
 
 
 @dataclass
@@ -73,7 +73,7 @@ def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor,
     else:
         test = load(cfg, root, train=False, log=lambda *_: None).test
     if len(test) == 0:
-        from common.errors import DatasetNotFoundError
+        from tinyzoo.common.errors import DatasetNotFoundError
         raise DatasetNotFoundError(f"no images to evaluate under {root}")
     return features_of(test, cfg["frontend"]), test.labels, test.label_names
 
@@ -82,9 +82,9 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     """The whole chain for an image-classification recipe, top to bottom: data → train → int8 → Ethos-U .pte
     per target → TOSA-reference verification → Vela report → card. A vision recipe's train.py calls this with
     its name and folder; the model and everything else come from its config.yaml."""
-    from common import distributed, pipeline
-    from common.config import build_model
-    from common.train import fit, seed_everything, weights_shaped_by
+    from tinyzoo.common import distributed, pipeline
+    from tinyzoo.common.config import build_model
+    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
 
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deploy time per target (prints figures; not a test): `zoo.deploy` of torchvision's MobileNetV2 1.0 @224 and of
+"""Deploy time per target (prints figures; not a test): `tinyzoo.deploy` of torchvision's MobileNetV2 1.0 @224 and of
 a stock nn.TransformerEncoderLayer (50 tokens x 64), random weights, 8 seeded random calibration inputs.
 
     .venv/bin/python scripts/benchmark_deploy.py [--target T ...] [--case mobilenet_v2_224|transformer_encoder_layer]
@@ -24,7 +24,7 @@ CASES = {"mobilenet_v2_224": (compat_models.mobilenet_v2_224, (1, 3, 224, 224)),
 
 
 def main() -> None:
-    import zoo
+    import tinyzoo
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", action="append", choices=sorted(CASES))
@@ -36,7 +36,7 @@ def main() -> None:
         factory, shape = CASES[name]
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            metrics = zoo.deploy(factory(), [torch.zeros(shape)], targets=targets, out_dir=Path(tmp), name=name,
+            metrics = tinyzoo.deploy(factory(), [torch.zeros(shape)], targets=targets, out_dir=Path(tmp), name=name,
                                  random_samples=8, log=lambda *a: None)
             total = time.perf_counter() - start
         figures["cases"][name] = {

@@ -65,7 +65,7 @@ def run_case(name: str, model: str, shape: str, targets: list[str], out: Path, l
     """One `tinyzoo deploy --json` for every target in its own process (PTQ once, a lowering per target), killed
     after `limit` seconds: one row per target."""
     started = time.perf_counter()
-    command = [sys.executable, "-m", "zoo", "deploy", model, "--input-shape", shape, "--out", str(out / name),
+    command = [sys.executable, "-m", "tinyzoo", "deploy", model, "--input-shape", shape, "--out", str(out / name),
                "--samples", str(samples), "--json", *[a for t in targets for a in ("--target", t)]]
     try:
         proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=limit,

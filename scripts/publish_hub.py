@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common.errors import TinyzooError
-from zoo import hub
+from tinyzoo.common.errors import TinyzooError
+from tinyzoo import hub
 
 
 def main(argv=None) -> int:

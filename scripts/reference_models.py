@@ -25,12 +25,12 @@ WEIGHTS = ("random (torchvision's initialisation, batch-norm statistics from ran
 
 
 def main() -> None:
-    import zoo
-    from common import card
+    import tinyzoo
+    from tinyzoo.common import card
 
     for name, (factory, shape) in REFERENCES.items():
         out = REPO / "build" / name
-        metrics = zoo.deploy(factory(), [torch.zeros(shape)], targets=TARGETS, out_dir=out, name=name,
+        metrics = tinyzoo.deploy(factory(), [torch.zeros(shape)], targets=TARGETS, out_dir=out, name=name,
                              weights=WEIGHTS, random_samples=8,
                              reproduce="scripts/reference_models.py")
         print(card.write_card(metrics, REPO / "docs" / "references"))

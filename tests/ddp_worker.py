@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from common import distributed
-from common.train import fit
+from tinyzoo.common import distributed
+from tinyzoo.common.train import fit
 from tests.test_train import CFG, Blobs, model
 
 _save = torch.save
@@ -47,7 +47,7 @@ def crash_in_epoch_three_on_process_one(x, y, generator=None, calls=[0]):
 
 
 def qat_model():
-    from common.quantize import prepare_qat
+    from tinyzoo.common.quantize import prepare_qat
 
     torch.manual_seed(0)
     float_model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))

@@ -5,8 +5,8 @@ from pathlib import Path
 import json
 import pytest
 
-from common import boards
-from common.errors import TinyzooError
+from tinyzoo.common import boards
+from tinyzoo.common.errors import TinyzooError
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "zoo" / "artifacts"
 KWS = ARTIFACTS / "kws" / "ds_cnn"

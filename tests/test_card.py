@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from common.card import render_card, render_model_table, update_readme_table, write_card
+from tinyzoo.common.card import render_card, render_model_table, update_readme_table, write_card
 
 
 def target(name, cycles, clock=500e6, cpu_ops=0):
@@ -57,6 +57,20 @@ def test_metadata_is_valid_yaml_with_the_measured_numbers(metrics):
     assert values["int8 accuracy, TOSA reference (ethos-u85-256)"] == 0.7333
 
 
+def test_card_reads_back_through_huggingface_hub(metrics):
+    """The card is a valid Hub model card: huggingface_hub parses its metadata and model-index back into
+    EvalResults with the measured figures, and its human part holds the template's sections."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard(render_card(metrics))
+    assert card.data.model_name == "kws/demo" and card.data.library_name == "executorch"
+    results = {r.metric_name: (r.metric_type, r.metric_value, r.dataset_split) for r in card.data.eval_results}
+    assert results["float accuracy"] == ("accuracy", 0.75, "test")
+    assert results["int8 accuracy, TOSA reference (ethos-u55-128)"] == ("accuracy", 0.7333, "test")
+    assert len(results) == 2 + len(metrics["targets"])
+    assert card.text.lstrip().startswith("# ") and "## How to reproduce" in card.text
+
+
 def test_human_part_has_every_target_and_section(metrics):
     text = render_card(metrics)
     for heading in ("## Intended use", "## Data", "## Front end", "## Training", "## Accuracy", "## On the NPU",
@@ -68,7 +82,7 @@ def test_human_part_has_every_target_and_section(metrics):
 
 
 def test_training_line_states_processes_devices_and_precision(metrics):
-    from common.train import TrainResult
+    from tinyzoo.common.train import TrainResult
 
     before = render_card(metrics)
     one = TrainResult(world_size=1, devices="1 x CPU", global_batch_size=100)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from zoo import cli, get, list_models
+from tinyzoo import cli, get, list_models
 
 
 def run(capsys, *argv):

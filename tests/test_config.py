@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from common.config import apply_overrides, build_model, load_config, resolved
-from common.errors import TinyzooError
+from tinyzoo.common.config import apply_overrides, build_model, load_config, resolved
+from tinyzoo.common.errors import TinyzooError
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "kws" / "ds_cnn" / "config.yaml"
 
@@ -37,3 +37,21 @@ def test_bad_config_file(tmp_path):
         load_config(tmp_path / "c.yaml")
     with pytest.raises(TinyzooError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_model_args_are_checked_against_the_registered_builders_signature():
+    """The builder a recipe registers (@register_model) is found by the recipe's name; its annotated signature is
+    the schema of model.args: types, ranges (typing.Annotated), unknown names."""
+    from tinyzoo.common.builders import args_schema, get_builder
+    from tinyzoo.common.config import config_problems
+    from tinyzoo.recipes.kws.ds_cnn.model import ds_cnn
+
+    assert get_builder("kws/ds_cnn") is ds_cnn
+    assert set(args_schema(ds_cnn)) == {"num_classes", "filters", "blocks", "dropout"}
+    cfg = load_config(Path(__file__).resolve().parents[1] / "recipes/kws/ds_cnn/config.yaml")
+    cfg["model"]["args"].update(num_classes=1, dropout=1.5, filters="wide")
+    assert sorted(config_problems(cfg)) == ["model.args.dropout = 1.5: must be a number >= 0 < 1",
+                                           "model.args.filters = 'wide': must be an integer >= 1",
+                                           "model.args.num_classes = 1: must be an integer >= 2"]
+    cfg["model"]["name"] = "kws/no_such_model"
+    assert any("no recipes/kws/no_such_model/model.py" in p for p in config_problems(cfg))

@@ -1,4 +1,4 @@
-"""`tinyzoo deploy` / `zoo.deploy`: a user's own nn.Module through the chain without a recipe — the CLI, the
+"""`tinyzoo deploy` / `tinyzoo.deploy`: a user's own nn.Module through the chain without a recipe — the CLI, the
 Python API, the fidelity figures, a CPU fallback named with its source line, --npu-only, a model that cannot be
 exported, and bad arguments, each on tiny models written here."""
 import json
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from common import deploy
-from common.errors import ConfigError
+from tinyzoo.common import deploy
+from tinyzoo.common.errors import ConfigError
 from tests.conftest import REPO
-from zoo.cli import main
+from tinyzoo.cli import main
 
 MODEL_FILE = textwrap.dedent('''
     import torch
@@ -159,8 +159,8 @@ def test_calibration_files(tmp_path):
 
 
 def test_python_api_with_real_calibration_and_eval_inputs(tmp_path):
-    """zoo.deploy on an nn.Module: calibration batches and separate fidelity inputs; a two-input model."""
-    import zoo
+    """tinyzoo.deploy on an nn.Module: calibration batches and separate fidelity inputs; a two-input model."""
+    import tinyzoo
 
     class TwoInputs(torch.nn.Module):
         def __init__(self):
@@ -175,7 +175,7 @@ def test_python_api_with_real_calibration_and_eval_inputs(tmp_path):
     model = TwoInputs()
     calibration = [(torch.randn(32, 8), torch.randn(32, 4))]
     eval_inputs = [torch.randn(20, 8), torch.randn(20, 4)]
-    metrics = zoo.deploy(model, [torch.zeros(1, 8), torch.zeros(1, 4)], targets=["ethos-u85-256"],
+    metrics = tinyzoo.deploy(model, [torch.zeros(1, 8), torch.zeros(1, 4)], targets=["ethos-u85-256"],
                          out_dir=tmp_path / "out", calibration=calibration, eval_inputs=eval_inputs, name="user/two",
                          log=lambda *a: None)
     fid = metrics["fidelity"]
@@ -208,7 +208,7 @@ def test_bundled_program_carries_the_pte_and_the_reference_pair(model_file, tmp_
 def test_deploy_cli_as_a_user_runs_it(model_file, tmp_path):
     """The installed entry point, as a subprocess: --json prints only the metrics on stdout."""
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "zoo", "deploy", f"{model_file}:nearest", "--input-shape",
+    proc = subprocess.run([sys.executable, "-m", "tinyzoo", "deploy", f"{model_file}:nearest", "--input-shape",
                            "1,3,16,16", "--target", "ethos-u55-128", "--out", str(out), "--json"],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

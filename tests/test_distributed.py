@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from common import distributed, recipe
-from common.errors import ConfigError
-from common.train import fit
+from tinyzoo.common import distributed, recipe
+from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.train import fit
 from tests.test_train import CFG, Blobs, model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,14 +83,14 @@ def test_build_nproc_launches_torchrun_with_the_other_arguments(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.setattr(distributed, "launch", lambda nproc, args: launched.append((nproc, args)) or 0)
     assert recipe.nproc_launch("kws/ds_cnn", ["--profile", "quick", "--nproc", "2", "--no-resume"]) == 0
-    assert launched == [(2, ["zoo", "build", "kws/ds_cnn", "--profile", "quick", "--no-resume"])]
+    assert launched == [(2, ["tinyzoo", "build", "kws/ds_cnn", "--profile", "quick", "--no-resume"])]
     assert recipe.nproc_launch("kws/ds_cnn", ["--profile", "quick"]) is None
     assert recipe.nproc_launch("kws/ds_cnn", ["--nproc", "1"]) is None     # one process: no torchrun
     with pytest.raises(ConfigError, match=r"^train.batch_size 100 \(the global batch\) does not divide over 3"):
         recipe.nproc_launch("kws/ds_cnn", ["--nproc", "3"])                # checked before launching
     assert len(launched) == 1
-    assert distributed.launch_command(2, ["zoo", "build", "kws/ds_cnn"])[1:] == [
-        "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "zoo", "build", "kws/ds_cnn"]
+    assert distributed.launch_command(2, ["tinyzoo", "build", "kws/ds_cnn"])[1:] == [
+        "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "tinyzoo", "build", "kws/ds_cnn"]
     monkeypatch.setenv("WORLD_SIZE", "2")        # under torchrun: nothing more to launch
     assert recipe.nproc_launch("kws/ds_cnn", ["--nproc", "2"]) is None
     with pytest.raises(ConfigError, match="--nproc 4, but torchrun started 2 processes"):
@@ -103,7 +103,7 @@ def test_a_recipe_builds_on_two_processes(tmp_path):
     and then the QAT graph with process 1, and deploys; the build folder is what one process leaves. About two
     minutes on 2 cores."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TINYZOO_CACHE": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": ""}
-    run = subprocess.run([sys.executable, "-m", "zoo", "build", "kws/ds_cnn", "--nproc", "2", "--profile", "quick",
+    run = subprocess.run([sys.executable, "-m", "tinyzoo", "build", "kws/ds_cnn", "--nproc", "2", "--profile", "quick",
                           "--build-dir", str(tmp_path / "b"), "--set", "train.epochs=2",
                           "--set", "data.synthetic.per_word=30", "--target", "ethos-u55-128",
                           "--set", "quantize.qat.enabled=true", "--set", "quantize.qat.epochs=1"],

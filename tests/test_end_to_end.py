@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from zoo import cli
+from tinyzoo import cli
 
 pytestmark = pytest.mark.slow
 

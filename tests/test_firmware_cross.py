@@ -29,8 +29,8 @@ BOARD_SOURCES = {
 }
 NPU = {"TZ_BOARD_CORSTONE300": "ETHOSU55", "TZ_BOARD_CORSTONE320": "ETHOSU85", "TZ_BOARD_ALIF_E7": "ETHOSU55",
        "TZ_BOARD_ALIF_E8": "ETHOSU85"}
-APPS = {"kws/ds_cnn": REPO / "recipes/kws/ds_cnn/firmware/main.cpp",
-        "vision/resnet8_cifar10": REPO / "recipes/vision/resnet8_cifar10/firmware/main.cpp"}
+APPS = {"kws/ds_cnn": REPO / "common/firmware/apps/keyword_spotting.cpp",
+        "vision/resnet8_cifar10": REPO / "common/firmware/apps/image_classification.cpp"}
 
 
 def executorch_include() -> list[str]:
@@ -69,7 +69,7 @@ def app_headers(tmp_path_factory):
     for model in APPS:
         path = out / model.replace("/", "_") / "app_model.h"
         artifacts = REPO / "zoo" / "artifacts" / model
-        subprocess.run([sys.executable, "-m", "common.firmware.app_header", str(artifacts), "-o", str(path),
+        subprocess.run([sys.executable, "-m", "tinyzoo.common.firmware.app_header", str(artifacts), "-o", str(path),
                         "--pte", str(artifacts / "ethos-u55-128" / "model.pte"),
                         "--input", str(artifacts / "reference_input.bin")], check=True, cwd=REPO)
         headers[model] = path.parent
@@ -82,8 +82,8 @@ def lm_app_header(tmp_path_factory):
     compile check), with the embedding table embedded as a device build embeds it."""
     import json
 
-    from common.firmware.app_header import generate
-    from common.tokenizer import train_tokenizer
+    from tinyzoo.common.firmware.app_header import generate
+    from tinyzoo.common.tokenizer import train_tokenizer
     from tests.test_text import make_stories
 
     folder = tmp_path_factory.mktemp("lm_header")
@@ -93,7 +93,8 @@ def lm_app_header(tmp_path_factory):
     (folder / "metrics.json").write_text(json.dumps({
         "model": "text/tiny_lm", "quantization": {"io": {"input": io, "output": io}},
         "model_info": {"input": {"shape": [1, context, dim]}, "output": {"shape": [1, context, vocab]}},
-        "config": {"tokenizer": {"vocab_size": vocab}, "generate": {"prompts": ["Once upon a"], "new_tokens": 4}}}))
+        "config": {"card": {"task": "text-generation"}, "tokenizer": {"vocab_size": vocab},
+                   "generate": {"prompts": ["Once upon a"], "new_tokens": 4}}}))
     (folder / "embedding_int8.bin").write_bytes(bytes(vocab * dim))
     (folder / "model.pte").write_bytes(bytes(64))
     generate(folder, folder / "app_model.h", pte=folder / "model.pte", embedding=folder / "embedding_int8.bin")
@@ -104,7 +105,7 @@ def lm_app_header(tmp_path_factory):
 def test_language_model_app_compiles(tmp_path, lm_app_header, cpu):
     includes = [f"-I{lm_app_header}", f"-I{RUNTIME}", f"-I{FIRMWARE / 'frontend'}", *executorch_include()]
     board = "TZ_BOARD_CORSTONE300" if cpu == "cortex-m55" else "TZ_BOARD_CORSTONE320"
-    compile_one(REPO / "recipes/text/tiny_lm/firmware/main.cpp", cpu, [board], includes, tmp_path / "main.o")
+    compile_one(REPO / "common/firmware/apps/text_generation.cpp", cpu, [board], includes, tmp_path / "main.o")
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m55", "cortex-m85"])

@@ -41,11 +41,11 @@ import numpy as np
 import pytest
 import torch
 
-from common.firmware import app_header, golden
-from common.frontend.image import ImageConfig, ImagePreprocess
-from common.frontend.mfcc import MFCC, MfccConfig, mfcc_numpy
-from common.postprocess import KwsPostprocess, KwsSmoother, softmax, top_k
-from common.verify import dequantize, quantize
+from tinyzoo.common.firmware import app_header, golden
+from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess
+from tinyzoo.common.frontend.mfcc import MFCC, MfccConfig, mfcc_numpy
+from tinyzoo.common.postprocess import KwsPostprocess, KwsSmoother, softmax, top_k
+from tinyzoo.common.verify import dequantize, quantize
 from tests.conftest import REPO
 
 FRONTEND = REPO / "common" / "firmware" / "frontend"

@@ -90,7 +90,7 @@ def host_build(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def portable(tmp_path_factory):
-    from common.firmware.portable import export_published
+    from tinyzoo.common.firmware.portable import export_published
 
     out = tmp_path_factory.mktemp("portable")
     return {model: export_published(ARTIFACTS / model, out / f"{model.replace('/', '_')}.pte") for model in MODELS}
@@ -108,7 +108,7 @@ def run_app(build: Path, model: str, pte: Path, *args) -> list[dict]:
 def python_output(pte: Path, int8_input: np.ndarray, shape) -> np.ndarray:
     import torch
 
-    from common.firmware.portable import run_portable
+    from tinyzoo.common.firmware.portable import run_portable
 
     out = run_portable(pte, torch.from_numpy(int8_input.reshape(shape).copy()))
     assert out.dtype == torch.int8, "the portable program must return the int8 output, as the Ethos-U one does"
@@ -128,7 +128,7 @@ def test_portable_pte_matches_npu_reference(portable, model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_host_app_matches_python(host_build, portable, tmp_path, model):
-    from common.firmware.golden import export_golden
+    from tinyzoo.common.firmware.golden import export_golden
 
     metrics = json.loads((ARTIFACTS / model / "metrics.json").read_text())
     labels = metrics["labels"]
@@ -172,12 +172,12 @@ def tiny_lm_artifacts(tmp_path_factory):
     """A tiny text/tiny_lm published the way the recipe publishes it (metrics.json with the resolved config,
     tokenizer.model, embedding_int8.bin, model_int8.pt2), trained for a few seconds on generated stories so that
     it writes text, PTQ int8, and its portable int8 .pte. Returns (artifacts root, model folder, .pte, quantized model)."""
-    from common import text
-    from common.firmware.portable import export_published
-    from common.pipeline import save_fake_quant
-    from common.quantize import io_quant_params, quantize_ptq
-    from common.tokenizer import train_tokenizer
-    from recipes.text.tiny_lm.model import tiny_lm
+    from tinyzoo.common import text
+    from tinyzoo.common.firmware.portable import export_published
+    from tinyzoo.common.pipeline import save_fake_quant
+    from tinyzoo.common.quantize import io_quant_params, quantize_ptq
+    from tinyzoo.common.tokenizer import train_tokenizer
+    from tinyzoo.recipes.text.tiny_lm.model import tiny_lm
     from tests.test_text import make_stories
 
     import torch
@@ -208,12 +208,12 @@ def tiny_lm_artifacts(tmp_path_factory):
     metrics = {"model": "text/tiny_lm", "quantization": {"io": io},
                "model_info": {"input": {"shape": [1, context, LM_ARGS["dim"]], "dtype": "int8"},
                               "output": {"shape": [1, context, LM_ARGS["vocab_size"]], "dtype": "int8"}},
-               "config": {"model": {"name": "text/tiny_lm", "args": LM_ARGS},
+               "config": {"card": {"task": "text-generation"}, "model": {"name": "text/tiny_lm", "args": LM_ARGS},
                           "tokenizer": {"type": "sentencepiece_bpe", "vocab_size": LM_ARGS["vocab_size"]},
                           "generate": {"prompts": [LM_PROMPT], "new_tokens": LM_NEW_TOKENS}}}
     (folder / "metrics.json").write_text(json.dumps(metrics))
     # published as the recipe publishes it (model_int8.pt2), and the portable .pte made from that the way
-    # `python -m common.firmware.portable zoo/artifacts/text/tiny_lm out.pte` makes it
+    # `python -m tinyzoo.common.firmware.portable zoo/artifacts/text/tiny_lm out.pte` makes it
     save_fake_quant(quantized, (embeddings[:1],), folder / "model_int8.pt2")
     pte = export_published(folder, root / "tiny_lm_portable.pte")
     return root, folder, pte, quantized
@@ -243,12 +243,12 @@ def python_lm_logits(pte: Path, quantized, table: np.ndarray, io: dict):
     import torch
 
     try:
-        from common.firmware.portable import _register_quantized_ops
+        from tinyzoo.common.firmware.portable import _register_quantized_ops
 
         _register_quantized_ops()
         from executorch.runtime import Runtime
     except ImportError:
-        from common.verify import dequantize, quantize
+        from tinyzoo.common.verify import dequantize, quantize
 
         def fake_quant(window):
             x = torch.from_numpy(dequantize(table[window.numpy()][None], io["input"]).astype(np.float32))
@@ -268,8 +268,8 @@ def test_language_model_app_generates_python_s_tokens(lm_host_build, tiny_lm_art
     """The LM app's greedy ids equal common.text.greedy_generate driven by the same int8 program in Python, for
     the bundled prompt (tokenized at header-generation time), past the point where the window slides; its text,
     decoded with the generated piece table, is SentencePiece's decode of the same ids."""
-    from common import text
-    from common.tokenizer import BOS, Tokenizer
+    from tinyzoo.common import text
+    from tinyzoo.common.tokenizer import BOS, Tokenizer
 
     _, folder, pte, quantized = tiny_lm_artifacts
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -305,7 +305,7 @@ def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     the NPU program produced: the app, the portable program and the NPU graph agree token for token."""
     import executorch
 
-    from common.firmware.portable import export_published
+    from tinyzoo.common.firmware.portable import export_published
 
     folder = ARTIFACTS / "text" / "tiny_lm"
     if not (folder / "metrics.json").exists():

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torchaudio
 
-from common.data.speech_commands import kws_test_set
-from common.frontend import MFCC, MfccConfig, SpecAugment, mfcc_numpy
+from tinyzoo.common.data.speech_commands import kws_test_set
+from tinyzoo.common.frontend import MFCC, MfccConfig, SpecAugment, mfcc_numpy
 from tests.conftest import SAMPLE
 
 CFG = MfccConfig()   # the DS-CNN recipe's front end: 40 ms / 20 ms, 1024-point FFT, 40 mels, 10 coefficients

@@ -5,10 +5,10 @@ import pytest
 import soundfile
 import torch
 
-from common.data.audio_augment import WaveformAugment
-from common.data.speech_commands import (ClipSet, find_speech_commands, kws_eval_set, kws_test_set, kws_train_set,
-                                         silence_clips, split_lists)
-from common.errors import DatasetNotFoundError
+from tinyzoo.common.data.audio_augment import WaveformAugment
+from tinyzoo.common.data.speech_commands import (ClipSet, kws_eval_set, kws_test_set, kws_train_set,
+                                                 silence_clips)
+from tinyzoo.common.errors import DatasetNotFoundError
 from tests.conftest import SAMPLE
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
@@ -30,10 +30,31 @@ def test_bundled_test_split():
     assert all(i.split("/")[0] in ("_silence_", *LABELS[2:]) or test.labels[k] == 1 for k, i in enumerate(test.ids))
 
 
-def test_never_trains_on_the_test_split():
-    folder = find_speech_commands(SAMPLE)
-    splits = split_lists(folder)
-    assert splits["training"] == [] and len(splits["testing"]) == 104
+def test_never_trains_on_the_test_or_validation_split(tmp_path):
+    """A data root with all three official splits (and a second version as extra real data): no test or
+    validation clip of either version reaches the training set, and the test set is exactly the test list."""
+    listed = {}
+    for version in ("speech_commands_v0.02", "speech_commands_v0.01"):
+        root = tmp_path / "SpeechCommands" / version
+        for word in ("yes", "no", "cat"):
+            for speaker in range(6):
+                write_clip(root / word / f"{version[-1]}{speaker}_nohash_0.wav", value=100 + speaker)
+        listed[version] = {
+            "testing": [f"yes/{version[-1]}0_nohash_0.wav", f"no/{version[-1]}1_nohash_0.wav", f"cat/{version[-1]}2_nohash_0.wav"],
+            "validation": [f"yes/{version[-1]}3_nohash_0.wav", f"cat/{version[-1]}4_nohash_0.wav"]}
+        for split, ids in listed[version].items():
+            (root / f"{split}_list.txt").write_text("\n".join(ids) + "\n")
+    write_clip(tmp_path / "SpeechCommands" / "speech_commands_v0.02" / "_background_noise_" / "noise.wav", seconds=3)
+    data = {**DATA, "labels": ["_silence_", "_unknown_", "yes", "no"], "extra_real": ["speech_commands_v0.01"]}
+    train = kws_train_set(tmp_path, data)
+    held_out = {i for v in listed.values() for split in v.values() for i in split}
+    real_train = [i for i in train.ids if not i.startswith("_")]
+    assert real_train and not held_out & set(real_train)
+    assert len(set(real_train)) == 2 * (18 - 5)      # every other clip of both versions trains
+    validation = kws_train_set(tmp_path, data, split="validation")
+    assert {i for i in validation.ids if not i.startswith("_")} <= held_out - {i for v in listed.values() for i in v["testing"]}
+    test = kws_test_set(tmp_path, data)
+    assert sorted(test.ids) == sorted(listed["speech_commands_v0.02"]["testing"])
 
 
 def test_missing_data_says_where_and_how(tmp_path):

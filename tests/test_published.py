@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from common.card import render_card
-from zoo import cli, get, list_models
+from tinyzoo.common.card import render_card
+from tinyzoo import cli, get, list_models
 
 PUBLISHED = [get(n) for n in list_models() if get(n).published]
 pytestmark = pytest.mark.skipif(not PUBLISHED, reason="no model is published yet")
@@ -24,7 +24,7 @@ def test_card_is_generated_from_its_metrics(model):
     metrics = model.metrics()
     png = f"{model.stem}/confusion.png" if metrics.get("confusion") else None
     assert model.card_path.read_text() == render_card(metrics, png)
-    assert png is None or (model.metrics_path.parent / "confusion.png").exists()
+    assert png is None or (model.card_path.parent / model.stem / "confusion.png").exists()
     assert metrics["memory_fit"] and all(r["fits"] for r in metrics["memory_fit"])
 
 
@@ -70,7 +70,7 @@ def test_eval_published_kws_model_on_the_bundled_sample(name):
 
     if not get(name).published:
         pytest.skip(f"{name} is not published")
-    done = subprocess.run([sys.executable, "-m", "zoo", "eval", name, "--target", "ethos-u55-128", "--json"],
+    done = subprocess.run([sys.executable, "-m", "tinyzoo", "eval", name, "--target", "ethos-u55-128", "--json"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
@@ -79,8 +79,8 @@ def test_eval_published_kws_model_on_the_bundled_sample(name):
 
 
 def test_readme_model_table_is_generated_from_the_cards():
-    from common.card import render_model_table
-    from zoo.registry import REPO
+    from tinyzoo.common.card import render_model_table
+    from tinyzoo.registry import REPO
 
     table = render_model_table([m.metrics() for m in PUBLISHED])
     assert f"<!-- model-table:start -->\n{table}\n<!-- model-table:end -->" in (REPO / "README.md").read_text()

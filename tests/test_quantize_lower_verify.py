@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from common.errors import CpuFallbackError, UnknownTargetError
-from common.lower import lower_ethos_u
-from common.quantize import io_quant_params, quantize_ptq
-from common.verify import compare, dequantize, logits_of, quantize, run_tosa
+from tinyzoo.common.errors import CpuFallbackError, UnknownTargetError
+from tinyzoo.common.lower import lower_ethos_u
+from tinyzoo.common.quantize import io_quant_params, quantize_ptq
+from tinyzoo.common.verify import compare, dequantize, logits_of, quantize, run_tosa
 
 
 class Tiny(nn.Module):
@@ -105,7 +105,7 @@ def test_unknown_target(quantized, tmp_path):
 
 def test_vela_report_per_target(quantized, tmp_path):
     """The per-target report is read from Vela's CSVs and is self-consistent."""
-    from common.report import macs_per_cycle, target_report
+    from tinyzoo.common.report import macs_per_cycle, target_report
 
     model, q, data = quantized
     low = lower_ethos_u(q, (data[:1],), "ethos-u55-128", tmp_path / "u55")
@@ -123,8 +123,8 @@ def test_vela_report_per_target(quantized, tmp_path):
 def test_qat_lowers_fully_and_matches_its_tosa_graph(tmp_path):
     """QAT (batch norm folded, fake quantizers trained) gives a graph that lowers 100 % to the NPU and whose
     integer TOSA graph computes what the QAT fake-quant model computes."""
-    from common.quantize import convert_qat, prepare_qat
-    from common.train import fit
+    from tinyzoo.common.quantize import convert_qat, prepare_qat
+    from tinyzoo.common.train import fit
 
     torch.manual_seed(0)
     model = Tiny().eval()
@@ -147,3 +147,52 @@ def test_qat_lowers_fully_and_matches_its_tosa_graph(tmp_path):
     io = io_quant_params(q)
     raw, _ = run_tosa(low.tosa_path, quantize(x[:32], io["input"]))
     assert np.abs(raw.astype(int) - quantize(logits_of(q, x[:32]), io["output"]).astype(int)).max() <= 1
+
+
+class TokensWithLayerNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.norm, self.head = nn.Linear(4, 16), nn.LayerNorm(16), nn.Linear(16, 3)
+
+    def forward(self, x):                      # (batch, tokens, 4)
+        return self.head(self.norm(self.embed(x))[:, 0])
+
+
+@pytest.mark.parametrize("floored", [True, False])
+def test_qat_layernorm_survives_a_token_with_almost_no_variance(floored, monkeypatch):
+    """Stock nn.LayerNorm under QAT: a token whose variance is under half a step of the int8 var+eps scale (here
+    an all-zero token, embedded to the bias, next to large ones) made rsqrt(0) = inf and the loss NaN at the first
+    batch; with the rsqrt input floored at half a step it trains, and converts to the batch-1 int8 graph."""
+    from tinyzoo.common import quantize as q
+
+    if not floored:
+        monkeypatch.setattr(q, "saturate_rsqrt", lambda prepared: 0)
+    torch.manual_seed(0)
+    model = TokensWithLayerNorm()
+    x = torch.randn(8, 5, 4) * 50
+    x[:, 2] = 0                                 # e.g. a SpecAugment-masked frame
+    qat = q.prepare_qat(model, (x[:1],), target="ethos-u55-128", batch_size=8)
+    loss = nn.functional.cross_entropy(qat.train()(x), torch.arange(8) % 3)
+    assert torch.isfinite(loss).item() is floored
+    if floored:
+        loss.backward()
+        assert all(torch.isfinite(p.grad).all() for p in qat.parameters() if p.grad is not None)
+        converted = q.convert_qat(qat, (x[:1],))
+        assert not any(n.target == torch.ops.aten.maximum.default for n in converted.graph.nodes)   # not deployed
+        assert torch.isfinite(converted(x[:1])).all()
+
+
+def test_qat_training_leaves_the_float_model_as_trained():
+    """The QAT graph trains its own copy of the weights: the float model (whose accuracy the card reports as
+    'float') is unchanged by QAT fine-tuning, also for a model without batch norm."""
+    from tinyzoo.common import quantize as q
+
+    torch.manual_seed(0)
+    model = TokensWithLayerNorm()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(8, 5, 4)
+    qat = q.prepare_qat(model, (x[:1],), target="ethos-u55-128", batch_size=8)
+    optimizer = torch.optim.SGD(qat.parameters(), lr=0.5)
+    nn.functional.cross_entropy(qat.train()(x), torch.arange(8) % 3).backward()
+    optimizer.step()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

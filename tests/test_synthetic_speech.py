@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from common.data.synthetic_speech import available_voices, plan_clips, synthesize_words, trim
-from common.errors import ToolMissingError
+from tinyzoo.common.data.synthetic_speech import available_voices, plan_clips, synthesize_words, trim
+from tinyzoo.common.errors import ToolMissingError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng not installed (scripts/setup.sh installs it as root)")

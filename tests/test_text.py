@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from common import text
-from common.data import tinystories
-from common.errors import ConfigError, DatasetNotFoundError
-from common.lower import lower_ethos_u
-from common.quantize import io_quant_params, quantize_ptq
-from common.tokenizer import Tokenizer, train_tokenizer
-from recipes.text.tiny_lm.model import tiny_lm
+from tinyzoo.common import text
+from tinyzoo.common.data import tinystories
+from tinyzoo.common.errors import ConfigError, DatasetNotFoundError
+from tinyzoo.common.lower import lower_ethos_u
+from tinyzoo.common.quantize import io_quant_params, quantize_ptq
+from tinyzoo.common.tokenizer import Tokenizer, train_tokenizer
+from tinyzoo.recipes.text.tiny_lm.model import tiny_lm
 
 NAMES = ["Lily", "Tom", "Sam", "Mia", "Ben", "Anna", "Max", "Zoe"]
 THINGS = ["ball", "kite", "cat", "dog", "box", "tree", "car", "cake", "book", "hat", "boat", "bird"]
@@ -127,7 +127,7 @@ def test_tiny_lm_lowers_fully_and_the_integer_graph_matches_fake_quant(target, t
     # the app's int8 embedding table gives the same int8 input as quantizing the embedded window
     table = np.fromfile(text.write_embedding_table(lm, io, tmp_path / "embedding_int8.bin"), dtype=np.int8)
     table = table.reshape(96, 32)
-    from common.verify import quantize
+    from tinyzoo.common.verify import quantize
     np.testing.assert_array_equal(table[tokens[32, :-1].numpy()], quantize(embeddings[32], io["input"]))
 
 
@@ -136,7 +136,7 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     """`tinyzoo build text/tiny_lm --profile quick` on a corpus the test writes, then `tinyzoo eval` on it."""
     import json
 
-    from zoo import cli
+    from tinyzoo import cli
 
     root = write_tinystories(tmp_path / "data", train=300, validation=60)
     build = tmp_path / "build"
@@ -182,7 +182,7 @@ def test_download_fetches_the_release_files_through_huggingface_hub(tmp_path, mo
 def test_decode_step_computes_the_fixed_window_inside_the_window():
     """The KV-cache decode step (one token per inference, a ring of context - 1 cached keys/values per layer)
     gives, token by token, the logits the fixed-window graph gives at every position of a window."""
-    from recipes.text.tiny_lm.model import DecodeStep
+    from tinyzoo.recipes.text.tiny_lm.model import DecodeStep
 
     torch.manual_seed(0)
     lm = tiny_lm(vocab_size=64, dim=32, depth=2, heads=2, hidden=64, context=8).eval()
@@ -195,8 +195,8 @@ def test_decode_step_computes_the_fixed_window_inside_the_window():
 
 @pytest.mark.lowering
 def test_tiny_decode_step_lowers_fully_and_decodes_like_fake_quant_on_the_tosa_reference(tmp_path):
-    from common.quantize import all_io_quant_params
-    from recipes.text.tiny_lm.model import DecodeStep
+    from tinyzoo.common.quantize import all_io_quant_params
+    from tinyzoo.recipes.text.tiny_lm.model import DecodeStep
 
     torch.manual_seed(0)
     lm = tiny_lm(vocab_size=96, dim=32, depth=1, heads=2, hidden=64, context=8).eval()

@@ -4,8 +4,8 @@ import copy
 import pytest
 import torch
 
-from common.errors import ArtifactError, ConfigError
-from common.train import fit, load_weights, predict, weights_shaped_by
+from tinyzoo.common.errors import ArtifactError, ConfigError, TrainingError
+from tinyzoo.common.train import fit, load_weights, predict, weights_shaped_by
 
 
 class Blobs(torch.utils.data.Dataset):
@@ -87,7 +87,7 @@ def reference_fit(model, data, cfg, batch_transform):
     must still train exactly this."""
     import math
 
-    from common.train import _batch, _optimizer, _schedule
+    from tinyzoo.common.train import _batch, _optimizer, _schedule
 
     n, batch_size = len(data), cfg["batch_size"]
     steps = math.ceil(n / batch_size)
@@ -156,7 +156,7 @@ def test_drop_last_drops_the_partial_batch(tmp_path):
 
 
 def test_batch_size_must_divide_over_the_processes(tmp_path, monkeypatch):
-    from common import distributed
+    from tinyzoo.common import distributed
 
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     with pytest.raises(ConfigError, match="train.batch_size 32 .* does not divide over 3 processes"):
@@ -174,7 +174,7 @@ def test_bf16_is_ignored_on_the_cpu(tmp_path):
 
 
 def test_sync_batchnorm_swap_is_undone():
-    from common.train import from_sync_batchnorm, to_sync_batchnorm
+    from tinyzoo.common.train import from_sync_batchnorm, to_sync_batchnorm
 
     net = dropout_model()
     before = {k: v.clone() for k, v in net.state_dict().items()}
@@ -266,3 +266,63 @@ def test_changed_model_behind_an_old_checkpoint_is_one_line(tmp_path):
     wider = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
     with pytest.raises(ConfigError, match=r"holds the weights of another model \(RuntimeError: .*\): pass --no-resume"):
         fit(wider, Blobs(), CFG, path, log_fn=quiet)
+
+
+def test_a_nan_loss_stops_training_in_one_line_keeping_the_last_good_epoch(tmp_path):
+    calls = {"n": 0}
+
+    def poison_batch_four_of_epoch_two(x, y, generator=None):
+        calls["n"] += 1
+        return (x * float("nan"), y) if calls["n"] == 10 + 4 else (x, y)
+
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 2, batch 4 .*keeps the weights after epoch 1"):
+        fit(model(), Blobs(), CFG, tmp_path / "c.pt", batch_transform=poison_batch_four_of_epoch_two,
+            log_fn=lambda *_: None)
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["epoch"] == 1
+
+
+def test_a_published_checkpoint_gives_its_weights_without_training(tmp_path):
+    """A finished checkpoint without optimizer state (as published) is used as is; an unfinished one is refused."""
+    from tinyzoo.common.pipeline import slim_checkpoint
+
+    data, test = Blobs(), Blobs(seed=1)
+    trained = model()
+    fit(trained, data, CFG, tmp_path / "full.pt", log_fn=lambda *_: None)
+    slim_checkpoint(tmp_path / "full.pt", tmp_path / "published.pt")
+    assert "optimizer" not in torch.load(tmp_path / "published.pt", weights_only=False)
+    batches, logged = [], []
+    reused = model()
+    result = fit(reused, data, CFG, tmp_path / "published.pt", log_fn=logged.append,
+                 batch_transform=lambda x, y, generator=None: batches.append(1) or (x, y))
+    assert batches == [] and result.epochs_run == 4 and any("training skipped" in line for line in logged)
+    assert torch.equal(predict(reused, test.x), predict(trained, test.x))
+
+    def crash_in_epoch_three(x, y, generator=None, calls=[]):
+        calls.append(1)
+        if len(calls) == 23:
+            raise KeyboardInterrupt
+        return x, y
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), data, CFG, tmp_path / "part.pt", batch_transform=crash_in_epoch_three, log_fn=lambda *_: None)
+    slim_checkpoint(tmp_path / "part.pt", tmp_path / "part_slim.pt")
+    with pytest.raises(ConfigError, match=r"after epoch 2 of 4 without the optimizer state"):
+        fit(model(), data, CFG, tmp_path / "part_slim.pt", log_fn=lambda *_: None)
+
+
+def test_build_weights_option(tmp_path):
+    """`tinyzoo build M --weights CHECKPOINT`: the checkpoint becomes the build's; a missing file or --no-resume
+    with it is one line."""
+    import argparse
+
+    from tinyzoo.common import recipe
+
+    published = tmp_path / "published.pt"
+    published.write_bytes(b"weights")
+    args = argparse.Namespace(build_dir=tmp_path / "build", weights=published, no_resume=False)
+    assert (recipe.build_dir("kws/ds_cnn", args) / "checkpoint.pt").read_bytes() == b"weights"
+    with pytest.raises(ConfigError, match="no such file"):
+        recipe.build_dir("kws/ds_cnn", argparse.Namespace(build_dir=tmp_path / "b", weights=tmp_path / "x.pt",
+                                                          no_resume=False))
+    with pytest.raises(ConfigError, match="--no-resume"):
+        recipe.build_dir("kws/ds_cnn", argparse.Namespace(build_dir=tmp_path / "b", weights=published, no_resume=True))

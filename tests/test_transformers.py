@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from common.lower import lower_ethos_u
-from common.quantize import convert_qat, io_quant_params, prepare_qat, quantize_ptq
-from common.verify import logits_of, quantize, run_tosa
-from common.layers import LayerNorm
-from recipes.kws.kwt.model import kwt
+from tinyzoo.common.lower import lower_ethos_u
+from tinyzoo.common.quantize import convert_qat, io_quant_params, prepare_qat, quantize_ptq
+from tinyzoo.common.verify import logits_of, quantize, run_tosa
+from tinyzoo.common.layers import LayerNorm
+from tinyzoo.recipes.kws.kwt.model import kwt
 
 pytestmark = pytest.mark.lowering   # transformer graphs take 20-40 s each to quantize and lower on 2 cores
 
@@ -72,7 +72,7 @@ def test_stock_transformer_qat_at_a_static_batch_lowers_fully_on_u55(tmp_path):
     """QAT of stock layers: trained at a static batch of 8 (the last partial batch dropped), converted at batch 1
     with the trained state (the class token's expand is folded per batch size), lowered whole, TOSA = fake-quant
     within a few LSB."""
-    from common.train import fit
+    from tinyzoo.common.train import fit
 
     torch.manual_seed(0)
     model = StockEncoder(classes=3).eval()
@@ -90,7 +90,7 @@ def test_stock_transformer_qat_at_a_static_batch_lowers_fully_on_u55(tmp_path):
 
 
 def test_tiny_vit_lowers_fully_on_u55(tmp_path):
-    from recipes.vision.vit_tiny_cifar10.model import vit_tiny
+    from tinyzoo.recipes.vision.vit_tiny_cifar10.model import vit_tiny
 
     torch.manual_seed(0)
     model = vit_tiny(num_classes=3, image_size=16, patch=4, dim=16, depth=1, heads=2, mlp_dim=32).eval()

@@ -13,10 +13,10 @@ import pytest
 import soundfile
 from PIL import Image
 
-from common import recipe
-from common.config import apply_overrides, config_problems, load_config, validate
-from common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
-from zoo import cli, hub, registry, verify_artifacts
+from tinyzoo.common import layout, recipe
+from tinyzoo.common.config import apply_overrides, config_problems, load_config, validate
+from tinyzoo.common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
+from tinyzoo import cli, hub, registry, verify_artifacts
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE_CONFIGS = sorted(REPO.glob("recipes/*/*/config.yaml"))
@@ -132,7 +132,7 @@ def _odd_clips(root: Path) -> None:
 
 
 def test_eval_set_resamples_downmixes_crops_and_names_unreadable_files(tmp_path):
-    from common.data.speech_commands import kws_eval_set, read_wav
+    from tinyzoo.common.data.speech_commands import kws_eval_set, read_wav
 
     _odd_clips(tmp_path)
     said = []
@@ -170,7 +170,7 @@ def test_eval_cli_reports_conversions_on_stderr(capsys, tmp_path):
 # --- 3. eval on a user's folder reads all of it ----------------------------------------------------------------
 
 def test_vww_folder_is_evaluated_whole(tmp_path):
-    from common import vision
+    from tinyzoo.common import vision
 
     rng = np.random.default_rng(0)
     for k, name in enumerate(["non_person", "person"]):
@@ -300,8 +300,7 @@ def test_card_writes_a_preview_unless_published(capsys, ds_cnn_metrics, tmp_path
 def test_card_publish_writes_only_its_model(capsys, ds_cnn_metrics, tmp_path, monkeypatch):
     shutil.copytree(REPO / "cards", tmp_path / "repo" / "cards")
     shutil.copyfile(REPO / "README.md", tmp_path / "repo" / "README.md")
-    monkeypatch.setattr(registry, "CARDS", tmp_path / "repo" / "cards")
-    monkeypatch.setattr(registry, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(layout, "REPO", tmp_path / "repo")
     others = tree_digest(*[p for p in (tmp_path / "repo" / "cards").iterdir() if "kws__ds_cnn" not in p.name])
     metrics = json.loads(ds_cnn_metrics.read_text())
     metrics["summary"] = "A changed summary."
@@ -410,7 +409,7 @@ def test_broken_pipe_prints_no_traceback(tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)                             # the reader (e.g. `head -1`) has gone
     try:
-        proc = subprocess.run([sys.executable, "-m", "zoo", "info", "kws/ds_cnn", "--json"], cwd=REPO,
+        proc = subprocess.run([sys.executable, "-m", "tinyzoo", "info", "kws/ds_cnn", "--json"], cwd=REPO,
                               stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
     finally:
         os.close(write_end)
@@ -494,7 +493,7 @@ def test_a_program_that_does_not_load_is_one_line_in_a_fresh_process(tmp_path):
     build = tmp_path / "build"
     shutil.copytree(REPO / "zoo" / "artifacts" / "kws" / "ds_cnn", build)
     shutil.copyfile(build / "checkpoint.pt", build / "model_int8.pt2")
-    done = subprocess.run([sys.executable, "-m", "zoo", "export", "kws/ds_cnn", "--artifacts", str(build),
+    done = subprocess.run([sys.executable, "-m", "tinyzoo", "export", "kws/ds_cnn", "--artifacts", str(build),
                            "--target", "ethos-u85-256", "--out", str(tmp_path / "out")], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr

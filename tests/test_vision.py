@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from common.data.cifar10 import CLASSES, cifar10, train_set
-from common.errors import DatasetNotFoundError
-from common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip, preprocess_numpy
+from tinyzoo.common.data.cifar10 import CLASSES, cifar10, train_set
+from tinyzoo.common.errors import DatasetNotFoundError
+from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip, preprocess_numpy
 
 
 def fake_cifar(root, n_train=60, n_test=20, seed=0):
@@ -82,7 +82,7 @@ def test_crop_flip_keeps_shape_and_content():
 
 @pytest.mark.slow
 def test_quick_resnet8_build(tmp_path):
-    from zoo import cli
+    from tinyzoo import cli
 
     fake_cifar(tmp_path / "data", n_train=200, n_test=40)
     build = tmp_path / "build"
@@ -96,7 +96,7 @@ def test_quick_resnet8_build(tmp_path):
 
 
 def test_vww_folder_split_and_coco_labels(tmp_path):
-    from common.data import vww
+    from tinyzoo.common.data import vww
 
     for name in vww.CLASSES:
         (tmp_path / "vww96" / name).mkdir(parents=True)

@@ -8,8 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from common.errors import TinyzooError
-from zoo import preflight, registry
+from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.layout import checkout
+from tinyzoo.common.tasks import has_bundled_sample, is_language_model, task_of
+from tinyzoo import preflight, registry
 
 
 def _list(args) -> None:
@@ -17,9 +19,9 @@ def _list(args) -> None:
     for name in registry.list_models():
         model = registry.get(name)
         metrics = model.metrics() if model.published else {}
-        row = {"model": name, "task": model.config.get("card", {}).get("task", ""), "published": model.published,
+        row = {"model": name, "task": task_of(model.config) or "", "published": model.published,
                "targets": sorted(metrics.get("targets", {}))}
-        if "perplexity" in metrics:
+        if metrics and is_language_model(metrics):
             row["float_perplexity"] = metrics["perplexity"]["float"]["perplexity"]
             row["tosa_int8_perplexity"] = {t: v["perplexity"] for t, v in metrics["perplexity"]["tosa_int8"].items()}
         else:
@@ -45,14 +47,17 @@ def _info(args) -> None:
     model = registry.get(args.model)
     if args.json:
         print(json.dumps(model.metrics(), indent=2, sort_keys=True))
-    elif model.card_path.exists():
+    elif model.card_path is not None and model.card_path.exists():
         print(model.card_path.read_text())
+    elif model.published:   # an installed tinyzoo: the card from the metrics it ships
+        from tinyzoo.common import card
+        print(card.render_card(model.metrics()))
     else:
         raise TinyzooError(f"{model.name} has no card yet; build it with `tinyzoo build {model.name}`")
 
 
 def _build(args, rest: list[str]) -> int:
-    from common.recipe import nproc_launch
+    from tinyzoo.common.recipe import nproc_launch
 
     if args.model is None:
         if "-h" in rest or "--help" in rest:
@@ -78,30 +83,30 @@ def _build_help() -> str:
 def _check_build_arguments(model, rest: list[str]) -> None:
     """Before the recipe imports its chain or reads data: the options parse, the targets exist, the config
     (with the profile and --set overrides) is valid and the data root is there."""
-    from common import recipe
+    from tinyzoo.common import recipe
 
     build_args = recipe.build_parser(model.name, OneLineParser).parse_args(rest)
     preflight.check_targets(build_args.target)
     cfg = recipe.config(model.recipe_dir, build_args)
-    preflight.check_data_root(cfg, build_args.data_root, needed=not cfg["data"].get("default_root"))
+    preflight.check_data_root(cfg, build_args.data_root, needed=not has_bundled_sample(cfg))
 
 
 def _eval(args) -> None:
     model = registry.get(args.model)
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
-    preflight.check_data_root(model.config, args.data_root, needed=not model.config["data"].get("default_root"))
+    preflight.check_data_root(model.config, args.data_root, needed=not has_bundled_sample(model.config))
     args.data_root = preflight.given_data_root(args.data_root)[0]
     artifacts, cfg, args.target = _verified_eval_artifacts(model, args)
-    if cfg["card"]["task"] == "text-generation":
+    if is_language_model(cfg):
         return _eval_language_model(model, artifacts, cfg, args)
 
-    from common.config import import_object
-    from common.pipeline import evaluate_artifacts
+    from tinyzoo.common import tasks
+    from tinyzoo.common.pipeline import evaluate_artifacts
 
     if args.data_root is None:   # the model's bundled sample (preflight: only models that have one get here)
-        args.data_root = import_object(cfg["data"]["default_root"])()[0]
-    features, labels, _ = import_object(cfg["data"]["eval"])(cfg, args.data_root, log=_note)
+        args.data_root = tasks.default_data_root(cfg)[0]
+    features, labels, _ = tasks.eval_features(cfg, args.data_root, log=_note)
     result = evaluate_artifacts(artifacts, cfg, features, labels, args.target)
     result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
     if args.json:
@@ -122,12 +127,12 @@ def _note(message: str) -> None:
 
 def _verified_eval_artifacts(model, args) -> tuple[Path, dict, list[str]]:
     """The artifacts folder, its config and the targets to evaluate, every file eval reads checked first."""
-    from common.config import load_config
-    from zoo import verify_artifacts
+    from tinyzoo.common.config import load_config
+    from tinyzoo import verify_artifacts
 
     artifacts = args.artifacts or model.artifacts_dir
     targets = verify_artifacts.choose_targets(model, artifacts, args.target)
-    language_model = model.config["card"]["task"] == "text-generation"
+    language_model = is_language_model(model.config)
     verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, language_model),
                            published=args.artifacts is None)
     cfg_path = artifacts / "config.resolved.yaml"
@@ -135,7 +140,7 @@ def _verified_eval_artifacts(model, args) -> tuple[Path, dict, list[str]]:
 
 
 def _eval_language_model(model, artifacts: Path, cfg: dict, args) -> None:
-    from common.text import evaluate_artifacts
+    from tinyzoo.common.text import evaluate_artifacts
 
     result = evaluate_artifacts(artifacts, cfg, args.data_root, args.target)
     result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
@@ -155,13 +160,13 @@ def _export(args) -> None:
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
     artifacts = args.artifacts or model.artifacts_dir
-    from zoo import verify_artifacts
+    from tinyzoo import verify_artifacts
     verify_artifacts.check(model, artifacts, verify_artifacts.export_files(artifacts),
                            published=args.artifacts is None, load=False)
 
-    from common.config import load_config
-    from common.lower import lower_ethos_u
-    from common.quantize import io_quant_params
+    from tinyzoo.common.config import load_config
+    from tinyzoo.common.lower import lower_ethos_u
+    from tinyzoo.common.quantize import io_quant_params
 
     cfg = load_config(artifacts / "config.resolved.yaml")
     program = verify_artifacts.load_program(model, artifacts)
@@ -184,8 +189,8 @@ def _memory_fit_lines(low, metrics_path: Path) -> list[str]:
     """One line per board that carries the lowered target: "fits (...)" or "needs N KiB more ..."
     (common.boards.memory_fit on the new .pte; Vela's memory mode and SRAM from this lowering, the app's own
     buffers from the model's metrics.json)."""
-    from common.boards import BOARDS, app_buffer_bytes, memory_fit, read_only_data_bytes
-    from common.report import parse_vela_summary
+    from tinyzoo.common.boards import BOARDS, app_buffer_bytes, memory_fit, read_only_data_bytes
+    from tinyzoo.common.report import parse_vela_summary
 
     vela = parse_vela_summary(low.vela_dir)
     report = {"target": low.target, "memory_mode": low.memory_mode or vela["memory_mode"],
@@ -207,7 +212,7 @@ def _memory_fit_lines(low, metrics_path: Path) -> list[str]:
 def _card(args) -> None:
     """Write the card of the model named (only that one): a preview next to the metrics (or in --out); the
     published card, metrics, plot and README table only with --publish."""
-    from common import card
+    from tinyzoo.common import card
 
     model = registry.get(args.model)
     metrics_path = args.metrics or model.metrics_path
@@ -218,7 +223,7 @@ def _card(args) -> None:
                            f"pass {model.name}'s own metrics.json" + (f" (or run `tinyzoo card {other} --metrics "
                                                                        f"{metrics_path}`)" if other else ""))
     if args.memory_fit:   # recompute the derived memory-fit rows from the published artifacts
-        from common.pipeline import add_memory_fit
+        from tinyzoo.common.pipeline import add_memory_fit
         add_memory_fit(metrics, model.artifacts_dir)
     _check_renders(card, metrics, metrics_path)
     if not args.publish:
@@ -230,7 +235,7 @@ def _card(args) -> None:
         tmp = published.with_name("metrics.json.tmp")
         tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
         tmp.replace(published)
-    print(card.write_card(metrics, registry.CARDS))
+    print(card.write_card(metrics, checkout("publishing a card") / "cards"))
     update_readme_table()
 
 
@@ -244,17 +249,18 @@ def _check_renders(card, metrics: dict, path: Path) -> None:
 
 
 def update_readme_table() -> None:
-    from common import card
+    from tinyzoo.common import card
 
-    card.refresh_readme_table(registry.CARDS, registry.REPO / "README.md")
+    repo = checkout("the README's model table")
+    card.refresh_readme_table(repo / "cards", repo / "README.md")
 
 
 def _deploy(args) -> None:
     """`tinyzoo deploy MODEL --input-shape … --target …`: a user's own model through the chain, no recipe."""
     import torch
 
-    from common import deploy
-    from common.lower import check_target
+    from tinyzoo.common import deploy
+    from tinyzoo.common.lower import check_target
 
     shapes = [deploy.parse_shape(s) for s in args.input_shape]
     if args.samples < 1:
@@ -282,14 +288,14 @@ def _deploy(args) -> None:
 
 
 def _pull(args) -> None:
-    from zoo import hub
+    from tinyzoo import hub
 
     path = hub.pull(args.model, args.target, source=args.source)
     print(path)
 
 
 def _index(args) -> None:
-    from zoo import hub
+    from tinyzoo import hub
 
     path = hub.write_index(hub.build_index())
     print(f"{path}: {len(hub.load_index(path)['models'])} model(s)")
@@ -298,18 +304,18 @@ def _index(args) -> None:
 def _data(args) -> None:
     root = preflight.given_data_root(args.data_root)[0] or Path.home() / ".cache" / "tinyzoo" / "data"
     if args.dataset == "speech_commands":
-        from common.data.speech_commands import download_speech_commands, find_speech_commands
+        from tinyzoo.common.data.speech_commands import download_speech_commands, find_speech_commands
 
         if args.download:
             download_speech_commands(root, "speech_commands_v0.02")
         print(find_speech_commands(root))
     elif args.dataset == "cifar10":
-        from common.data.cifar10 import FOLDER, cifar10
+        from tinyzoo.common.data.cifar10 import FOLDER, cifar10
 
         cifar10(root, train=False, download=args.download)
         print(root / FOLDER)
     elif args.dataset == "tinystories":
-        from common.data import tinystories
+        from tinyzoo.common.data import tinystories
 
         if args.download:
             tinystories.download(root)
@@ -334,7 +340,7 @@ def package_version() -> str:
         return importlib.metadata.version("tinyzoo")
     except importlib.metadata.PackageNotFoundError:
         import tomllib
-        return tomllib.loads((registry.REPO / "pyproject.toml").read_text())["project"]["version"]
+        return tomllib.loads((checkout("the version") / "pyproject.toml").read_text())["project"]["version"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -22,9 +22,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from common import layout
-from common.errors import ArtifactError, UnknownTargetError
-from zoo import registry
+from tinyzoo.common import layout
+from tinyzoo.common.layout import checkout
+from tinyzoo.common.errors import ArtifactError, UnknownTargetError
+from tinyzoo.common.tasks import is_language_model
+from tinyzoo import registry
 
 INDEX = Path(__file__).resolve().parent / "index.json"
 HUB_ORG = "tinyzoo"
@@ -50,13 +52,13 @@ def _entry(folder: Path, rel: str) -> dict:
 
 
 def _quality(m: dict) -> dict:
-    if "perplexity" in m:   # language model
+    if is_language_model(m):
         return {"float_perplexity": m["perplexity"]["float"]["perplexity"], "test_tokens": m["perplexity"]["tokens"]}
     return {"float_accuracy": m["accuracy"]["float"], "test_samples": m["accuracy"]["samples"]}
 
 
 def _target_quality(m: dict, target: str) -> dict:
-    if "perplexity" in m:
+    if is_language_model(m):
         return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
     return {"tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
 
@@ -86,7 +88,7 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict]
         hub = {**default_hub(name), **old.get(name, {}).get("hub", {}), **(hubs or {}).get(name, {})}
         models[name] = {
             "hub": hub, "task": m.get("task"), "title": m.get("title"), "recipe": f"recipes/{name}",
-            "card": str(model.card_path.relative_to(registry.REPO)),
+            "card": f"cards/{model.stem}.md",
             "labels": m.get("labels"), "input": m["model_info"]["input"], "output": m["model_info"]["output"],
             "params": m["model_info"]["params"], **_quality(m), "files": files, "targets": targets,
         }
@@ -252,7 +254,7 @@ def files_for(name: str, target: str | None, index: dict | None = None) -> list[
     entries = list(model["files"].values())
     if target is not None:
         if target not in model["targets"]:
-            from common.lower import check_target
+            from tinyzoo.common.lower import check_target
             check_target(target)    # a name that is no Ethos-U target: say so, suggest no export
             raise UnknownTargetError(f"{name} has no artifacts for {target!r}; published targets: "
                                      f"{', '.join(model['targets'])} (or lower it yourself: `tinyzoo export {name} "
@@ -264,10 +266,17 @@ def files_for(name: str, target: str | None, index: dict | None = None) -> list[
 def pull(name: str, target: str | None = None, *, source: str | None = None, index: dict | None = None) -> Path:
     """Fetch a model's artifacts (and one target's, if given), verified against the index. Returns the path of
     the target's `model.pte`, or of the float checkpoint without a target."""
+    paths = fetch(name, target, source=source, index=index)
+    return paths[f"{target}/model.pte" if target else "checkpoint.pt"]
+
+
+def fetch(name: str, target: str | None = None, *, source: str | None = None,
+          index: dict | None = None) -> dict[str, Path]:
+    """Every file of a model (and of one target, if given), verified against the index: {index path: local path}."""
     index = index or load_index()
     source = source or os.environ.get("TINYZOO_MIRROR")
     if source is None and name in index["models"] and not is_pinned(index["models"][name]["hub"]) \
-            and (registry.ARTIFACTS / name).is_dir():
+            and (registry.ARTIFACTS / name / "checkpoint.pt").is_file():
         # not uploaded to the Hub yet (no pinned commit): the clone's own copy is the mirror
         source = str(registry.ARTIFACTS)
     if source:
@@ -277,7 +286,7 @@ def pull(name: str, target: str | None = None, *, source: str | None = None, ind
     for entry in files_for(name, target, index):
         paths[entry["path"]] = (_from_mirror(source, name, entry) if source
                                 else _from_hub(index["models"][name]["hub"], entry))
-    return paths[f"{target}/model.pte" if target else "checkpoint.pt"]
+    return paths
 
 
 def upload_tree(name: str, out: Path, index: dict | None = None) -> list[Path]:
@@ -299,10 +308,10 @@ def upload_tree(name: str, out: Path, index: dict | None = None) -> list[Path]:
         shutil.copyfile(source, dest)
         written.append(dest)
     stem = model.stem
-    card = model.card_path.read_text().replace(f"({stem}/", "(")
+    card = (checkout("staging a Hub repository") / "cards" / f"{stem}.md").read_text().replace(f"({stem}/", "(")
     (out / "README.md").write_text(card)
     written.append(out / "README.md")
-    plot = model.metrics_path.parent / "confusion.png"
+    plot = checkout("staging a Hub repository") / "cards" / stem / "confusion.png"
     if plot.exists():
         shutil.copyfile(plot, out / "confusion.png")
         written.append(out / "confusion.png")

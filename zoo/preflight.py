@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from common.errors import DatasetNotFoundError, TinyzooError
+from tinyzoo.common.errors import DatasetNotFoundError, TinyzooError
 
 DOWNLOADABLE = ("speech_commands", "cifar10", "tinystories")     # what `tinyzoo data --download` fetches
 
 
 def check_targets(targets: list[str] | None) -> None:
     if targets:
-        from common.lower import check_target
+        from tinyzoo.common.lower import check_target
         for target in targets:
             check_target(target)
 

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from common.config import load_config
-from common.errors import UnknownModelError
+from tinyzoo.common.config import load_config
+from tinyzoo.common.errors import UnknownModelError
 
-from common.layout import REPO
-RECIPES = REPO / "recipes"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CARDS = REPO / "cards"
+from tinyzoo.common.layout import ARTIFACTS, CARDS, RECIPES, REPO  # noqa: F401  (REPO, CARDS: for the CLI)
 
 
 @dataclass(frozen=True)
@@ -35,12 +32,14 @@ class Model:
         return self.name.replace("/", "__")
 
     @property
-    def card_path(self) -> Path:
-        return CARDS / f"{self.stem}.md"
+    def card_path(self) -> Path | None:
+        """The published card in a clone's cards/ (None in an installed tinyzoo: render it from the metrics)."""
+        return CARDS / f"{self.stem}.md" if CARDS else None
 
     @property
     def metrics_path(self) -> Path:
-        return CARDS / self.stem / "metrics.json"
+        """The published metrics every card figure comes from; they ship in the package."""
+        return ARTIFACTS / self.name / "metrics.json"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -56,7 +55,7 @@ class Model:
         return json.loads(self.metrics_path.read_text())
 
     def train_module(self):
-        return importlib.import_module(f"recipes.{self.name.replace('/', '.')}.train")
+        return importlib.import_module(f"tinyzoo.recipes.{self.name.replace('/', '.')}.train")
 
 
 def list_models() -> list[str]:

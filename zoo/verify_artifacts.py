@@ -17,8 +17,9 @@ import struct
 import zipfile
 from pathlib import Path
 
-from common.errors import ArtifactError, TinyzooError
-from zoo import hub, registry
+from tinyzoo.common.errors import ArtifactError, TinyzooError
+from tinyzoo import hub, registry
+from tinyzoo.common.layout import shown
 
 
 def eval_files(artifacts: Path, targets: list[str], language_model: bool) -> list[str]:
@@ -76,7 +77,7 @@ def check(model, artifacts: Path, files: list[str], *, published: bool, load: bo
 
 def _check_same_model(model, artifacts: Path) -> None:
     """A build folder of another model would be evaluated (or exported) under this model's name."""
-    from common.config import load_config
+    from tinyzoo.common.config import load_config
 
     section = load_config(artifacts / "config.resolved.yaml").get("model")
     built = section.get("name") if isinstance(section, dict) else None
@@ -95,7 +96,7 @@ def load_program(model, artifacts: Path):
 
 
 def _quantized_program(path: Path):
-    from common.quantize import load_quantized_program
+    from tinyzoo.common.quantize import load_quantized_program
     return load_quantized_program(path)
 
 
@@ -126,10 +127,7 @@ def _check_against_index(model, path: Path, rel: str, entry: dict) -> None:
 
 
 def _repo_relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(registry.REPO))
-    except ValueError:
-        return str(path)
+    return shown(path)
 
 
 def _fix(model, folder: Path) -> str:
@@ -146,7 +144,7 @@ def _load_problem(model, path: Path, folder: Path) -> str | None:
 
     def load_weights():
         import torch
-        from common.config import build_model, load_config
+        from tinyzoo.common.config import build_model, load_config
 
         cfg_path = folder / "config.resolved.yaml"
         net = build_model(load_config(cfg_path) if cfg_path.exists() else model.config)
@@ -193,7 +191,7 @@ def _content_problem(path: Path) -> str | None:
             return f"not valid JSON: {err}"
         return None
     if name.endswith(".yaml"):
-        from common.config import config_problems, load_config
+        from tinyzoo.common.config import config_problems, load_config
         try:
             problems = config_problems(load_config(path))
         except TinyzooError as err:

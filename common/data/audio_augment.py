@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from common.errors import ConfigError
+from tinyzoo.common.errors import ConfigError
 
 
 class WaveformAugment(torch.nn.Module):

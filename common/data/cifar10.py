@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.errors import DatasetNotFoundError
+from tinyzoo.common.errors import DatasetNotFoundError
 
 log = logging.getLogger(__name__)
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -23,7 +23,7 @@ import numpy as np
 import soundfile
 import torch
 
-from common.errors import DatasetNotFoundError
+from tinyzoo.common.errors import DatasetNotFoundError
 
 log = logging.getLogger(__name__)
 

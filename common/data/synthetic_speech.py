@@ -28,7 +28,7 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from common.errors import ConfigError, ToolMissingError
+from tinyzoo.common.errors import ConfigError, ToolMissingError
 
 log = logging.getLogger(__name__)
 ALGORITHM = 2   # bump when the synthesis below changes, so cached sets are rebuilt

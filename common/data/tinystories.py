@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import DatasetNotFoundError
+from tinyzoo.common.errors import DatasetNotFoundError
 
 HF_REPO = "roneneldan/TinyStories"
 OFFICIAL_FILES = {"train": "TinyStories-train.txt", "validation": "TinyStories-valid.txt"}

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from common.data.cifar10 import ImageSet
-from common.errors import DatasetNotFoundError
+from tinyzoo.common.data.cifar10 import ImageSet
+from tinyzoo.common.errors import DatasetNotFoundError
 
 CLASSES = ["non_person", "person"]
 FOLDER = "vww96"

@@ -2,8 +2,8 @@
 reference output and the int8 model input it must produce, so a C front end can be checked against the Python one
 the model was trained with.
 
-    python -m common.firmware.golden kws/ds_cnn -o build/golden/kws__ds_cnn
-    python -m common.firmware.golden vision/mobilenet_vww -o build/golden/vision__mobilenet_vww
+    python -m tinyzoo.common.firmware.golden kws/ds_cnn -o build/golden/kws__ds_cnn
+    python -m tinyzoo.common.firmware.golden vision/mobilenet_vww -o build/golden/vision__mobilenet_vww
 
 KWS: a few real clips from the committed Speech Commands sample (zoo/data/speech_commands_sample, test split,
 different words and speakers), each cut or zero-padded to `data.clip_samples` as the training loader does.
@@ -30,16 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.config import load_config
-from common.errors import ArtifactError, ConfigError, TinyzooError, UnknownModelError
-from common.frontend.image import ImageConfig, preprocess_numpy
-from common.frontend.mfcc import MfccConfig, mfcc_numpy
-from common.verify import quantize
+from tinyzoo.common.config import load_config
+from tinyzoo.common.errors import ArtifactError, ConfigError, TinyzooError, UnknownModelError
+from tinyzoo.common.frontend.image import ImageConfig, preprocess_numpy
+from tinyzoo.common.frontend.mfcc import MfccConfig, mfcc_numpy
+from tinyzoo.common.verify import quantize
 
-from common.layout import REPO
-SPEECH_SAMPLE = REPO / "zoo" / "data" / "speech_commands_sample"
-ARTIFACTS = REPO / "zoo" / "artifacts"
-RECIPES = REPO / "recipes"
+from tinyzoo.common.layout import ARTIFACTS, BUNDLED_DATA, RECIPES
+SPEECH_SAMPLE = BUNDLED_DATA / "speech_commands_sample"
 
 # Clips picked from the committed sample's test split: four keywords, an unknown word and a background-noise
 # "silence" clip, so quiet, loud and noisy frames are all covered.
@@ -70,7 +68,7 @@ def input_qparams(metrics: dict) -> dict:
 
 def kws_clips(cfg: dict, words=KWS_CLIP_WORDS) -> list[tuple[str, str, np.ndarray]]:
     """(name, clip id, int16 PCM) for the first test clip of each word in `words` in the committed sample."""
-    from common.data.speech_commands import kws_test_set
+    from tinyzoo.common.data.speech_commands import kws_test_set
 
     data = cfg["data"]
     clips = kws_test_set(SPEECH_SAMPLE, {"labels": data["labels"], "clip_samples": data["clip_samples"],
@@ -158,7 +156,7 @@ def image_reference(image: np.ndarray, front: ImageConfig) -> np.ndarray:
 
 def export_golden(model: str, out_dir: str | Path) -> Path:
     """Write the golden set of `model` (e.g. "kws/ds_cnn") to out_dir; returns the manifest path."""
-    from common.firmware.app_header import generate
+    from tinyzoo.common.firmware.app_header import generate
 
     config_path, metrics_path = model_paths(model)
     cfg = load_config(config_path)

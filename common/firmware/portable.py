@@ -7,7 +7,7 @@ quantized kernels library, with int8 input and output exactly like the Ethos-U `
 QuantizeOutputs, as common/lower.py does). So the host app is fed the same int8 tensor the device is fed,
 and prints the int8 output a Python run of the same program prints.
 
-    python -m common.firmware.portable zoo/artifacts/kws/ds_cnn build/kws_ds_cnn_portable.pte
+    python -m tinyzoo.common.firmware.portable zoo/artifacts/kws/ds_cnn build/kws_ds_cnn_portable.pte
 
 A float model (an `nn.Module`) is accepted too: then the `.pte` takes and returns float32.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from common.errors import TinyzooError
+from tinyzoo.common.errors import TinyzooError
 
 
 def _register_quantized_ops() -> None:
@@ -61,7 +61,7 @@ def export_portable(program_or_model, example_inputs: tuple, path: str | Path) -
 
 def export_published(artifact_dir: str | Path, path: str | Path) -> Path:
     """The portable int8 `.pte` of a published model (`zoo/artifacts/<task>/<model>`, its `model_int8.pt2`)."""
-    from common.quantize import load_quantized_program
+    from tinyzoo.common.quantize import load_quantized_program
 
     artifact_dir = Path(artifact_dir)
     program_path = artifact_dir / "model_int8.pt2"

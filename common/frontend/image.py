@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from common.errors import ConfigError
+from tinyzoo.common.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ function(tz_add_app)
   add_custom_command(
     OUTPUT "${_header}"
     COMMAND ${CMAKE_COMMAND} -E env "PYTHONPATH=${TZ_REPO_ROOT}"
-            ${Python3_EXECUTABLE} -m common.firmware.app_header ${_args}
+            ${Python3_EXECUTABLE} -m tinyzoo.common.firmware.app_header ${_args}
     DEPENDS ${_depends} "${TZ_REPO_ROOT}/common/firmware/app_header.py"
     COMMENT "app_model.h for ${APP_MODEL}"
     VERBATIM)

@@ -13,7 +13,7 @@
  *
  * Usage (all frames of a 1 s clip; the generated app_model.h gives the config and exact sizes):
  *
- *     #include "app_model.h"     // python -m common.firmware.app_header <model folder> -o <dir>/app_model.h
+ *     #include "app_model.h"     // python -m tinyzoo.common.firmware.app_header <model folder> -o <dir>/app_model.h
  *     static float workspace[TZ_MFCC_WORKSPACE_FLOATS_EXACT];
  *     static tz_mfcc mfcc;
  *     int err = tz_mfcc_init(&mfcc, tz_frontend_mfcc_config(), workspace, TZ_MFCC_WORKSPACE_FLOATS_EXACT);

@@ -1,7 +1,7 @@
 /*
  * tz_pools — the app's statically allocated memory, one macro per pool so every app places them the same
  * way (sections from tz_board.h). Sizes come from the model: common/boards.py's memory_fit() prints the
- * numbers for a .pte and a board, e.g. `python -m common.boards zoo/artifacts/kws/ds_cnn ethos-u55-128`.
+ * numbers for a .pte and a board, e.g. `python -m tinyzoo.common.boards zoo/artifacts/kws/ds_cnn ethos-u55-128`.
  *
  *   TZ_DEFINE_POOLS(method_bytes, temp_bytes)  defines tz_method_pool / tz_temp_pool and tz_pools()
  *   TZ_MODEL_DATA                              attribute for the embedded .pte array (16-byte aligned)

@@ -7,6 +7,9 @@ fully connected), so the whole network runs on the NPU on U55, U65 and U85.
 """
 from torch import nn
 
+from tinyzoo.common.builders import register_model
+from tinyzoo.common.config import Classes, Dropout, PositiveInt
+
 
 def _conv_bn_relu(in_ch: int, out_ch: int, kernel, stride=1, padding=0, groups=1) -> nn.Sequential:
     return nn.Sequential(
@@ -39,6 +42,7 @@ class DSCNN(nn.Module):
         return self.classifier(self.pool(x).flatten(1))
 
 
-def ds_cnn(num_classes: int = 12, filters: int = 64, blocks: int = 4, dropout: float = 0.2) -> DSCNN:
+@register_model
+def ds_cnn(num_classes: Classes = 12, filters: PositiveInt = 64, blocks: PositiveInt = 4, dropout: Dropout = 0.2) -> DSCNN:
     """The MLPerf Tiny DS-CNN: 64 filters, 4 depthwise-separable blocks."""
     return DSCNN(num_classes=num_classes, filters=filters, blocks=blocks, dropout=dropout)

@@ -14,6 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tinyzoo.common.builders import register_model
+from tinyzoo.common.config import Classes, Dropout, PositiveInt
+
 
 class KWT(nn.Module):
     def __init__(self, num_classes: int = 12, frames: int = 49, n_mfcc: int = 10, dim: int = 64, depth: int = 4,
@@ -36,6 +39,7 @@ class KWT(nn.Module):
         return self.head(self.norm(self.encoder(tokens))[:, 0])
 
 
-def kwt(num_classes: int = 12, frames: int = 49, n_mfcc: int = 10, dim: int = 64, depth: int = 4, heads: int = 1,
-        mlp_dim: int = 128, dropout: float = 0.0) -> KWT:
+@register_model
+def kwt(num_classes: Classes = 12, frames: PositiveInt = 49, n_mfcc: PositiveInt = 10, dim: PositiveInt = 64,
+        depth: PositiveInt = 4, heads: PositiveInt = 1, mlp_dim: PositiveInt = 128, dropout: Dropout = 0.0) -> KWT:
     return KWT(num_classes, frames, n_mfcc, dim, depth, heads, mlp_dim, dropout)

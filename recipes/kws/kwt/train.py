@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import kws
+from tinyzoo.common import kws
 
 NAME = "kws/kwt"
 HERE = Path(__file__).resolve().parent

@@ -20,8 +20,16 @@ What is different for the NPU, and why:
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
+
+from tinyzoo.common.builders import register_model
+from tinyzoo.common.config import Key, Negative, PositiveInt, PositiveNumber
+
+Vocabulary = Annotated[int, Key("int", ge=8)]
+Context = Annotated[int, Key("int", ge=2)]
 
 
 class RMSNorm(nn.Module):
@@ -112,8 +120,10 @@ class TinyLM(nn.Module):
         return self(self.embed(tokens))
 
 
-def tiny_lm(vocab_size: int = 1024, dim: int = 128, depth: int = 4, heads: int = 4, hidden: int = 384,
-            context: int = 128, score_cap: float = 8.0, mask_value: float = -24.0) -> TinyLM:
+@register_model
+def tiny_lm(vocab_size: Vocabulary = 1024, dim: PositiveInt = 128, depth: PositiveInt = 4, heads: PositiveInt = 4,
+            hidden: PositiveInt = 384, context: Context = 128, score_cap: PositiveNumber = 8.0,
+            mask_value: Negative = -24.0) -> TinyLM:
     return TinyLM(vocab_size, dim, depth, heads, hidden, context, score_cap, mask_value)
 
 

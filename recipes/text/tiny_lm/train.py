@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import text
+from tinyzoo.common import text
 
 NAME = "text/tiny_lm"
 HERE = Path(__file__).resolve().parent

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from tinyzoo.common.builders import register_model
+from tinyzoo.common.config import Classes, Dropout, PositiveNumber
+
 # (output channels at width 1.0, stride) of the 13 depthwise-separable blocks
 BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
           (512, 1), (1024, 2), (1024, 1)]
@@ -33,5 +36,6 @@ class MobileNetV1(nn.Module):
         return self.fc(self.dropout(self.pool(self.features(x)).flatten(1)))
 
 
-def mobilenet_v1(num_classes: int = 2, width: float = 0.25, dropout: float = 0.1) -> MobileNetV1:
+@register_model
+def mobilenet_v1(num_classes: Classes = 2, width: PositiveNumber = 0.25, dropout: Dropout = 0.1) -> MobileNetV1:
     return MobileNetV1(num_classes, width, dropout)

@@ -3,7 +3,14 @@ and 64 filters (stride 1, 2, 2; 1x1 strided shortcut convolutions where the shap
 pooling and a 10-way linear layer — 78.7 k parameters, 12.5 M MACs on 32x32x3."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from torch import nn
+
+from tinyzoo.common.builders import register_model
+from tinyzoo.common.config import INT_POS, Classes, Key
+
+Widths = Annotated[list, Key("list", item=INT_POS, length=3)]   # the three stages' filters
 
 
 class Block(nn.Module):
@@ -38,5 +45,6 @@ class ResNet8(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
-def resnet8(num_classes: int = 10, filters=(16, 32, 64)) -> ResNet8:
+@register_model
+def resnet8(num_classes: Classes = 10, filters: Widths = (16, 32, 64)) -> ResNet8:
     return ResNet8(num_classes, tuple(filters))

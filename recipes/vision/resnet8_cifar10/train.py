@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import vision
+from tinyzoo.common import vision
 
 NAME = "vision/resnet8_cifar10"
 HERE = Path(__file__).resolve().parent

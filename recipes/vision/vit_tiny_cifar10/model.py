@@ -7,6 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tinyzoo.common.builders import register_model
+from tinyzoo.common.config import Classes, Dropout, PositiveInt
+
 
 class ViT(nn.Module):
     def __init__(self, num_classes: int = 10, image_size: int = 32, patch: int = 4, dim: int = 64, depth: int = 4,
@@ -29,6 +32,7 @@ class ViT(nn.Module):
         return self.head(self.norm(self.encoder(tokens))[:, 0])
 
 
-def vit_tiny(num_classes: int = 10, image_size: int = 32, patch: int = 4, dim: int = 64, depth: int = 4,
-             heads: int = 2, mlp_dim: int = 128, dropout: float = 0.0) -> ViT:
+@register_model
+def vit_tiny(num_classes: Classes = 10, image_size: PositiveInt = 32, patch: PositiveInt = 4, dim: PositiveInt = 64,
+             depth: PositiveInt = 4, heads: PositiveInt = 2, mlp_dim: PositiveInt = 128, dropout: Dropout = 0.0) -> ViT:
     return ViT(num_classes, image_size, patch, dim, depth, heads, mlp_dim, dropout)

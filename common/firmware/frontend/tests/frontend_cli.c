@@ -3,7 +3,7 @@
  * (tests/test_firmware_frontend.py) and for checking a golden export by hand. Built against one model's
  * generated app_model.h:
  *
- *   python -m common.firmware.app_header zoo/artifacts/kws/ds_cnn -o /tmp/fw/app_model.h
+ *   python -m tinyzoo.common.firmware.app_header zoo/artifacts/kws/ds_cnn -o /tmp/fw/app_model.h
  *   cc -std=c99 -O2 -Wall -Wextra -Werror -I/tmp/fw -Icommon/firmware/frontend \
  *      common/firmware/frontend/tests/frontend_cli.c common/firmware/frontend/tz_*.c -lm -o /tmp/fw/frontend_cli
  *
