@@ -1,7 +1,7 @@
 """Transformer layers written for the Ethos-U path: the arithmetic of the standard pre-norm encoder, in ops the
 Arm quantizer and Vela take whole with the chain's dynamic-batch calibration — no batch-sized reshape or
 expand, and LayerNorm without the quantizer's own LayerNorm/mean decomposition (which bakes the batch size into
-reshapes). Used by the transformer recipes (kws/kwt, vision/vit_tiny_cifar10)."""
+reshapes). Used by kws/kwt until its stock-layer version (as vision/vit_tiny_cifar10 is) is published."""
 from __future__ import annotations
 
 import torch
