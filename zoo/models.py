@@ -119,10 +119,7 @@ class Weights:
 
     @property
     def _tokenizer_path(self) -> Path | None:
-        if self.config.get("tokenizer") is None:
-            return None
-        local = registry.ARTIFACTS / self.name / "tokenizer.model"
-        return local if local.is_file() else hub.fetch(self.name)["tokenizer.model"]
+        return _artifact_folder(self.name) / "tokenizer.model" if self.config.get("tokenizer") is not None else None
 
 
 def get_weights(name: str) -> Weights:
