@@ -39,6 +39,23 @@ def load_config(path: str | Path) -> dict:
     return cfg
 
 
+CARD_ORDER = ("title", "task", "summary", "intended_use", "frontend_matches", "data_note", "limitations")
+
+
+def load_recipe_config(recipe_dir: str | Path) -> dict:
+    """A recipe's config.yaml with its card prose (card.md beside it, common.card_text) in the card section, as
+    every build records it."""
+    from tinyzoo.common import card_text
+
+    recipe_dir = Path(recipe_dir)
+    cfg = load_config(recipe_dir / "config.yaml")
+    card = cfg.get("card")
+    if isinstance(card, dict):   # (a broken card section: validate says so)
+        merged = {**card, **card_text.read(recipe_dir / "card.md")}
+        cfg["card"] = {**{k: merged[k] for k in CARD_ORDER if k in merged}, **merged}
+    return cfg
+
+
 def apply_overrides(cfg: dict, overrides: list[str] | None) -> dict:
     """Return a copy of cfg with `section.key=value` overrides applied (values parsed as YAML)."""
     cfg = copy.deepcopy(cfg)
@@ -184,6 +201,7 @@ CARD = Section({
 # (common.tasks): the resolved configs of older builds recorded them as 'package.module:function' strings, accepted
 # (and not used) when such a config is read
 OLD_WIRING = Key("import", optional=True)
+OLD_WIRING_KEYS = ("model.builder", "data.eval", "data.default_root")   # dotted; they name code, not weights
 MODEL = Section({"name": TEXT, "builder": OLD_WIRING, "args": Key("mapping", optional=True)})
 
 DATA = Choose("dataset", {
@@ -245,7 +263,7 @@ SCHEMA = {
     "tokenizer": Section({"type": Key("str", choices=("sentencepiece_bpe",)), "vocab_size": Key("int", ge=8)},
                          optional=True),
     "train": TRAIN, "quantize": QUANTIZE, "export": EXPORT,
-    "evaluate": Section({"windows": INT_POS}, optional=True),
+    "evaluate": Section({"tosa_windows": INT_POS}, optional=True),
     "generate": Section({"prompts": Key("list", item=Key("str"), min_length=1), "new_tokens": INT_POS},
                         optional=True),
     "kv_cache": Section({"enabled": Key("bool"), "calibration_windows": INT_POS, "calibration_steps": INT_POS,

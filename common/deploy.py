@@ -174,8 +174,8 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
 
     start = time.perf_counter()
     deployed = pipeline.deploy(model, cfg, example_inputs=example, calibration=calibration, build_dir=out_dir,
-                               evaluate=evaluate, reference_inputs=tuple(x[:1] for x in eval_inputs), log=log)
-    deployed["fidelity"] = deployed.pop("accuracy")
+                               evaluate=evaluate, reference_inputs=tuple(x[:1] for x in eval_inputs),
+                               quality_key="fidelity", log=log)
     deployed["reference"]["sample"] = "first fidelity input"
     n_cal = sum(len(b[0]) for b in calibration)
     io = pipeline.every_io(deployed["quantization"]["io"])

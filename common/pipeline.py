@@ -56,12 +56,14 @@ def every_io(io: dict) -> dict:
 def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibration, build_dir: Path,
            evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict],
            reference_inputs: tuple, qat_train: Callable[[torch.nn.Module, dict], None] | None = None,
-           score: Callable[[torch.fx.GraphModule], float] | None = None, log=print) -> dict:
+           score: Callable[[torch.fx.GraphModule], float] | None = None, quality_key: str = "accuracy",
+           log=print) -> dict:
     """The chain after training, for a recipe's trained model and for a user's model alike: int8 at the static
     batch-1 shape (PTQ on the calibration batches, optionally QAT), one lowering per target in the config,
     `evaluate(float_model, int8_fake_quant, {target: model.tosa}, io)` on the TOSA graphs, Vela's report per
     target, and a golden input/output pair (`reference_inputs`, batch 1). Returns the metrics' quantization /
-    quality / targets / timings / reference parts; the quality part is under "accuracy" (the caller renames it).
+    quality / targets / timings / reference parts; the quality part (what `evaluate` returns) is under
+    `quality_key`: "accuracy" for a classifier, "perplexity" for a language model, "fidelity" for a user's model.
 
     `score(fake_quant)` (e.g. test accuracy) is recorded for the PTQ and the QAT model when QAT runs."""
     from tinyzoo.common import report
@@ -120,7 +122,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     quality.update(scores)
     timings["verify_seconds"] = time.perf_counter() - start
     reference = write_reference_io(build_dir, whole, reference_inputs, io)
-    return {"quantization": {**quant_info, "io": io}, "accuracy": quality, "targets": target_reports,
+    return {"quantization": {**quant_info, "io": io}, quality_key: quality, "targets": target_reports,
             "timings": timings, "reference": reference}
 
 
@@ -306,11 +308,36 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
         log(f"{target}: {build_dir / target / 'model.pte'}")
     log(f"card (preview): {card_path}")
     if publish:
-        repo = checkout("publishing a card")
-        card_path = card.write_card(metrics, repo / "cards")
-        publish_artifacts(metrics["model"], build_dir)
-        card.refresh_readme_table(repo / "cards", repo / "README.md")
-        log(f"published: {card_path} and {ARTIFACTS / metrics['model']}")
+        card_path = publish_build(metrics, build_dir, log=log)
+    return card_path
+
+
+def publish_build(metrics: dict, build_dir: Path, log=print) -> Path:
+    """A finished build into the catalogue: its artifacts into zoo/artifacts/<model>, its card into cards/, the
+    README table; `tinyzoo index` then records the files' sizes and hashes. Refused, naming the file, when the
+    build is incomplete or its files are not the ones its metrics describe."""
+    from tinyzoo.common import card
+    from tinyzoo.common.errors import ArtifactError
+
+    build_dir = Path(build_dir)
+    for file in ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml"):
+        if not (build_dir / file).is_file():
+            raise ArtifactError(f"{build_dir / file} is missing: the build did not finish; rerun `tinyzoo build "
+                                f"{metrics['model']}` (it resumes)")
+    for target, r in metrics.get("targets", {}).items():
+        pte = build_dir / target / "model.pte"
+        if not pte.is_file() or pte.stat().st_size != r["pte_bytes"]:
+            raise ArtifactError(f"{pte} is {'missing' if not pte.is_file() else 'not the file metrics.json describes'}"
+                                f" ({r['pte_bytes']} B): rerun the build before publishing")
+    repo = checkout("publishing a card")
+    # every card of the README table renders (this one in place of its published version) before anything is written
+    others = [card.load_metrics(p) for p in sorted((repo / "cards").glob("*/metrics.json"))
+              if p.parent.name != metrics["model"].replace("/", "__")]
+    card.render_model_table(others + [metrics])
+    card_path = card.write_card(metrics, repo / "cards")
+    publish_artifacts(metrics["model"], build_dir)
+    card.refresh_readme_table(repo / "cards", repo / "README.md")
+    log(f"published: {card_path} and {ARTIFACTS / metrics['model']} (then `tinyzoo index`)")
     return card_path
 
 

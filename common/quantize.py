@@ -190,6 +190,8 @@ def convert_qat(qat_model: QatModel, example_inputs: tuple) -> torch.fx.GraphMod
     trained, target = qat_model.graph_module.state_dict(), static.state_dict()
     parameters = {name for name, _ in static.named_parameters()}
     if set(trained) != set(target):
+        trained = _renamed_observers(trained, observer_moves(qat_model.graph_module, static))
+    if set(trained) != set(target):
         raise TinyzooError("the QAT graph at batch 1 differs from the one trained at batch "
                            f"{qat_model.batch_size}: {sorted(set(trained) ^ set(target))[:5]}")
     for name, value in trained.items():
@@ -201,6 +203,51 @@ def convert_qat(qat_model: QatModel, example_inputs: tuple) -> torch.fx.GraphMod
             trained[name] = target[name]
     static.load_state_dict(trained)
     return convert_pt2e(static)
+
+
+# ops a graph may hold at one batch size and not at another with the same arithmetic: `nn.MultiheadAttention`'s
+# `.contiguous()` is a clone at batch 100 and nothing at batch 1 (already contiguous)
+NO_OP_AT_BATCH_1 = {"aten.clone.default", "aten.contiguous.default", "aten.expand.default", "aten.view.default",
+                    "aten.reshape.default", "aten.permute.default", "aten.transpose.int", "aten.squeeze.dim",
+                    "aten.unsqueeze.default"}
+
+
+def _observers(graph_module: torch.fx.GraphModule) -> list[tuple[str, str]]:
+    """(observer module, what it observes: the op or parameter) in graph order."""
+    return [(n.target, str(n.args[0].target)) for n in graph_module.graph.nodes
+            if n.op == "call_module" and n.target.startswith("activation_post_process_")]
+
+
+def observer_moves(trained: torch.fx.GraphModule, static: torch.fx.GraphModule) -> dict[str, str | None]:
+    """How the trained graph's observers map onto the batch-1 graph's: aligned by the ops they observe, in graph
+    order. An observer the batch-1 graph lacks must sit on an op that is a no-op there (NO_OP_AT_BATCH_1; it shares
+    its input's quantization) and maps to None; anything else is an error."""
+    import difflib
+
+    a, b = _observers(trained), _observers(static)
+    matcher = difflib.SequenceMatcher(a=[op for _, op in a], b=[op for _, op in b], autojunk=False)
+    moves: dict[str, str | None] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            moves.update({a[i][0]: b[j][0] for i, j in zip(range(i1, i2), range(j1, j2))})
+        elif tag == "delete" and all(a[i][1] in NO_OP_AT_BATCH_1 for i in range(i1, i2)):
+            moves.update({a[i][0]: None for i in range(i1, i2)})
+        else:
+            raise TinyzooError(f"the QAT graph at batch 1 differs from the one trained: observers of "
+                               f"{[op for _, op in a[i1:i2]]} there, of {[op for _, op in b[j1:j2]]} at batch 1")
+    return moves
+
+
+def _renamed_observers(state: dict, moves: dict[str, str | None]) -> dict:
+    out = {}
+    for key, value in state.items():
+        module, _, rest = key.partition(".")
+        if module in moves:
+            if moves[module] is None:
+                continue
+            key = f"{moves[module]}.{rest}"
+        out[key] = value
+    return out
 
 
 def io_quant_params(quantized: torch.fx.GraphModule) -> dict:

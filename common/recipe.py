@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from tinyzoo.common.config import apply_overrides, as_override, load_config, validate
+from tinyzoo.common.config import apply_overrides, as_override, load_recipe_config, validate
 from tinyzoo.common.errors import ConfigError, TinyzooError
 
 from tinyzoo.common.layout import RECIPES, REPO, shown
@@ -88,7 +88,7 @@ def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
     """The recipe's config with the profile, --set overrides and --target applied, every value checked against
     common.config.SCHEMA (one ConfigError listing every problem) before any data is touched."""
     path = recipe_dir / "config.yaml"
-    cfg = load_config(path)
+    cfg = load_recipe_config(recipe_dir)
     quick = cfg.pop("quick", {})
     if args.profile == "quick":
         cfg = apply_overrides(cfg, [as_override(k, v) for k, v in quick.items()])

@@ -3,8 +3,8 @@ of the float model, the int8 fake-quant model and the integer TOSA graph per tar
 int8 graph. `build()` is the whole chain for a text recipe (recipes/text/*).
 
 The deployed graph is fixed-window: it maps `context` token embeddings to next-token logits at every position.
-Perplexity is measured on non-overlapping validation windows (every token predicted once, with the context the
-window gives it); generation places the prompt at the start of the window and reads the logits at the last
+Perplexity is measured on all the non-overlapping validation windows (every token predicted once, with the
+context the window gives it), the integer TOSA graph on windows spread over them; generation places the prompt at the start of the window and reads the logits at the last
 prompt position, sliding the window once it is full (each new token costs one whole inference); the KV-cache
 decode step (`kv_cache_step`) is the second graph, one token per inference.
 """
@@ -130,32 +130,72 @@ def _ladder_entry(nll: float, tokens: int, correct: int) -> dict:
     return {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens, "next_token_accuracy": correct / tokens}
 
 
+@torch.no_grad()
+def window_scores(model, embeddings: torch.Tensor, labels: torch.Tensor, batch: int = 64):
+    """Per window: summed NLL (N,), correct top-1 next tokens (N,) and the greedy next tokens (N, context), a
+    chunk at a time (the logits of a whole validation text do not need to be held)."""
+    from tinyzoo.common.verify import logits_of
+
+    nll, correct, tokens = [], [], []
+    for i in range(0, len(labels), batch):
+        logits = logits_of(model, embeddings[i:i + batch], batch).float()
+        target = labels[i:i + batch]
+        nll.append(torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1))
+        tokens.append(logits.argmax(-1))
+        correct.append((tokens[-1] == target).sum(1))
+    return torch.cat(nll).double(), torch.cat(correct), torch.cat(tokens)
+
+
+def _entry(nll: torch.Tensor, correct: torch.Tensor, tokens: int) -> dict:
+    return _ladder_entry(float(nll.sum()), tokens, int(correct.sum()))
+
+
+def spread(count: int, total: int) -> list[int]:
+    """`count` window indices spread evenly over `total` (every k-th from the first), all of them if fewer."""
+    if count >= total:
+        return list(range(total))
+    return [int(i) for i in np.linspace(0, total - 1, count).round().astype(int)]
+
+
 def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: torch.Tensor,
-                       tosa_graphs: dict[str, Path], io: dict) -> dict:
-    """The quality ladder on one set of validation windows: float → int8 fake-quant → int8 TOSA per target,
-    plus how often the int8 graph's greedy next token equals the float model's."""
+                       tosa_graphs: dict[str, Path], io: dict, tosa_windows: int) -> dict:
+    """The quality ladder. Float and int8 fake-quant on every window given (and on each half of them, to show
+    how much the figure moves between slices of the text); the integer TOSA graph per target on `tosa_windows`
+    windows spread over all of them (the reference model takes about a second per window), with float and
+    fake-quant on exactly those windows beside it, and how often the int8 graph's greedy next token equals the
+    float model's and the fake-quant program's."""
     from tinyzoo.common.verify import dequantize, logits_of, quantize, run_tosa
 
-    float_logits = logits_of(float_lm, embeddings, 64)
-    fq_logits = logits_of(fake_quant, embeddings)
-    result = {"windows": int(len(labels)), "tokens": int(labels.numel()),
-              "float": _ladder_entry(*_nll(float_logits, labels)),
-              "fake_quant_int8": _ladder_entry(*_nll(fq_logits, labels)),
+    per_window = labels.shape[1]
+    f_nll, f_correct, f_next = window_scores(float_lm, embeddings, labels)
+    q_nll, q_correct, q_next = window_scores(fake_quant, embeddings, labels)
+    half = len(labels) // 2
+
+    def ladder(rows) -> dict:
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        tokens = len(rows) * per_window
+        return {"windows": len(rows), "tokens": tokens, "float": _entry(f_nll[rows], f_correct[rows], tokens),
+                "fake_quant_int8": _entry(q_nll[rows], q_correct[rows], tokens)}
+
+    chosen = spread(tosa_windows, len(labels))
+    result = {**ladder(range(len(labels))),
+              "halves": [ladder(range(half)), ladder(range(half, len(labels)))] if half else [],
+              "tosa_windows": {**ladder(chosen), "spread_over": len(labels)},
               "tosa_int8": {}, "agreement_int8_float": {}, "agreement_tosa_fake_quant": {},
               "max_lsb_diff_tosa_fake_quant": {}, "tosa_windows_per_second": {}}
-    float_next, fq_next = float_logits.argmax(-1), fq_logits.argmax(-1)
+    if tosa_graphs:
+        fq_int = quantize(logits_of(fake_quant, embeddings[chosen]), io["output"]).astype(np.int32)
     by_graph: dict[bytes, tuple] = {}
     for target, path in tosa_graphs.items():
         key = Path(path).read_bytes()
         if key not in by_graph:  # targets of one family compile the same TOSA graph: run it once
-            by_graph[key] = run_tosa(path, quantize(embeddings, io["input"]))
+            by_graph[key] = run_tosa(path, quantize(embeddings[chosen], io["input"]))
         raw, rate = by_graph[key]
         logits = torch.from_numpy(dequantize(raw, io["output"]))
-        result["tosa_int8"][target] = _ladder_entry(*_nll(logits, labels))
+        result["tosa_int8"][target] = _ladder_entry(*_nll(logits, labels[chosen]))
         tosa_next = logits.argmax(-1)
-        result["agreement_int8_float"][target] = float((tosa_next == float_next).float().mean())
-        result["agreement_tosa_fake_quant"][target] = float((tosa_next == fq_next).float().mean())
-        fq_int = quantize(fq_logits, io["output"]).astype(np.int32)
+        result["agreement_int8_float"][target] = float((tosa_next == f_next[chosen]).float().mean())
+        result["agreement_tosa_fake_quant"][target] = float((tosa_next == q_next[chosen]).float().mean())
         result["max_lsb_diff_tosa_fake_quant"][target] = int(np.abs(fq_int - raw.astype(np.int32)).max())
         result["tosa_windows_per_second"][target] = rate
     return result
@@ -215,21 +255,26 @@ def next_token_logits(lm, tokens: torch.Tensor) -> torch.Tensor:
 def perplexity_evaluator(cfg: dict, embeddings_eval: torch.Tensor, labels_eval: torch.Tensor):
     """What `pipeline.deploy` runs after lowering, for a language model."""
     def evaluate(float_lm, fake_quant, tosa_graphs: dict, io: dict) -> dict:
-        return compare_perplexity(float_lm, fake_quant, embeddings_eval, labels_eval, tosa_graphs, io)
+        return compare_perplexity(float_lm, fake_quant, embeddings_eval, labels_eval, tosa_graphs, io,
+                                  cfg["evaluate"]["tosa_windows"])
     return evaluate
 
 
 def evaluate_artifacts(artifacts_dir: Path, cfg: dict, root: str | Path | None,
                        targets: list[str] | None = None) -> dict:
     """`tinyzoo eval` for a language model: the perplexity ladder of a build's (or the published) artifacts on
-    the validation text at `root`, tokenized with the artifacts' own tokenizer."""
+    all the validation text at `root` (a folder, or the text file itself), tokenized with the artifacts' own
+    tokenizer."""
     from tinyzoo.common.pipeline import load_artifacts
 
     lm, fake_quant, tosa_graphs, io = load_artifacts(artifacts_dir, cfg, targets)
     tokenizer = Tokenizer.load(Path(artifacts_dir) / "tokenizer.model")
-    data = load(cfg, root, tokenizer=tokenizer, train=False, log=lambda *_: None)
-    windows = data.validation.subset(list(range(min(cfg["evaluate"]["windows"], len(data.validation)))))
-    return compare_perplexity(lm, fake_quant, embeddings_of(lm, windows.inputs), windows.labels, tosa_graphs, io)
+    whole = {**cfg, "data": {**cfg["data"], "max_validation_stories": None}}   # a user's text: all of it
+    data = load(whole, root, tokenizer=tokenizer, train=False, log=lambda *_: None)
+    windows = data.validation
+    result = compare_perplexity(lm, fake_quant, embeddings_of(lm, windows.inputs), windows.labels, tosa_graphs, io,
+                                cfg["evaluate"]["tosa_windows"])
+    return {**result, "text": windows.source}
 
 
 class KVCache:
@@ -237,21 +282,16 @@ class KVCache:
     as a ring (slot p % slots), and which slots are filled."""
 
     def __init__(self, step, batch: int):
-        lm = step.lm
-        self.step, self.depth, self.slots = step, len(lm.layers), step.slots
-        dim = lm.token_embedding.weight.shape[1]
-        self.keys = torch.zeros(batch, self.depth * self.slots, dim)
-        self.values = torch.zeros(batch, self.depth * self.slots, dim)
+        self.step, self.depth, self.slots = step, step.depth, step.slots
+        self.keys = torch.zeros(batch, self.depth * self.slots, step.dim)
+        self.values = torch.zeros(batch, self.depth * self.slots, step.dim)
         self.filled = torch.zeros(self.slots)
         self.position = 0
 
     def inputs(self, tokens: torch.Tensor) -> tuple:
         """The decode step's six inputs for the next token of each row (`tokens`: (B,))."""
-        from tinyzoo.recipes.text.tiny_lm.model import rotary_tables
-
         lm, batch = self.step.lm, len(tokens)
-        head_dim = lm.layers[0].attention.head_dim
-        cos, sin = rotary_tables(1, head_dim, start=self.position)
+        cos, sin = lm.rotary(self.position)
         visible = torch.cat([self.filled, torch.ones(1)]).view(1, 1, -1)
         return (embeddings_of(lm, tokens[:, None]), cos.view(1, 1, -1).repeat(batch, 1, 1),
                 sin.view(1, 1, -1).repeat(batch, 1, 1), self.keys.clone(), self.values.clone(),
@@ -300,16 +340,15 @@ def tosa_step(tosa_path: Path, io: dict):
 
 def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: TokenWindows, tokenizer: Tokenizer,
                   build_dir: Path, log=print) -> dict:
-    """The KV-cache decode step (recipes/text/tiny_lm/model.py DecodeStep): PTQ on the decode inputs of the
+    """The KV-cache decode step (the model's `decode_step()`): PTQ on the decode inputs of the
     calibration windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of
     validation windows and a greedy continuation, against the float model."""
     from tinyzoo.common import report
     from tinyzoo.common.lower import lower_ethos_u
     from tinyzoo.common.quantize import all_io_quant_params, quantize_ptq
-    from tinyzoo.recipes.text.tiny_lm.model import DecodeStep
 
     kv, targets = cfg["kv_cache"], cfg["export"]["targets"]
-    step = DecodeStep(lm).eval()
+    step = lm.decode_step().eval()
     samples: list = []
     kv_decode(step, calibration_windows, keep=samples)
     every = max(1, len(samples) // kv["calibration_steps"])
@@ -326,7 +365,7 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
         graphs[target] = low.tosa_path
         log(f"  {target}: decode step {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
             f"{reports[target]['cycles']} cycles ({low.seconds:.1f} s)")
-    windows = validation.subset(list(range(min(kv["windows"], len(validation)))))
+    windows = validation.subset(spread(kv["windows"], len(validation)))
     float_logits = kv_decode(step, windows.inputs)
     result = {"windows": len(windows), "tokens": int(windows.labels.numel()), "float": _ladder_entry(*_nll(float_logits, windows.labels)),
               "tosa_int8": {}, "agreement_int8_float": {}, "io": io, "targets": reports}
@@ -364,8 +403,6 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     from tinyzoo.common import distributed, pipeline
     from tinyzoo.common.config import build_model, resolved
     from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
-    from tinyzoo.common.verify import logits_of
-
     args = recipe.arguments(name, argv)
     cfg = recipe.config(recipe_dir, args)
     build_dir = recipe.build_dir(name, args)
@@ -390,23 +427,18 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
                                              count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
                                              new=args.new_calibration or args.profile == "quick")
     calibration_embeddings = embeddings_of(lm, data.train.inputs[calibration])
-    eval_windows = cfg["evaluate"]["windows"]
-    validation = data.validation.subset(list(range(min(eval_windows, len(data.validation)))))
+    validation = data.validation                       # all of it: the ladder's float and fake-quant figures
     eval_embeddings = embeddings_of(lm, validation.inputs)
     deployed = pipeline.deploy(lm, cfg, example_inputs=(eval_embeddings[:1],),
                                calibration=pipeline.batches(calibration_embeddings), build_dir=build_dir,
                                evaluate=perplexity_evaluator(cfg, eval_embeddings, validation.labels),
-                               reference_inputs=(eval_embeddings[:1],))
+                               reference_inputs=(eval_embeddings[:1],), quality_key="perplexity")
     deployed["reference"].update(sample="first test sample", label=validation.labels[0].tolist())
-    full = _ladder_entry(*_nll(logits_of(lm, embeddings_of(lm, data.validation.inputs), 64), data.validation.labels))
     io = deployed["quantization"]["io"]
     first_target, low = next(iter(deployed["targets"].items()))
     samples = generation_samples(lm, build_dir / first_target / "model.tosa", io, data.tokenizer, cfg)
     write_embedding_table(lm, io, build_dir / "embedding_int8.bin")
     data.tokenizer.save(build_dir / "tokenizer.model")
-    deployed["perplexity"] = deployed.pop("accuracy")
-    deployed["perplexity"]["float_all_validation"] = {**full, "windows": len(data.validation),
-                                                     "tokens": int(data.validation.labels.numel())}
     deployed["generation"] = {"target": first_target, "samples": samples, "greedy": True,
                               "new_tokens": cfg["generate"]["new_tokens"]}
     if cfg.get("kv_cache", {}).get("enabled"):

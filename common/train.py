@@ -122,8 +122,14 @@ def _flat(record: dict, prefix: str = "") -> dict:
 
 
 def record_differences(trained: dict, now: dict) -> list[tuple[str, str, str]]:
-    """(dotted key, value in the checkpoint's record, value in this build's) for every key that differs."""
+    """(dotted key, value in the checkpoint's record, value in this build's) for every key that differs; the
+    wiring strings older checkpoints recorded (config.OLD_WIRING_KEYS) name code, not weights, and are skipped."""
+    from tinyzoo.common.config import OLD_WIRING_KEYS
+
     then, now = _flat(trained), _flat(now)
+    for record in (then, now):
+        for key in OLD_WIRING_KEYS:
+            record.pop(key, None)
     exact = lambda record, key: json.dumps(record[key], sort_keys=True, default=str) if key in record else None
     shown = lambda record, key: ("(none)" if key not in record else
                                  record[key] if isinstance(record[key], str) else exact(record, key))

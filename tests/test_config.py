@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyzoo.common.config import apply_overrides, build_model, load_config, resolved
+from tinyzoo.common.config import load_recipe_config, apply_overrides, build_model, load_config, resolved
 from tinyzoo.common.errors import TinyzooError
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "kws" / "ds_cnn" / "config.yaml"
@@ -48,10 +48,35 @@ def test_model_args_are_checked_against_the_registered_builders_signature():
 
     assert get_builder("kws/ds_cnn") is ds_cnn
     assert set(args_schema(ds_cnn)) == {"num_classes", "filters", "blocks", "dropout"}
-    cfg = load_config(Path(__file__).resolve().parents[1] / "recipes/kws/ds_cnn/config.yaml")
+    cfg = load_recipe_config(Path(__file__).resolve().parents[1] / "recipes/kws/ds_cnn")
     cfg["model"]["args"].update(num_classes=1, dropout=1.5, filters="wide")
     assert sorted(config_problems(cfg)) == ["model.args.dropout = 1.5: must be a number >= 0 < 1",
                                            "model.args.filters = 'wide': must be an integer >= 1",
                                            "model.args.num_classes = 1: must be an integer >= 2"]
     cfg["model"]["name"] = "kws/no_such_model"
     assert any("no recipes/kws/no_such_model/model.py" in p for p in config_problems(cfg))
+
+
+def test_card_prose_is_read_from_the_card_text_beside_the_config(tmp_path):
+    """config.yaml keeps the card's facts, card.md its prose; a recipe's config has both, in the schema's order."""
+    import shutil
+
+    from tinyzoo.common import card_text
+    from tinyzoo.common.config import config_problems
+    from tinyzoo.common.errors import ConfigError
+
+    cfg = load_recipe_config(RECIPE.parent)
+    assert "title" not in load_config(RECIPE)["card"] and config_problems(cfg) == []
+    assert list(cfg["card"])[:3] == ["title", "task", "summary"] and len(cfg["card"]["limitations"]) == 3
+    recipe = tmp_path / "r"
+    shutil.copytree(RECIPE.parent, recipe, ignore=shutil.ignore_patterns("firmware", "__pycache__"))
+    prose = card_text.read(recipe / "card.md")
+    card_text.write(prose, recipe / "card.md", width=60)                  # wrapped otherwise: the same text
+    assert card_text.read(recipe / "card.md") == prose
+    (recipe / "card.md").write_text((recipe / "card.md").read_text().replace("## Front end", "## Frontend"))
+    with pytest.raises(ConfigError, match=r"card.md: unknown section '## Frontend' \(the sections are: Intended use, "
+                                          r"Front end, Limitations, Data note\)"):
+        load_recipe_config(recipe)
+    (recipe / "card.md").write_text("# Title\n\nA summary.\n")
+    with pytest.raises(ConfigError, match="card.md: missing or empty: intended_use, frontend_matches, limitations"):
+        load_recipe_config(recipe)

@@ -38,7 +38,9 @@ def test_card_meets_the_bar(model):
     for target, r in m["targets"].items():
         assert r["cpu_ops"] == 0 and r["npu_op_fraction"] == 1.0
         assert r["cycles"] > 0 and r["sram_kib"] > 0 and r["flash_kib"] + r["dram_kib"] > 0
-        assert abs(m["accuracy"]["tosa_int8"][target] - m["accuracy"]["float"]) <= INT8_TOLERANCE.get(model.name, 0.005)
+        change = m["accuracy"]["tosa_int8"][target] - m["accuracy"]["float"]
+        # the bar is on the drop; a gain of a few test samples is noise, a large change either way is a fault
+        assert -change <= INT8_TOLERANCE.get(model.name, 0.005) and abs(change) <= 0.02
         assert (model.artifacts_dir / target / "model.pte").stat().st_size == r["pte_bytes"]
 
 
@@ -50,7 +52,8 @@ def check_language_model(m: dict, model):
     ppl = m["perplexity"]
     for target, r in m["targets"].items():
         assert r["cycles"] > 0 and (model.artifacts_dir / target / "model.pte").stat().st_size == r["pte_bytes"]
-        assert abs(ppl["tosa_int8"][target]["perplexity"] / ppl["float"]["perplexity"] - 1) <= 0.05
+        assert abs(ppl["tosa_int8"][target]["perplexity"] / ppl["tosa_windows"]["float"]["perplexity"] - 1) <= 0.05
+    assert ppl["tosa_windows"]["spread_over"] == ppl["windows"] == m["data"]["test"]["windows"]   # all of it
     assert m["generation"]["samples"] and all(s["int8"] for s in m["generation"]["samples"])
     for name in ("tokenizer.model", "embedding_int8.bin"):
         assert (model.artifacts_dir / name).exists()

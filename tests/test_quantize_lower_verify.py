@@ -196,3 +196,34 @@ def test_qat_training_leaves_the_float_model_as_trained():
     nn.functional.cross_entropy(qat.train()(x), torch.arange(8) % 3).backward()
     optimizer.step()
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+class OneHeadAttention(nn.Module):
+    def __init__(self, dim=8):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(dim, 1, batch_first=True)
+        self.head = nn.Linear(dim, 3)
+
+    def forward(self, x):
+        return self.head(self.attention(x, x, x, need_weights=False)[0][:, 0])
+
+
+def test_qat_trained_at_a_batch_converts_at_batch_1_when_the_graphs_differ_by_a_no_op():
+    """nn.MultiheadAttention with one head calls .contiguous(): a clone (with its own observer) in the graph at
+    batch 8, nothing at batch 1. The trained fake-quantizers are matched to the batch-1 graph's by the ops they
+    observe; the clone's is dropped. The converted model is the trained one, not a fresh one."""
+    from tinyzoo.common import quantize as q
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 5, 8)
+    qat = q.prepare_qat(OneHeadAttention(), (x[:1],), target="ethos-u55-128", batch_size=8)
+    static = q.prepare_qat(OneHeadAttention(), (x[:1],), target="ethos-u55-128", batch_size=1).graph_module
+    moves = q.observer_moves(qat.graph_module, static)
+    dropped = [name for name, to in moves.items() if to is None]
+    assert len(dropped) == 1 and len(moves) == len(q._observers(static)) + 1
+    qat.train()(x)                              # observers see data
+    with torch.no_grad():
+        qat.graph_module.get_parameter(next(n for n, _ in qat.graph_module.named_parameters())).add_(1.0)
+    trained = qat.eval()(x)[:1]
+    converted = q.convert_qat(qat, (x[:1],))
+    torch.testing.assert_close(converted(x[:1]), trained, atol=0.05, rtol=0.05)

@@ -93,6 +93,35 @@ def test_future_tokens_cannot_leak_even_with_large_scores():
         tiny_lm(vocab_size=64, dim=32, depth=1, heads=2, hidden=64, context=16, score_cap=8.0, mask_value=-16.0)
 
 
+def test_ladder_covers_every_window_and_each_half_and_runs_tosa_on_windows_spread_over_them():
+    """Float and fake-quant on every window (their NLL adds up over the halves); the TOSA windows are spread
+    over the whole text, not its first windows."""
+    assert text.spread(4, 10) == [0, 3, 6, 9] and text.spread(12, 10) == list(range(10))
+    torch.manual_seed(0)
+    lm = tiny_lm(vocab_size=64, dim=16, depth=1, heads=2, hidden=32, context=8).eval()
+    tokens = torch.randint(0, 64, (11, 9))
+    result = text.compare_perplexity(lm, lm, text.embeddings_of(lm, tokens[:, :-1]), tokens[:, 1:], {}, {}, 4)
+    assert result["windows"] == 11 and result["tokens"] == 88
+    first, second = result["halves"]
+    assert (first["windows"], second["windows"]) == (5, 6)
+    nll = lambda e, n: e["nll_per_token"] * n   # noqa: E731
+    assert nll(first["float"], 40) + nll(second["float"], 48) == pytest.approx(nll(result["float"], 88))
+    assert result["tosa_windows"]["windows"] == 4 and result["tosa_windows"]["spread_over"] == 11
+    with torch.no_grad():
+        logits = lm.tokens_to_logits(tokens[[0, 3, 7, 10], :-1])
+    expected = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tokens[[0, 3, 7, 10], 1:])
+    assert result["tosa_windows"]["float"]["nll_per_token"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_a_language_model_evaluates_a_text_file_but_never_trains_on_one(tmp_path):
+    root = write_tinystories(tmp_path / "data")
+    own = tmp_path / "mine.txt"
+    own.write_text((root / "TinyStories-valid.subset.txt").read_text())
+    assert len(tinystories.load(own, "validation")) == len(tinystories.load(root, "validation"))
+    with pytest.raises(DatasetNotFoundError, match=r"mine.txt is a file: a build needs the folder"):
+        tinystories.load(own, "train")
+
+
 def test_greedy_generation_reads_the_last_prompt_position_and_slides():
     context, seen = 4, []
 
@@ -118,12 +147,12 @@ def test_tiny_lm_lowers_fully_and_the_integer_graph_matches_fake_quant(target, t
     low = lower_ethos_u(q, (embeddings[:1],), target, tmp_path / target)
     assert low.cpu_ops == 0 and low.partitions == 1
     io = io_quant_params(q)
-    result = text.compare_perplexity(lm, q, embeddings[32:], tokens[32:, 1:], {target: low.tosa_path}, io)
-    assert result["tokens"] == 8 * 16
+    result = text.compare_perplexity(lm, q, embeddings[32:], tokens[32:, 1:], {target: low.tosa_path}, io, 8)
+    assert result["tokens"] == result["tosa_windows"]["tokens"] == 8 * 16
     assert result["max_lsb_diff_tosa_fake_quant"][target] <= 4
     assert result["agreement_tosa_fake_quant"][target] >= 0.9
     ppl = result["tosa_int8"][target]["perplexity"]
-    assert abs(ppl / result["float"]["perplexity"] - 1) < 0.05
+    assert abs(ppl / result["tosa_windows"]["float"]["perplexity"] - 1) < 0.05
     # the app's int8 embedding table gives the same int8 input as quantizing the embedded window
     table = np.fromfile(text.write_embedding_table(lm, io, tmp_path / "embedding_int8.bin"), dtype=np.int8)
     table = table.reshape(96, 32)
@@ -138,14 +167,17 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
 
     from tinyzoo import cli
 
-    root = write_tinystories(tmp_path / "data", train=300, validation=60)
+    root = write_tinystories(tmp_path / "data", train=300, validation=40)   # the quick profile reads 40
     build = tmp_path / "build"
     assert cli.main(["build", "text/tiny_lm", "--profile", "quick", "--data-root", str(root),
                      "--build-dir", str(build), "--set", "generate.new_tokens=3"]) == 0
     m = json.loads((build / "metrics.json").read_text())
     r = m["targets"]["ethos-u85-256"]
     assert r["cpu_ops"] == 0 and r["cycles"] > 0
-    assert m["perplexity"]["tokens"] == 8 * 32 and len(m["generation"]["samples"]) == 3
+    ppl = m["perplexity"]
+    assert ppl["tosa_windows"]["tokens"] == 8 * 32 and len(m["generation"]["samples"]) == 3
+    assert ppl["windows"] == ppl["tosa_windows"]["spread_over"] > 8         # float and fake-quant on all of them
+    assert sum(h["windows"] for h in ppl["halves"]) == ppl["windows"]
     assert all(s["new_tokens"] == 3 for s in m["generation"]["samples"])
     for name in ("tokenizer.model", "embedding_int8.bin", "reference_input.bin", "ethos-u85-256/reference_output.bin"):
         assert (build / name).stat().st_size > 0
@@ -156,6 +188,12 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["tosa_int8"]["ethos-u85-256"]["perplexity"] == pytest.approx(
         m["perplexity"]["tosa_int8"]["ethos-u85-256"]["perplexity"])
+    # a user's own text file, evaluated whole
+    own = tmp_path / "own.txt"
+    own.write_text((root / "TinyStories-valid.subset.txt").read_text() * 2)
+    assert cli.main(["eval", "text/tiny_lm", "--artifacts", str(build), "--data-root", str(own), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["text"]["file"] == "own.txt" and result["windows"] >= 2 * ppl["windows"] - 1
 
 
 def test_download_fetches_the_release_files_through_huggingface_hub(tmp_path, monkeypatch):
@@ -182,25 +220,22 @@ def test_download_fetches_the_release_files_through_huggingface_hub(tmp_path, mo
 def test_decode_step_computes_the_fixed_window_inside_the_window():
     """The KV-cache decode step (one token per inference, a ring of context - 1 cached keys/values per layer)
     gives, token by token, the logits the fixed-window graph gives at every position of a window."""
-    from tinyzoo.recipes.text.tiny_lm.model import DecodeStep
-
     torch.manual_seed(0)
     lm = tiny_lm(vocab_size=64, dim=32, depth=2, heads=2, hidden=64, context=8).eval()
     tokens = torch.randint(0, 64, (3, 8))
     with torch.no_grad():
         window = lm.tokens_to_logits(tokens)
-    stepped = text.kv_decode(DecodeStep(lm).eval(), tokens)
+    stepped = text.kv_decode(lm.decode_step().eval(), tokens)
     assert (window - stepped).abs().max() < 1e-4
 
 
 @pytest.mark.lowering
 def test_tiny_decode_step_lowers_fully_and_decodes_like_fake_quant_on_the_tosa_reference(tmp_path):
     from tinyzoo.common.quantize import all_io_quant_params
-    from tinyzoo.recipes.text.tiny_lm.model import DecodeStep
 
     torch.manual_seed(0)
     lm = tiny_lm(vocab_size=96, dim=32, depth=1, heads=2, hidden=64, context=8).eval()
-    step = DecodeStep(lm).eval()
+    step = lm.decode_step().eval()
     samples = []
     text.kv_decode(step, torch.randint(0, 96, (6, 8)), keep=samples)
     example = tuple(x[:1] for x in samples[-1])

@@ -326,3 +326,11 @@ def test_build_weights_option(tmp_path):
                                                           no_resume=False))
     with pytest.raises(ConfigError, match="--no-resume"):
         recipe.build_dir("kws/ds_cnn", argparse.Namespace(build_dir=tmp_path / "b", weights=published, no_resume=True))
+
+
+def test_wiring_strings_recorded_by_older_checkpoints_do_not_block_resume(tmp_path):
+    old = with_value(RECIPE, "model", "builder", "recipes.kws.ds_cnn.model:ds_cnn")   # as configs once had it
+    build_fit(tmp_path / "c.pt", old, Clips())
+    messages = []
+    result = build_fit(tmp_path / "c.pt", RECIPE, Clips(), log_fn=messages.append)
+    assert messages == [f"resuming from {tmp_path / 'c.pt'} after epoch 4/4"] and len(result.history) == 4

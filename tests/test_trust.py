@@ -14,7 +14,7 @@ import soundfile
 from PIL import Image
 
 from tinyzoo.common import layout, recipe
-from tinyzoo.common.config import apply_overrides, config_problems, load_config, validate
+from tinyzoo.common.config import load_recipe_config, apply_overrides, config_problems, load_config, validate
 from tinyzoo.common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
 from tinyzoo import cli, hub, registry, verify_artifacts
 
@@ -47,7 +47,7 @@ def tree_digest(*paths: Path) -> dict:
 
 @pytest.mark.parametrize("path", RECIPE_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}")
 def test_every_shipped_config_and_its_quick_profile_validate(path):
-    cfg = load_config(path)
+    cfg = load_recipe_config(path.parent)
     assert "quick" in cfg and config_problems(cfg) == []
     name = f"{path.parent.parent.name}/{path.parent.name}"
     for profile in ("full", "quick"):
@@ -77,7 +77,7 @@ def test_bad_overrides_are_all_named_before_any_data(capsys, tmp_path, monkeypat
 
 
 def test_cross_field_checks():
-    cfg = load_config(REPO / "recipes/kws/ds_cnn/config.yaml")
+    cfg = load_recipe_config(REPO / "recipes/kws/ds_cnn")
     problems = config_problems(apply_overrides(cfg, ["frontend.window_ms=2000"]))
     assert any(p.startswith("frontend.window_ms = 2000: a window of 32000 samples at 16000 Hz is longer than "
                             "frontend.n_fft = 1024") for p in problems)
@@ -86,13 +86,13 @@ def test_cross_field_checks():
         "train.lr = nan: must be a number > 0", "quantize.qat.lr = inf: must be a number > 0"]
     assert config_problems(apply_overrides(cfg, ["frontend.f_max=9000"])) == [
         "frontend.f_max = 9000: must be <= sample_rate / 2 = 8000"]
-    kwt = load_config(REPO / "recipes/kws/kwt/config.yaml")
+    kwt = load_recipe_config(REPO / "recipes/kws/kwt")
     assert config_problems(apply_overrides(kwt, ["frontend.hop_ms=10"])) == [
         "model.args.frames = 49: the front end makes 97 frames from 16000 samples"]
 
 
 def test_unknown_keys_wrong_types_and_card_fields_are_errors():
-    cfg = load_config(REPO / "recipes/vision/resnet8_cifar10/config.yaml")
+    cfg = load_recipe_config(REPO / "recipes/vision/resnet8_cifar10")
     cfg["train"]["epoch"] = 3                     # a typo in the file itself
     cfg["card"]["title"] = 5
     cfg["export"]["targets"] = ["ethos-u99-1"]
@@ -108,7 +108,7 @@ def test_unknown_keys_wrong_types_and_card_fields_are_errors():
 
 
 def test_a_bad_quick_profile_is_reported():
-    cfg = load_config(REPO / "recipes/vision/mobilenet_vww/config.yaml")
+    cfg = load_recipe_config(REPO / "recipes/vision/mobilenet_vww")
     cfg["quick"]["train.epochs"] = 0
     assert config_problems(cfg) == ["quick profile: train.epochs = 0: must be an integer >= 1"]
 
@@ -320,6 +320,34 @@ def test_incomplete_metrics_write_nothing(capsys, tmp_path):
     path.write_text("{ not json")
     code, _, err = run(capsys, "card", "kws/ds_cnn", "--metrics", path)
     assert code == 2 and f"{path} is not valid JSON" in one_line_error(err)
+
+
+def test_publish_puts_a_finished_build_in_the_catalogue_and_refuses_a_broken_one(capsys, tmp_path, monkeypatch):
+    """`tinyzoo publish BUILD_DIR`: a build whose .pte is not the one its metrics describe writes nothing; a whole
+    one lands in zoo/artifacts/<model>, cards/ and the README table."""
+    from tinyzoo.common import pipeline
+
+    build = tmp_path / "build"
+    shutil.copytree(REPO / "zoo" / "artifacts" / "kws" / "ds_cnn", build)
+    shutil.copyfile(REPO / "cards" / "kws__ds_cnn" / "metrics.json", build / "metrics.json")
+    shutil.copytree(REPO / "cards", tmp_path / "repo" / "cards")
+    shutil.copyfile(REPO / "README.md", tmp_path / "repo" / "README.md")
+    monkeypatch.setattr(layout, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(pipeline, "ARTIFACTS", tmp_path / "artifacts")
+    pte = build / "ethos-u55-128" / "model.pte"
+    whole = pte.read_bytes()
+    pte.write_bytes(whole[:-10])
+    before = tree_digest(tmp_path / "repo")
+    code, _, err = run(capsys, "publish", build)
+    assert code == 2 and f"{pte} is not the file metrics.json describes" in one_line_error(err)
+    assert tree_digest(tmp_path / "repo") == before and not (tmp_path / "artifacts").exists()
+    pte.write_bytes(whole)
+    code, out, err = run(capsys, "publish", build)
+    assert code == 0, err
+    published = tmp_path / "artifacts" / "kws" / "ds_cnn"
+    assert (published / "ethos-u55-128" / "model.pte").read_bytes() == whole
+    assert (tmp_path / "repo" / "cards" / "kws__ds_cnn.md").read_text() == (REPO / "cards" / "kws__ds_cnn.md").read_text()
+    assert "tinyzoo index" in out
 
 
 # --- 6. downloads ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ def _list(args) -> None:
         row = {"model": name, "task": task_of(model.config) or "", "published": model.published,
                "targets": sorted(metrics.get("targets", {}))}
         if metrics and is_language_model(metrics):
-            row["float_perplexity"] = metrics["perplexity"]["float"]["perplexity"]
+            # float on the windows the TOSA graph ran on: the two figures compare like with like
+            row["float_perplexity"] = metrics["perplexity"]["tosa_windows"]["float"]["perplexity"]
             row["tosa_int8_perplexity"] = {t: v["perplexity"] for t, v in metrics["perplexity"]["tosa_int8"].items()}
         else:
             row["float"] = metrics.get("accuracy", {}).get("float")
@@ -95,7 +96,8 @@ def _eval(args) -> None:
     model = registry.get(args.model)
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
-    preflight.check_data_root(model.config, args.data_root, needed=not has_bundled_sample(model.config))
+    preflight.check_data_root(model.config, args.data_root, needed=not has_bundled_sample(model.config),
+                              file_ok=is_language_model(model.config))
     args.data_root = preflight.given_data_root(args.data_root)[0]
     artifacts, cfg, args.target = _verified_eval_artifacts(model, args)
     if is_language_model(cfg):
@@ -147,9 +149,16 @@ def _eval_language_model(model, artifacts: Path, cfg: dict, args) -> None:
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return
-    print(f"{model.name}: perplexity on {result['tokens']} validation tokens ({result['windows']} windows)")
+    spread = result["tosa_windows"]
+    print(f"{model.name}: perplexity on all of {result['text']['file']}: {result['tokens']:,} predicted tokens "
+          f"({result['windows']:,} windows)")
     print(f"  float            {result['float']['perplexity']:.3f}")
     print(f"  int8 fake-quant  {result['fake_quant_int8']['perplexity']:.3f}")
+    for name, half in zip(("first half", "second half"), result["halves"]):
+        print(f"  {name:<12}     float {half['float']['perplexity']:.3f}, int8 fake-quant "
+              f"{half['fake_quant_int8']['perplexity']:.3f}")
+    print(f"  on {spread['windows']} windows spread over all: float {spread['float']['perplexity']:.3f}, "
+          f"int8 fake-quant {spread['fake_quant_int8']['perplexity']:.3f}")
     for target, e in result["tosa_int8"].items():
         print(f"  int8 TOSA {target:<15} {e['perplexity']:.3f}  (greedy token agrees with float on "
               f"{result['agreement_int8_float'][target]:.2%})")
@@ -246,6 +255,18 @@ def _check_renders(card, metrics: dict, path: Path) -> None:
     except (KeyError, TypeError, ValueError, IndexError, StopIteration) as err:
         raise TinyzooError(f"{path} is not a complete build's metrics ({type(err).__name__}: {err}); use the "
                            f"metrics.json a finished `tinyzoo build` wrote") from err
+
+
+def _publish(args) -> None:
+    """`tinyzoo publish BUILD_DIR`: a finished build into zoo/artifacts/, cards/ and the README table."""
+    from tinyzoo.common import card
+    from tinyzoo.common.pipeline import publish_build
+
+    metrics = card.load_metrics(args.build / "metrics.json")
+    model = registry.get(metrics.get("model") or "")
+    _check_renders(card, metrics, args.build / "metrics.json")
+    publish_build(metrics, args.build)
+    print(f"now `tinyzoo index` records {model.name}'s files in zoo/index.json")
 
 
 def update_readme_table() -> None:
@@ -358,7 +379,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("model", nargs="?")
     s = sub.add_parser("eval", help="evaluate the published model (float, int8 fake-quant, int8 TOSA reference)")
     s.add_argument("model")
-    s.add_argument("--data-root", type=Path, help="a folder in the dataset's standard layout")
+    s.add_argument("--data-root", type=Path, help="a folder in the dataset's standard layout, all of it evaluated "
+                                                  "(a language model: also the text file itself)")
     s.add_argument("--target", action="append", help="only these targets' TOSA graphs")
     s.add_argument("--artifacts", type=Path, help="a build folder instead of the published artifacts")
     s.add_argument("--json", action="store_true")
@@ -378,6 +400,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--memory-fit", action="store_true",
                    help="maintainers: recompute the per-board memory fit from the published artifacts first "
                         "(with --publish, also into zoo/artifacts/<model>/metrics.json)")
+    s = sub.add_parser("publish", help="maintainers: a finished build folder into zoo/artifacts/, cards/ and the "
+                                       "README table (then `tinyzoo index`)")
+    s.add_argument("build", type=Path, help="the build folder (build/<task>/<model>)")
     s = sub.add_parser("pull", help="download a published model's artifacts (SHA-256 checked); prints the .pte path")
     s.add_argument("model")
     s.add_argument("--target", help="also that target's .pte / TOSA graph / reference output")
@@ -409,7 +434,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card, "pull": _pull,
+COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card, "publish": _publish, "pull": _pull,
             "index": _index, "data": _data, "deploy": _deploy}
 
 

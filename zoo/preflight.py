@@ -33,8 +33,9 @@ def given_data_root(root: Path | None) -> tuple[Path | None, str]:
     return None, ""
 
 
-def check_data_root(cfg: dict, root: Path | None, *, needed: bool) -> None:
-    """The data root must be an existing folder; `needed`: the model has no bundled default data."""
+def check_data_root(cfg: dict, root: Path | None, *, needed: bool, file_ok: bool = False) -> None:
+    """The data root must be an existing folder (or, `file_ok`, the text file a language model is evaluated on);
+    `needed`: the model has no bundled default data."""
     dataset = cfg["data"].get("dataset", "")
     path, origin = given_data_root(root)
     if path is None:
@@ -42,7 +43,7 @@ def check_data_root(cfg: dict, root: Path | None, *, needed: bool) -> None:
             raise DatasetNotFoundError(f"no data root: {dataset} data is not bundled; {data_hint(dataset)} "
                                        f"(or set TINYZOO_DATA)")
         return
-    if not path.is_dir():
+    if not path.is_dir() and not (file_ok and path.is_file()):
         what = "does not exist" if not path.exists() else "is not a folder"
         raise DatasetNotFoundError(f"data root {path} (from {origin}) {what}; {data_hint(dataset)}")
 

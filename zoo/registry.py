@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from tinyzoo.common.config import load_config
+from tinyzoo.common.config import load_recipe_config
 from tinyzoo.common.errors import UnknownModelError
 
 from tinyzoo.common.layout import ARTIFACTS, CARDS, RECIPES, REPO  # noqa: F401  (REPO, CARDS: for the CLI)
@@ -25,7 +25,7 @@ class Model:
 
     @cached_property
     def config(self) -> dict:
-        return load_config(self.recipe_dir / "config.yaml")
+        return load_recipe_config(self.recipe_dir)
 
     @property
     def stem(self) -> str:

@@ -36,8 +36,14 @@ class Stories:
 
 
 def find_file(root: str | Path, split: str) -> Path:
-    """The split's text file under `root` (or `root/tinystories`): the official name, else the subset's."""
+    """The split's text file under `root` (or `root/tinystories`): the official name, else the subset's; `root`
+    may also be the validation text file itself (a user's own text to evaluate on), never the training one."""
     root = Path(root)
+    if root.is_file():
+        if split == "validation":
+            return root
+        raise DatasetNotFoundError(f"--data-root {root} is a file: a build needs the folder with both the training "
+                                   f"and the validation text ({OFFICIAL_FILES['train']}, {OFFICIAL_FILES['validation']})")
     for folder in (root, root / "tinystories"):
         for name in (OFFICIAL_FILES[split], SUBSET_FILES[split]):
             if (folder / name).is_file():

@@ -38,7 +38,7 @@ import numpy as np
 
 from tinyzoo.common.tasks import is_language_model
 
-from tinyzoo.common.config import load_config
+from tinyzoo.common.config import load_config, load_recipe_config
 from tinyzoo.common.errors import ConfigError, TinyzooError
 from tinyzoo.common.frontend.image import ImageConfig
 from tinyzoo.common.frontend.mfcc import MfccConfig, mel_filterbank
@@ -374,7 +374,7 @@ def load_source(source: str | Path, metrics_path: str | Path | None = None) -> t
             raise ConfigError(f"{source} holds no `config` (the resolved recipe config): pass the recipe's "
                               f"config.yaml and --metrics {source}")
         return cfg, metrics, source.parent
-    cfg = load_config(source)
+    cfg = load_recipe_config(source.parent) if source.name == "config.yaml" else load_config(source)
     if metrics_path is None:
         name = cfg.get("model", {}).get("name")
         published = ARTIFACTS / name / "metrics.json" if name else None

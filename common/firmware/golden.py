@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinyzoo.common.config import load_config
+from tinyzoo.common.config import load_config, load_recipe_config
 from tinyzoo.common.errors import ArtifactError, ConfigError, TinyzooError, UnknownModelError
 from tinyzoo.common.frontend.image import ImageConfig, preprocess_numpy
 from tinyzoo.common.frontend.mfcc import MfccConfig, mfcc_numpy
@@ -159,7 +159,7 @@ def export_golden(model: str, out_dir: str | Path) -> Path:
     from tinyzoo.common.firmware.app_header import generate
 
     config_path, metrics_path = model_paths(model)
-    cfg = load_config(config_path)
+    cfg = load_recipe_config(config_path.parent)
     metrics = json.loads(metrics_path.read_text())
     q = input_qparams(metrics)
     out_dir = Path(out_dir)

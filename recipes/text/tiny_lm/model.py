@@ -15,8 +15,9 @@ What is different for the NPU, and why:
   (Gemma 2's attention-logit soft-capping), and the future positions are *set* to `mask_value` (scores × a 0/1
   mask + a constant), at least 16 below any visible score: a future token gets at most e^-16 of the weight of a
   visible one, whatever the model learns, and the int8 scores span [mask_value, score_cap].
-- RMSNorm's mean of squares is a fixed 1/dim linear map, and attention uses per-head 3-D matmuls with static
-  slices (the rules of common/layers.py: nothing the Arm quantizer would reshape with the batch size).
+- Otherwise written as usual and exported at the deployed batch of 1: multi-head attention on (batch, heads,
+  tokens, head_dim) tensors, `nn.Embedding` for training, RMSNorm as Llama's code writes it (`nn.RMSNorm` itself
+  stays on the CPU: see `RMSNorm`).
 """
 from __future__ import annotations
 
@@ -33,13 +34,16 @@ Context = Annotated[int, Key("int", ge=2)]
 
 
 class RMSNorm(nn.Module):
+    """Root-mean-square norm as Llama's reference code writes it. `nn.RMSNorm` computes the same, but
+    executorch 1.5.1's EthosUQuantizer does not annotate `aten.rms_norm`: its pow/mean/rsqrt/mul stay float on
+    the CPU of every Ethos-U target, where this form quantizes and lowers whole."""
+
     def __init__(self, dim: int, eps: float = 1e-5):
         super().__init__()
         self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
-        self.register_buffer("averaging", torch.full((1, dim), 1.0 / dim))
 
     def forward(self, x):
-        return x * torch.rsqrt(nn.functional.linear(x * x, self.averaging) + self.eps) * self.weight
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 def rotary_tables(context: int, head_dim: int, base: float = 10000.0, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +55,10 @@ def rotary_tables(context: int, head_dim: int, base: float = 10000.0, start: int
 
 
 class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with rotary positions, written as usual ((B, heads, T, head_dim) tensors,
+    `q @ k^T`), with Gemma 2's soft-capped scores and the future positions *set* to `mask_value` (see above).
+    `F.scaled_dot_product_attention` has no soft cap, and its `is_causal` mask stays on the CPU of Ethos-U55."""
+
     def __init__(self, dim: int, heads: int, context: int, score_cap: float, mask_value: float):
         super().__init__()
         if mask_value > -score_cap - 16:
@@ -65,20 +73,27 @@ class CausalSelfAttention(nn.Module):
         self.register_buffer("visible", visible)
         self.register_buffer("hidden_value", (1 - visible) * float(mask_value))
 
-    def rotate(self, x):
-        half = self.head_dim // 2
-        return x * self.cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * self.sin
+    def split_heads(self, x):                  # (B, T, dim) -> (B, heads, T, head_dim)
+        return x.view(x.shape[0], x.shape[1], self.heads, self.head_dim).transpose(1, 2)
+
+    def attend(self, q, k, v, visible, hidden_value):
+        """Soft-capped, masked attention of (B, heads, Tq, head_dim) queries over Tk keys and values."""
+        scores = q @ k.transpose(-2, -1)
+        scores = self.score_cap * torch.tanh(scores * (self.head_dim ** -0.5 / self.score_cap))
+        weights = torch.softmax(scores * visible + hidden_value, dim=-1)
+        out = weights @ v                      # (B, heads, Tq, head_dim)
+        return self.wo(out.transpose(1, 2).reshape(q.shape[0], q.shape[2], self.heads * self.head_dim))
 
     def forward(self, x):
-        q, k, v = self.wq(x), self.wk(x), self.wv(x)
-        heads = []
-        for h in range(self.heads):
-            part = slice(h * self.head_dim, (h + 1) * self.head_dim)
-            scores = torch.bmm(self.rotate(q[..., part]), self.rotate(k[..., part]).transpose(1, 2))
-            scores = self.score_cap * torch.tanh(scores * (self.head_dim ** -0.5 / self.score_cap))
-            weights = torch.softmax(scores * self.visible + self.hidden_value, dim=-1)
-            heads.append(torch.bmm(weights, v[..., part]))
-        return self.wo(heads[0] if self.heads == 1 else torch.cat(heads, dim=-1))
+        q, k, v = (self.split_heads(w(x)) for w in (self.wq, self.wk, self.wv))
+        q, k = rotate(q, self.cos, self.sin), rotate(k, self.cos, self.sin)
+        return self.attend(q, k, v, self.visible, self.hidden_value)
+
+
+def rotate(x, cos, sin):
+    """Rotate-half RoPE on the last dimension."""
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
 
 
 class DecoderLayer(nn.Module):
@@ -90,15 +105,19 @@ class DecoderLayer(nn.Module):
         self.w1, self.w3 = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
 
+    def mlp(self, x):
+        h = self.mlp_norm(x)
+        return self.w2(nn.functional.silu(self.w1(h)) * self.w3(h))
+
     def forward(self, x):
         x = x + self.attention(self.attention_norm(x))
-        h = self.mlp_norm(x)
-        return x + self.w2(nn.functional.silu(self.w1(h)) * self.w3(h))
+        return x + self.mlp(x)
 
 
 class TinyLM(nn.Module):
     """forward(embeddings (B, context, dim)) → logits (B, context, vocab): the graph that goes to the NPU.
-    `embed(tokens)` is the table lookup the app does; `tokens_to_logits` chains the two (training)."""
+    `embed(tokens)` is the table lookup the app does; `tokens_to_logits` chains the two (training);
+    `decode_step()` is the second graph (one token with a KV cache) and `rotary(position)` its position input."""
 
     def __init__(self, vocab_size: int = 1024, dim: int = 128, depth: int = 4, heads: int = 4, hidden: int = 384,
                  context: int = 128, score_cap: float = 8.0, mask_value: float = -24.0):
@@ -118,6 +137,14 @@ class TinyLM(nn.Module):
 
     def tokens_to_logits(self, tokens: torch.Tensor) -> torch.Tensor:
         return self(self.embed(tokens))
+
+    def decode_step(self) -> "DecodeStep":
+        return DecodeStep(self)
+
+    def rotary(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin (head_dim,) of one absolute position: the decode step's position input."""
+        cos, sin = rotary_tables(1, self.layers[0].attention.head_dim, start=position)
+        return cos[0], sin[0]
 
 
 @register_model
@@ -149,33 +176,24 @@ class DecodeStep(nn.Module):
         super().__init__()
         self.lm = lm
         self.slots = lm.context - 1
+        self.depth, self.dim = len(lm.layers), lm.token_embedding.weight.shape[1]
 
     def forward(self, x, cos, sin, k_cache, v_cache, visible):
         new_k, new_v = [], []
+        cos, sin = cos[:, None], sin[:, None]                     # (B, 1, 1, head_dim): every head
+        visible = visible[:, None]                                 # (B, 1, 1, slots + 1)
+        hidden_value = (1.0 - visible) * self.lm.layers[0].attention.mask_value
         for index, layer in enumerate(self.lm.layers):
             att = layer.attention
             rows = slice(index * self.slots, (index + 1) * self.slots)
             h = layer.attention_norm(x)
-            q, k, v = att.wq(h), att.wk(h), att.wv(h)
-            half = att.head_dim // 2
-            heads, keys = [], []
-            for head in range(att.heads):
-                part = slice(head * att.head_dim, (head + 1) * att.head_dim)
-                qh, kh = q[..., part], k[..., part]
-                qh = qh * cos + torch.cat([-qh[..., half:], qh[..., :half]], dim=-1) * sin
-                kh = kh * cos + torch.cat([-kh[..., half:], kh[..., :half]], dim=-1) * sin
-                keys.append(kh)
-                all_k = torch.cat([k_cache[:, rows, part], kh], dim=1)
-                all_v = torch.cat([v_cache[:, rows, part], v[..., part]], dim=1)
-                scores = torch.bmm(qh, all_k.transpose(1, 2))
-                scores = att.score_cap * torch.tanh(scores * (att.head_dim ** -0.5 / att.score_cap))
-                # as TinyLM: hidden positions are *set* to mask_value (scores x 0/1 + constant)
-                weights = torch.softmax(scores * visible + (1.0 - visible) * att.mask_value, dim=-1)
-                heads.append(torch.bmm(weights, all_v))
-            x = x + att.wo(heads[0] if att.heads == 1 else torch.cat(heads, dim=-1))
-            m = layer.mlp_norm(x)
-            x = x + layer.w2(nn.functional.silu(layer.w1(m)) * layer.w3(m))
-            new_k.append(keys[0] if att.heads == 1 else torch.cat(keys, dim=-1))
-            new_v.append(v)
+            q, k, v = (att.split_heads(w(h)) for w in (att.wq, att.wk, att.wv))   # (B, heads, 1, head_dim)
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            all_k = torch.cat([att.split_heads(k_cache[:, rows]), k], dim=2)
+            all_v = torch.cat([att.split_heads(v_cache[:, rows]), v], dim=2)
+            x = x + att.attend(q, all_k, all_v, visible, hidden_value)
+            x = x + layer.mlp(x)
+            new_k.append(k.transpose(1, 2).reshape(x.shape[0], 1, -1))
+            new_v.append(v.transpose(1, 2).reshape(x.shape[0], 1, -1))
         logits = nn.functional.linear(self.lm.norm(x), self.lm.token_embedding.weight)
         return logits, torch.cat(new_k, dim=1), torch.cat(new_v, dim=1)
