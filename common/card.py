@@ -22,6 +22,18 @@ def model_stem(name: str) -> str:
     return name.replace("/", "__")
 
 
+def check_renders(metrics: dict, path: str | Path) -> None:
+    """Render the card in memory, so metrics that do not make a whole card write nothing (no half-updated card
+    folder or README table); one line naming the metrics file otherwise."""
+    from tinyzoo.common.errors import ArtifactError
+
+    try:
+        render_card(metrics)
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration) as err:
+        raise ArtifactError(f"{path} is not a complete build's metrics ({type(err).__name__}: {err}); use the "
+                            f"metrics.json a finished `tinyzoo build` wrote") from err
+
+
 def load_metrics(path: str | Path) -> dict:
     from tinyzoo.common.errors import ArtifactError
 

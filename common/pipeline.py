@@ -330,10 +330,13 @@ def publish_build(metrics: dict, build_dir: Path, log=print) -> Path:
             raise ArtifactError(f"{pte} is {'missing' if not pte.is_file() else 'not the file metrics.json describes'}"
                                 f" ({r['pte_bytes']} B): rerun the build before publishing")
     repo = checkout("publishing a card")
-    # every card of the README table renders (this one in place of its published version) before anything is written
-    others = [card.load_metrics(p) for p in sorted((repo / "cards").glob("*/metrics.json"))
-              if p.parent.name != metrics["model"].replace("/", "__")]
-    card.render_model_table(others + [metrics])
+    # this card and every other card of the README table render before anything is written
+    card.check_renders(metrics, build_dir / "metrics.json")
+    others = {p: card.load_metrics(p) for p in sorted((repo / "cards").glob("*/metrics.json"))
+              if p.parent.name != card.model_stem(metrics["model"])}
+    for path, other in others.items():
+        card.check_renders(other, path)
+    card.render_model_table([*others.values(), metrics])
     card_path = card.write_card(metrics, repo / "cards")
     publish_artifacts(metrics["model"], build_dir)
     card.refresh_readme_table(repo / "cards", repo / "README.md")

@@ -342,6 +342,15 @@ def test_publish_puts_a_finished_build_in_the_catalogue_and_refuses_a_broken_one
     assert code == 2 and f"{pte} is not the file metrics.json describes" in one_line_error(err)
     assert tree_digest(tmp_path / "repo") == before and not (tmp_path / "artifacts").exists()
     pte.write_bytes(whole)
+    # another published card whose metrics no longer render: named, and still nothing written
+    other = tmp_path / "repo" / "cards" / "kws__kwt" / "metrics.json"
+    kept = other.read_text()
+    other.write_text(json.dumps({"model": "kws/kwt"}))
+    before = tree_digest(tmp_path / "repo")
+    code, _, err = run(capsys, "publish", build)
+    assert code == 2 and f"{other} is not a complete build's metrics" in one_line_error(err)
+    assert tree_digest(tmp_path / "repo") == before and not (tmp_path / "artifacts").exists()
+    other.write_text(kept)
     code, out, err = run(capsys, "publish", build)
     assert code == 0, err
     published = tmp_path / "artifacts" / "kws" / "ds_cnn"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from tinyzoo.common.card import model_stem
 from tinyzoo.common.config import load_recipe_config
 from tinyzoo.common.errors import UnknownModelError
 
@@ -29,7 +30,7 @@ class Model:
 
     @property
     def stem(self) -> str:
-        return self.name.replace("/", "__")
+        return model_stem(self.name)
 
     @property
     def card_path(self) -> Path | None:
