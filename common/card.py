@@ -392,6 +392,17 @@ def _parallel_training(t: dict) -> str:
     return out
 
 
+def training_machine(m: dict) -> str:
+    """Where the epochs ran: recorded with them in the checkpoint; a build that started from trained weights
+    (`--weights`) without that record does not know it, and says so rather than name its own machine."""
+    t = m["training"]
+    if t.get("hardware"):
+        return t["hardware"]
+    if "hardware" in t or "--weights" in m.get("reproduce", ""):
+        return "a machine its checkpoint does not record (this build started from the trained weights)"
+    return m.get("hardware", "the build machine")
+
+
 def training_section(m: dict) -> str:
     t, cfg = m["training"], m["config"]["train"]
     final = t.get("final") or {}
@@ -403,7 +414,7 @@ def training_section(m: dict) -> str:
         + (f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. " if aug else "")
         + 
         f"Training took {t['seconds'] / 60:.1f} min ({t['seconds_per_epoch']:.1f} s per epoch) on "
-        f"{m.get('hardware', 'the build machine')}"
+        f"{training_machine(m)}"
         + (f"; last epoch: loss {final.get('loss')}, train accuracy {pct(final.get('train_accuracy'))}"
            + (f", validation accuracy {pct(final['val_accuracy'])}" if 'val_accuracy' in final else "") if final else "")
         + ".",

@@ -156,6 +156,32 @@ def public_reference(cfg: dict, first_sample: torch.Tensor) -> tuple[tuple, str]
     return (noise * first_sample.std() + first_sample.mean(),), "seeded random input (the test data may not be redistributed)"
 
 
+def write_target_reference(pte_path: Path, tosa_path: Path, raw_in: list) -> list:
+    """Next to a target's `.pte`: the int8 output(s) its TOSA graph computes for the reference input(s)
+    (`reference_output.bin`, or `reference_output_<i>.bin` for several) and the BundleIO program holding both."""
+    raw_out, _ = run_tosa(tosa_path, raw_in if len(raw_in) > 1 else raw_in[0])
+    outs = raw_out if isinstance(raw_out, list) else [raw_out]
+    names = ["reference_output.bin"] if len(outs) == 1 else [f"reference_output_{i}.bin" for i in range(len(outs))]
+    for name, raw in zip(names, outs):
+        (pte_path.parent / name).write_bytes(raw.tobytes())
+    write_bundled_program(pte_path, raw_in, outs)
+    return outs
+
+
+def read_reference_inputs(artifacts: Path, metrics: dict) -> list | None:
+    """The published int8 reference input(s) as arrays of their recorded shape, or None when the artifacts
+    have none."""
+    import numpy as np
+
+    reference = metrics.get("reference") or {}
+    shapes = reference.get("input_shapes") or ([reference["input_shape"]] if "input_shape" in reference else [])
+    names = ["reference_input.bin"] if len(shapes) == 1 else [f"reference_input_{i}.bin" for i in range(len(shapes))]
+    if not shapes or not all((artifacts / n).is_file() for n in names):
+        return None
+    dtype = np.dtype(reference.get("dtype", "int8"))
+    return [np.fromfile(artifacts / n, dtype=dtype).reshape(shape) for n, shape in zip(names, shapes)]
+
+
 def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) -> dict:
     """A golden pair for firmware and downloads: one sample as the model's int8 input (`reference_input.bin`,
     raw bytes) and, per target, the int8 output its TOSA graph computes (`<target>/reference_output.bin`); a model
@@ -165,14 +191,8 @@ def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) 
     names = ["reference_input.bin"] if len(raw_in) == 1 else [f"reference_input_{i}.bin" for i in range(len(raw_in))]
     for name, raw in zip(names, raw_in):
         (build_dir / name).write_bytes(raw.tobytes())
-    for target, low in lowered.items():
-        raw_out, _ = run_tosa(low.tosa_path, raw_in if len(raw_in) > 1 else raw_in[0])
-        outs = raw_out if isinstance(raw_out, list) else [raw_out]
-        out_names = (["reference_output.bin"] if len(outs) == 1
-                     else [f"reference_output_{i}.bin" for i in range(len(outs))])
-        for name, raw in zip(out_names, outs):
-            (low.pte_path.parent / name).write_bytes(raw.tobytes())
-        write_bundled_program(low.pte_path, raw_in, outs)
+    for low in lowered.values():
+        write_target_reference(low.pte_path, low.tosa_path, raw_in)
     return {"input_shape": list(raw_in[0].shape), "dtype": str(raw_in[0].dtype),
             **({"input_shapes": [list(r.shape) for r in raw_in]} if len(raw_in) > 1 else {})}
 
@@ -266,7 +286,8 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
         "hardware": hardware(),
         "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
                      "seconds_per_epoch": round(trained.seconds_per_epoch, 2),
-                     "final": trained.history[-1] if trained.history else None, **trained.setup()},
+                     "final": trained.history[-1] if trained.history else None, **trained.setup(),
+                     "hardware": trained.hardware or None},
         **deployed,
         "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else "")
                      + (f" --weights zoo/artifacts/{name}/checkpoint.pt   # the published float weights; without "
@@ -362,7 +383,7 @@ def slim_checkpoint(source: Path, dest: Path) -> Path:
     """The published checkpoint: the trained weights and how they were trained, without the optimizer state
     that only resuming needs (a third of the size)."""
     state = torch.load(str(source), map_location="cpu", weights_only=False)
-    keep = {k: state[k] for k in ("model", "epoch", "history", "config", "fingerprint", "record") if k in state}
+    keep = {k: state[k] for k in ("model", "epoch", "history", "config", "fingerprint", "record", "hardware", "seconds") if k in state}
     tmp = dest.with_name(dest.name + ".tmp")
     torch.save(keep if "model" in state else state, tmp)
     tmp.replace(dest)

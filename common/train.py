@@ -44,6 +44,7 @@ class TrainResult:
     global_batch_size: int = 0
     batch_norm: str = ""
     precision: str = "fp32"
+    hardware: str = ""      # the machine the epochs ran on ("" when the checkpoint that holds them does not say)
 
     def setup(self) -> dict:
         """How it trained, for the metrics' `training` section: processes, devices, the global batch, how batch
@@ -330,6 +331,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
                                   f"--no-resume to train from scratch, or use another --build-dir") from None
             result.history, start_epoch = state["history"], state["epoch"]
             result.seconds_total = state.get("seconds", sum(h.get("seconds", 0.0) for h in state["history"]))
+            result.hardware = state.get("hardware", "")
             if "optimizer" in state:
                 optimizer.load_state_dict(state["optimizer"])
                 scheduler.load_state_dict(state["scheduler"])
@@ -357,6 +359,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     if main:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
 
+    if start_epoch < epochs:
+        from tinyzoo.common.recipe import hardware
+        result.hardware = hardware()
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
         net.train()
@@ -414,7 +419,7 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
                      "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                      "torch_rng": torch.get_rng_state(),
                      "epoch": epoch + 1, "history": result.history, "fingerprint": fingerprint,
-                     "seconds": result.seconds_total, "config": cfg, "record": record}
+                     "seconds": result.seconds_total, "hardware": result.hardware, "config": cfg, "record": record}
             if processes is not None:
                 state["processes"] = processes
             save_checkpoint(checkpoint, state)

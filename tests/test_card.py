@@ -126,3 +126,13 @@ def test_readme_table_between_markers(metrics, tmp_path):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
         update_readme_table(readme, table)
+
+
+def test_training_machine_is_the_one_the_checkpoint_records(metrics):
+    metrics["hardware"] = "CPU (build machine)"
+    metrics["training"]["hardware"] = "1 x NVIDIA H200"
+    assert "on 1 x NVIDIA H200" in render_card(metrics)
+    # a build from trained weights whose checkpoint does not say where they were trained does not name its own
+    metrics["training"]["hardware"] = None
+    card = render_card(metrics)
+    assert "on a machine its checkpoint does not record" in card and "build machine" not in card.split("## Training")[1]

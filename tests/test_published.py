@@ -87,3 +87,22 @@ def test_readme_model_table_is_generated_from_the_cards():
 
     table = render_model_table([m.metrics() for m in PUBLISHED])
     assert f"<!-- model-table:start -->\n{table}\n<!-- model-table:end -->" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.lowering
+def test_export_of_the_published_int8_program_gives_the_published_files(tmp_path, capsys):
+    """Lowering the published int8 program again (`tinyzoo export`) gives the published .pte, TOSA graph,
+    reference output and BundleIO program byte for byte: nothing of the machine or the run is inside them."""
+    published = get("kws/ds_cnn").artifacts_dir / "ethos-u55-128"
+    assert cli.main(["export", "kws/ds_cnn", "--target", "ethos-u55-128", "--out", str(tmp_path)]) == 0
+    assert "model.bpte: BundleIO program" in capsys.readouterr().out
+    for name in ("model.pte", "model.tosa", "reference_output.bin", "model.bpte"):
+        assert (tmp_path / "ethos-u55-128" / name).read_bytes() == (published / name).read_bytes(), name
+
+
+def test_no_published_program_holds_a_path_of_the_machine_that_built_it(model):
+    programs = sorted(model.artifacts_dir.glob("**/model.*pte"))
+    assert programs and {p.parent.name for p in programs} >= FOUR_TARGETS & set(model.metrics()["targets"])
+    for program in programs:
+        data = program.read_bytes()
+        assert b"/tmp/" not in data and b"tinyzoo-ethos" not in data, program

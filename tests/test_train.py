@@ -296,6 +296,8 @@ def test_a_published_checkpoint_gives_its_weights_without_training(tmp_path):
                  batch_transform=lambda x, y, generator=None: batches.append(1) or (x, y))
     assert batches == [] and result.epochs_run == 4 and any("training skipped" in line for line in logged)
     assert torch.equal(predict(reused, test.x), predict(trained, test.x))
+    # the machine the epochs ran on travels with them, not the machine that reuses them
+    assert result.hardware and result.hardware == torch.load(tmp_path / "published.pt", weights_only=False)["hardware"]
 
     def crash_in_epoch_three(x, y, generator=None, calls=[]):
         calls.append(1)

@@ -1,5 +1,5 @@
 """Transformers on the quantize → lower → TOSA-reference path at the static batch-1 shape, at tiny sizes:
-the recipes' layers (common.layers) and stock PyTorch ones (nn.TransformerEncoder, nn.LayerNorm, a learned
+the recipes' models and stock PyTorch layers (nn.TransformerEncoder, nn.LayerNorm, a learned
 class token through expand + cat, as a user writes them): everything on the NPU and the integer graph computing
 what the fake-quant model computes (softmax, GELU and rsqrt are table look-ups in the integer graph, so a few
 LSB of difference are expected)."""
@@ -11,7 +11,6 @@ from torch import nn
 from tinyzoo.common.lower import lower_ethos_u
 from tinyzoo.common.quantize import convert_qat, io_quant_params, prepare_qat, quantize_ptq
 from tinyzoo.common.verify import logits_of, quantize, run_tosa
-from tinyzoo.common.layers import LayerNorm
 from tinyzoo.recipes.kws.kwt.model import kwt
 
 pytestmark = pytest.mark.lowering   # transformer graphs take 20-40 s each to quantize and lower on 2 cores
@@ -34,12 +33,6 @@ class StockEncoder(nn.Module):
         tokens = self.embed(x.squeeze(1))
         tokens = torch.cat([self.class_token.expand(tokens.shape[0], -1, -1), tokens], dim=1) + self.pos
         return self.head(self.norm(self.encoder(tokens))[:, 0])
-
-
-def test_layer_norm_is_torchs():
-    x = torch.randn(3, 7, 16)
-    ours = LayerNorm(16)
-    torch.testing.assert_close(ours(x), torch.nn.functional.layer_norm(x, (16,), eps=1e-5), atol=1e-5, rtol=1e-5)
 
 
 def _lowers_and_matches(model, x, target, tmp_path, lsb=4):

@@ -181,6 +181,9 @@ def _export(args) -> None:
     program = verify_artifacts.load_program(model, artifacts)
     quantized = program.module()
     example = tuple(program.example_inputs[0]) if program.example_inputs else None
+    from tinyzoo.common.pipeline import read_reference_inputs, write_target_reference
+    metrics = json.loads((artifacts / "metrics.json").read_text()) if (artifacts / "metrics.json").is_file() else {}
+    reference = read_reference_inputs(artifacts, metrics)
     for target in args.target:
         out = (args.out or Path("build") / "export" / model.name) / target
         low = lower_ethos_u(quantized, example, target, out,
@@ -190,6 +193,10 @@ def _export(args) -> None:
         print(f"{target}: {low.pte_path} ({low.pte_path.stat().st_size} B, {low.npu_ops} NPU ops, "
               f"{low.cpu_ops} CPU ops; input int8 scale {io['input']['scale']:.6g} zero point "
               f"{io['input']['zero_point']})")
+        if reference is not None and low.cpu_ops == 0 and low.partitions == 1:
+            write_target_reference(low.pte_path, low.tosa_path, reference)
+            print(f"  {low.pte_path.with_suffix('.bpte')}: BundleIO program with the reference input and the int8 "
+                  f"output its TOSA graph computes (reference_output.bin)")
         for line in _memory_fit_lines(low, artifacts / "metrics.json"):
             print(line)
 
