@@ -102,6 +102,12 @@ def run_app(build: Path, model: str, pte: Path, *args) -> list[dict]:
     assert done.returncode == 0, f"{binary.name} failed:\n{done.stdout}\n{done.stderr}"
     results = parse_result(done.stdout)
     assert results, f"no result line in:\n{done.stdout}"
+    # every app reports what its method took of the method pool (tz::load_and_report)
+    memory = re.search(r"^memory method_pool_used=(\d+) planned=(\d+) method_pool=(\d+) temp_pool=\d+$",
+                       done.stdout, re.M)
+    assert memory, f"no memory line in:\n{done.stdout}"
+    used, planned, pool = map(int, memory.groups())
+    assert 0 < planned < used <= pool
     return results
 
 

@@ -146,19 +146,13 @@ int main(int argc, char** argv) {
     tz_log("error: %s\n", tz_postprocess_error_message(err));
     return 1;
   }
-  if (model.load(pte, pte_size, tz_pools()) != tz::Error::Ok) return 1;
-  const tz::PoolUsage use = model.usage();
-  tz_log("memory method_pool_used=%lu planned=%lu method_pool=%lu temp_pool=%lu\n", (unsigned long)use.method_used,
-         (unsigned long)use.planned_bytes, (unsigned long)TZ_METHOD_POOL_SIZE, (unsigned long)use.temp_size);
+  if (!tz::load_and_report(model, pte, pte_size, tz_pools())) return 1;
 
   if (input_is_int8) {
 #if defined(TZ_APP_EMBEDDED_INPUT)
     memcpy(model_input, tz_app_bundled_input, sizeof(model_input));
 #else
-    if (tz_read_file(argv[2], model_input, sizeof(model_input)) != sizeof(model_input)) {
-      tz_log("error: %s must hold exactly %d int8 values (the model input)\n", argv[2], TZ_APP_INPUT_NUMEL);
-      return 1;
-    }
+    if (!tz_read_int8_input(argv[2], model_input, sizeof(model_input))) return 1;
 #endif
     return infer_and_report(0) ? 0 : 1;
   }

@@ -144,15 +144,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (model.load(pte, pte_size, tz_pools()) != tz::Error::Ok) return 1;
+  if (!tz::load_and_report(model, pte, pte_size, tz_pools())) return 1;
   if (model.input_nbytes(0) != sizeof(model_input) || model.input_dtype(0) != tz::ScalarType::Char) {
     tz_log("error: the program's input is %lu bytes of %s; this app feeds (1, %d, %d) int8\n",
            (unsigned long)model.input_nbytes(0), tz::dtype_name(model.input_dtype(0)), TZ_LM_CONTEXT, TZ_LM_DIM);
     return 1;
   }
-  const tz::PoolUsage use = model.usage();
-  tz_log("memory method_pool_used=%lu planned=%lu method_pool=%lu temp_pool=%lu\n", (unsigned long)use.method_used,
-         (unsigned long)use.planned_bytes, (unsigned long)TZ_METHOD_POOL_SIZE, (unsigned long)use.temp_size);
   tz_log("prompt text=%s\n", TZ_LM_PROMPT_TEXT);
 
   memcpy(tokens, tz_lm_prompt_ids, sizeof(tz_lm_prompt_ids));

@@ -23,3 +23,12 @@ inline size_t tz_read_file(const char* path, void* buffer, size_t capacity) {
   }
   return n;
 }
+
+// Reads the model's int8 input tensor itself (e.g. reference_input.bin) from `path`: exactly `nbytes` bytes.
+inline bool tz_read_int8_input(const char* path, void* input, size_t nbytes) {
+  if (tz_read_file(path, input, nbytes) != nbytes) {
+    tz_log("error: %s must hold exactly %lu int8 values (the model input)\n", path, (unsigned long)nbytes);
+    return false;
+  }
+  return true;
+}

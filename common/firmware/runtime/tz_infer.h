@@ -1,5 +1,6 @@
-// One timed inference on an int8 input, shared by the apps: set input 0, run, check that output 0 is the int8
-// tensor the app expects, and measure wall time, CPU cycles and NPU cycles (tz_platform.h) around the run.
+// What every app does around its model: load the .pte from the app's pools and report what the method took, and
+// one timed inference on an int8 input (set input 0, run, check that output 0 is the int8 tensor the app expects,
+// and measure wall time, CPU cycles and NPU cycles (tz_platform.h) around the run).
 #pragma once
 
 #include <stddef.h>
@@ -9,6 +10,17 @@
 #include "tz_runtime.h"
 
 namespace tz {
+
+// Loads the .pte at `pte` into `model` from `pools` and logs one line (tests/test_firmware_host.py parses it;
+// common/boards.py predicts the figures):
+//   memory method_pool_used=<bytes> planned=<bytes> method_pool=<bytes> temp_pool=<bytes>
+inline bool load_and_report(Model& model, const void* pte, size_t pte_size, const MemoryPools& pools) {
+  if (model.load(pte, pte_size, pools) != Error::Ok) return false;
+  const PoolUsage use = model.usage();
+  tz_log("memory method_pool_used=%lu planned=%lu method_pool=%lu temp_pool=%lu\n", (unsigned long)use.method_used,
+         (unsigned long)use.planned_bytes, (unsigned long)pools.method_size, (unsigned long)use.temp_size);
+  return true;
+}
 
 struct Timing {
   uint64_t time_us = 0;
