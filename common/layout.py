@@ -35,4 +35,4 @@ MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calib
                "reference_input.bin",
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
 TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin",
-                "decode_step/model.pte")   # language models: the KV-cache decode step's program
+                "decode_step/model.pte", "decode_step/model.bpte")   # language models: the KV-cache decode step

@@ -57,7 +57,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
            evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict],
            reference_inputs: tuple, qat_train: Callable[[torch.nn.Module, dict], None] | None = None,
            score: Callable[[torch.fx.GraphModule], float] | None = None, quality_key: str = "accuracy",
-           log=print) -> dict:
+           program: str | None = None, log=print) -> dict:
     """The chain after training, for a recipe's trained model and for a user's model alike: int8 at the static
     batch-1 shape (PTQ on the calibration batches, optionally QAT), one lowering per target in the config,
     `evaluate(float_model, int8_fake_quant, {target: model.tosa}, io)` on the TOSA graphs, Vela's report per
@@ -65,7 +65,12 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     quality / targets / timings / reference parts; the quality part (what `evaluate` returns) is under
     `quality_key`: "accuracy" for a classifier, "perplexity" for a language model, "fidelity" for a user's model.
 
-    `score(fake_quant)` (e.g. test accuracy) is recorded for the PTQ and the QAT model when QAT runs."""
+    `score(fake_quant)` (e.g. test accuracy) is recorded for the PTQ and the QAT model when QAT runs.
+
+    A model that exports several programs (a language model's window graph and its KV-cache decode step) goes
+    through this once per program: `program` names the second and later ones, whose files go to
+    `<build>/<program>/` (fake-quant program, reference inputs) and `<build>/<target>/<program>/` (.pte, TOSA,
+    Vela, reference outputs, BundleIO)."""
     from tinyzoo.common import report
 
     qcfg, ecfg = cfg["quantize"], cfg["export"]
@@ -99,12 +104,14 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
         if score is not None:
             scores = {"ptq_fake_quant_int8": score(ptq), "qat_fake_quant_int8": score(deployed)}
     io = io_params(deployed)
-    save_fake_quant(deployed, reference_inputs, build_dir / "model_int8.pt2")
+    program_dir = build_dir / program if program else build_dir
+    program_dir.mkdir(parents=True, exist_ok=True)
+    save_fake_quant(deployed, reference_inputs, program_dir / "model_int8.pt2")
 
     lowered, target_reports = {}, {}
     for target in targets:
-        log(f"lowering for {target}")
-        low = lower_ethos_u(deployed, example_inputs, target, build_dir / target,
+        log(f"lowering {program + ' ' if program else ''}for {target}")
+        low = lower_ethos_u(deployed, example_inputs, target, build_dir / target / (program or ""),
                             int8_io=ecfg.get("int8_io", True),
                             allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False))
         lowered[target] = low
@@ -121,7 +128,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     quality = evaluate(model, deployed, {t: low.tosa_path for t, low in whole.items()}, io)
     quality.update(scores)
     timings["verify_seconds"] = time.perf_counter() - start
-    reference = write_reference_io(build_dir, whole, reference_inputs, io)
+    reference = write_reference_io(program_dir, whole, reference_inputs, io)
     return {"quantization": {**quant_info, "io": io}, quality_key: quality, "targets": target_reports,
             "timings": timings, "reference": reference}
 

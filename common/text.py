@@ -340,14 +340,13 @@ def tosa_step(tosa_path: Path, io: dict):
 
 def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: TokenWindows, tokenizer: Tokenizer,
                   build_dir: Path, log=print) -> dict:
-    """The KV-cache decode step (the model's `decode_step()`): PTQ on the decode inputs of the
-    calibration windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of
-    validation windows and a greedy continuation, against the float model."""
-    from tinyzoo.common import report
-    from tinyzoo.common.lower import lower_ethos_u
-    from tinyzoo.common.quantize import all_io_quant_params, quantize_ptq
+    """The model's second program, the KV-cache decode step (`decode_step()`), through the same chain as the
+    window graph (`pipeline.deploy`, program "decode_step"): PTQ on the decode inputs of the calibration windows,
+    one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of validation windows
+    and a greedy continuation, against the float model."""
+    from tinyzoo.common import pipeline
 
-    kv, targets = cfg["kv_cache"], cfg["export"]["targets"]
+    kv = cfg["kv_cache"]
     step = lm.decode_step().eval()
     samples: list = []
     kv_decode(step, calibration_windows, keep=samples)
@@ -355,46 +354,47 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
     calibration = samples[::every][:kv["calibration_steps"]]
     example = tuple(x[:1] for x in calibration[-1])
     log(f"KV-cache decode step: PTQ on {len(calibration)} steps x {len(calibration_windows)} windows")
-    quantized = quantize_ptq(step, example, calibration, target=targets[0], scheme=cfg["quantize"].get("scheme", "a8w8"))
-    io = all_io_quant_params(quantized)
-    reports, graphs = {}, {}
-    for target in targets:
-        low = lower_ethos_u(quantized, example, target, build_dir / target / "decode_step",
-                            allow_cpu_fallback=cfg["export"].get("allow_cpu_fallback", False))
-        reports[target] = report.target_report(low)
-        graphs[target] = low.tosa_path
-        log(f"  {target}: decode step {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
-            f"{reports[target]['cycles']} cycles ({low.seconds:.1f} s)")
     windows = validation.subset(spread(kv["windows"], len(validation)))
-    float_logits = kv_decode(step, windows.inputs)
-    result = {"windows": len(windows), "tokens": int(windows.labels.numel()), "float": _ladder_entry(*_nll(float_logits, windows.labels)),
-              "tosa_int8": {}, "agreement_int8_float": {}, "io": io, "targets": reports}
-    by_graph: dict[bytes, torch.Tensor] = {}
-    start = time.perf_counter()
-    for target, path in graphs.items():
-        key = Path(path).read_bytes()
-        if key not in by_graph:
-            by_graph[key] = kv_decode(step, windows.inputs, run=tosa_step(path, io))
-        logits = by_graph[key]
-        result["tosa_int8"][target] = _ladder_entry(*_nll(logits, windows.labels))
-        result["agreement_int8_float"][target] = float((logits.argmax(-1) == float_logits.argmax(-1)).float().mean())
-    result["tosa_seconds"] = round(time.perf_counter() - start, 1)
-    # a greedy continuation of the first prompt by the int8 decode step (first target's graph)
+
+    def evaluate(float_step, fake_quant, graphs: dict, io: dict) -> dict:
+        float_logits = kv_decode(float_step, windows.inputs)
+        result = {"windows": len(windows), "tokens": int(windows.labels.numel()),
+                  "float": _ladder_entry(*_nll(float_logits, windows.labels)), "tosa_int8": {}, "agreement_int8_float": {}}
+        by_graph: dict[bytes, torch.Tensor] = {}
+        start = time.perf_counter()
+        for target, path in graphs.items():
+            key = Path(path).read_bytes()
+            if key not in by_graph:
+                by_graph[key] = kv_decode(float_step, windows.inputs, run=tosa_step(path, io))
+            logits = by_graph[key]
+            result["tosa_int8"][target] = _ladder_entry(*_nll(logits, windows.labels))
+            result["agreement_int8_float"][target] = float((logits.argmax(-1) == float_logits.argmax(-1)).float().mean())
+        result["tosa_seconds"] = round(time.perf_counter() - start, 1)
+        first = next(iter(graphs))   # the first target the NPU runs whole
+        result["sample"] = greedy_continuation(float_step, tosa_step(graphs[first], io), tokenizer, cfg, first)
+        return result
+
+    step_cfg = {**cfg, "quantize": {**cfg["quantize"], "qat": {"enabled": False}}}   # PTQ: the weights are the LM's
+    deployed = pipeline.deploy(step, step_cfg, example_inputs=example, calibration=calibration, build_dir=build_dir,
+                               evaluate=evaluate, reference_inputs=example, quality_key="perplexity",
+                               program="decode_step", log=log)
+    return {**deployed["perplexity"], "io": deployed["quantization"]["io"], "targets": deployed["targets"]}
+
+
+def greedy_continuation(step, run, tokenizer: Tokenizer, cfg: dict, target: str) -> dict:
+    """A greedy continuation of the first prompt by the int8 decode step `run` (one token per call, the cache
+    kept as the app keeps it)."""
     prompt = cfg["generate"]["prompts"][0]
     ids = [BOS] + tokenizer.encode(prompt)
-    run = tosa_step(graphs[targets[0]], io)
     cache = KVCache(step, 1)
     generated: list[int] = []
-    token = None
-    for position in range(len(ids) + kv["new_tokens"] - 1):
+    for position in range(len(ids) + cfg["kv_cache"]["new_tokens"] - 1):
         token = ids[position] if position < len(ids) else generated[-1]
         logits, new_k, new_v = run(*cache.inputs(torch.tensor([token])))
         cache.append(new_k, new_v)
         if position >= len(ids) - 1:
             generated.append(int(np.argmax(logits[0, 0].numpy())))
-    result["sample"] = {"prompt": prompt, "int8": tokenizer.decode(generated), "new_tokens": len(generated),
-                        "target": targets[0]}
-    return result
+    return {"prompt": prompt, "int8": tokenizer.decode(generated), "new_tokens": len(generated), "target": target}
 
 
 def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:

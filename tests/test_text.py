@@ -181,6 +181,21 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     assert all(s["new_tokens"] == 3 for s in m["generation"]["samples"])
     for name in ("tokenizer.model", "embedding_int8.bin", "reference_input.bin", "ethos-u85-256/reference_output.bin"):
         assert (build / name).stat().st_size > 0
+    # the decode step, the model's second program, through the same chain: its own .pte and BundleIO program
+    kv = m["kv_cache"]
+    assert kv["targets"]["ethos-u85-256"]["cpu_ops"] == 0 and kv["sample"]["new_tokens"] == 2
+    assert (len(kv["io"]["inputs"]), len(kv["io"]["outputs"])) == (6, 3) and kv["tosa_int8"]["ethos-u85-256"]["perplexity"] > 1
+    for name in ("model.pte", "model.bpte", "reference_output_0.bin"):
+        assert (build / "ethos-u85-256" / "decode_step" / name).stat().st_size > 0
+    assert (build / "model_int8.pt2").is_file() and (build / "decode_step" / "model_int8.pt2").is_file()
+    from executorch.devtools.bundled_program.serialize import deserialize_from_flatbuffer_to_bundled_program
+    step_dir = build / "ethos-u85-256" / "decode_step"
+    bundle = deserialize_from_flatbuffer_to_bundled_program((step_dir / "model.bpte").read_bytes())
+    (case,) = bundle.method_test_suites[0].test_cases
+    assert bytes(bundle.program) == (step_dir / "model.pte").read_bytes()
+    assert (len(case.inputs), len(case.expected_outputs)) == (6, 3)
+    assert bytes(case.inputs[3].val.data) == (build / "decode_step" / "reference_input_3.bin").read_bytes()
+    assert bytes(case.expected_outputs[0].val.data) == (step_dir / "reference_output_0.bin").read_bytes()
     card = (build / "card" / "text__tiny_lm.md").read_text()
     assert "Generated samples (int8 graph, greedy)" in card and f"{r['cycles']:,}" in card
     capsys.readouterr()
