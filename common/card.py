@@ -7,9 +7,9 @@ card_template.md (`ModelCard.from_template`), a confusion-matrix plot, and the R
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-
-from tinyzoo.common.tasks import is_language_model
+from typing import Callable
 
 
 TEMPLATE = Path(__file__).resolve().parent / "card_template.md"   # the human part (huggingface_hub Jinja template)
@@ -62,11 +62,6 @@ def confidence_pp(p: float, n: int) -> float:
     return 196 * (p * (1 - p) / max(1, n)) ** 0.5
 
 
-def is_deployed_model(m: dict) -> bool:
-    """A user's model from `tinyzoo deploy`: fidelity against float instead of accuracy on a test set."""
-    return "fidelity" in m
-
-
 def fidelity_section(m: dict) -> str:
     fid, q = m["fidelity"], m["quantization"]
 
@@ -106,31 +101,116 @@ def cpu_ops_section(m: dict) -> str:
                       "Change these layers for an NPU-only model (`--npu-only` makes any of them an error)."])
 
 
+def _accuracy_glance(m: dict) -> tuple[list[str], str, str]:
+    acc = m["accuracy"]
+    return (["float accuracy", "int8 accuracy (TOSA reference)"], pct(acc["float"]),
+            ", ".join(f"{pct(v)} ({t})" for t, v in acc["tosa_int8"].items()))
+
+
+def _accuracy_hub(m: dict) -> tuple:
+    acc = m["accuracy"]
+    figures = [(round(acc["float"], 4), "float accuracy"), (round(acc["fake_quant_int8"], 4), "int8 fake-quant accuracy")]
+    figures += [(round(v, 4), f"int8 accuracy, TOSA reference ({t})") for t, v in acc["tosa_int8"].items()]
+    return "accuracy", None, None, figures
+
+
+def _accuracy_cells(m: dict) -> list[str]:
+    """Test-set size, float and int8 accuracy (int8 = the lowest over targets)."""
+    tosa = m["accuracy"]["tosa_int8"]
+    return [f"{m['accuracy']['samples']:,}", pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
+
+
+def _perplexity_glance(m: dict) -> tuple[list[str], str, str]:
+    ppl = m["perplexity"]
+    return (["float perplexity", "int8 perplexity (TOSA reference)"], f"{ppl['float']['perplexity']:.3f}",
+            ", ".join(f"{v['perplexity']:.3f} ({t})" for t, v in ppl["tosa_int8"].items()))
+
+
+def _perplexity_hub(m: dict) -> tuple:
+    ppl = m["perplexity"]
+    spread = f"{ppl['tosa_windows']['windows']} windows spread over the validation text"
+    figures = [(round(ppl["float"]["perplexity"], 3), "float perplexity"),
+               (round(ppl["fake_quant_int8"]["perplexity"], 3), "int8 fake-quant perplexity")]
+    figures += [(round(v["perplexity"], 3), f"int8 perplexity, TOSA reference ({t}; {spread})")
+                for t, v in ppl["tosa_int8"].items()]
+    return "perplexity", None, None, figures
+
+
+def _perplexity_cells(m: dict) -> list[str]:
+    """Predicted tokens, float and int8 perplexity on the same windows (int8 = the highest over targets)."""
+    p = m["perplexity"]
+    worst = max((v["perplexity"] for v in p["tosa_int8"].values()), default=None)
+    p = p["tosa_windows"]          # float and int8 on the same windows
+    return [f"{p['tokens']:,} tokens", f"ppl {p['float']['perplexity']:.2f}",
+            f"ppl {worst:.2f}" if worst is not None else "–"]
+
+
+def _fidelity_glance(m: dict) -> tuple[list[str], str, str]:
+    db = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
+    return (["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"],
+            db(m["fidelity"]["fake_quant_int8"]["sqnr_db"]),
+            ", ".join(f"{db(v['sqnr_db'])} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–")
+
+
+def _fidelity_hub(m: dict) -> tuple:
+    fid = m["fidelity"]
+    figures = [(fid["fake_quant_int8"]["sqnr_db"], "int8 fake-quant SQNR vs float (dB)")]
+    figures += [(v["sqnr_db"], f"int8 TOSA reference SQNR vs float, {t} (dB)") for t, v in fid["tosa_int8"].items()]
+    return "sqnr", {"name": m["fidelity_inputs"]["source"], "id": "custom"}, "fidelity inputs", figures
+
+
+def _kv_cache_if_built(m: dict) -> str:
+    return kv_cache_section(m) if m.get("kv_cache") else ""
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How a card shows one kind of measured quality, named by the metrics' key for it (what the chain's task
+    stores, `pipeline.deploy(quality_key=...)`): everything a card does differently per kind is in one of these."""
+    key: str                                     # the metrics' key: accuracy / perplexity / fidelity
+    name: str                                    # as the card says it
+    split: str                                   # the Hub's dataset split when the metrics name none
+    glance: Callable[[dict], tuple]              # (columns, float cell, int8 cell) of the at-a-glance table
+    hub_results: Callable[[dict], tuple]         # (metric type, dataset or None, split or None, [(value, name)])
+    section: Callable[[dict], str]               # the float → int8 → TOSA section
+    readme_cells: Callable[[dict], list[str]]    # samples, float, int8 of the README table
+    data_section: Callable[[dict], str] | None = None   # in place of the dataset section
+    frontend_title: str = "## Front end"
+    per_inference: str = ""                      # under the NPU table: what one inference is
+    extra_sections: tuple = ()                   # after the memory fit ("" from one: not shown)
+
+
+QUALITIES = {q.key: q for q in (
+    Quality("accuracy", "accuracy", "test", _accuracy_glance, _accuracy_hub, lambda m: accuracy_section(m),
+            _accuracy_cells),
+    Quality("perplexity", "perplexity", "validation", _perplexity_glance, _perplexity_hub,
+            lambda m: perplexity_section(m), _perplexity_cells, data_section=lambda m: text_data_section(m),
+            frontend_title="## Tokenizer",
+            per_inference="For this fixed-window language model one inference = one generated token: cycles and "
+                          "time above are per token.",
+            extra_sections=(lambda m: generation_section(m), _kv_cache_if_built)),
+    Quality("fidelity", "SQNR", "fidelity inputs", _fidelity_glance, _fidelity_hub, lambda m: fidelity_section(m),
+            lambda m: ["–", "–", "–"]),
+)}
+
+
+def quality_of(m: dict) -> Quality:
+    """The kind of quality figures these metrics hold (a user's deployed model: fidelity to float)."""
+    for key in ("fidelity", "perplexity", "accuracy"):
+        if key in m:
+            return QUALITIES[key]
+    raise ValueError(f"{m.get('model', 'these metrics')} hold no accuracy, perplexity or fidelity figures")
+
+
 def card_data(m: dict):
     """The card's metadata as huggingface_hub's `ModelCardData`, its measured figures as `EvalResult`s (the Hub's
     model-index): float, int8 fake-quant and per-target TOSA int8 accuracy, perplexity or SQNR."""
     from huggingface_hub import EvalResult, ModelCardData
 
-    split = m.get("test_set_name", "validation" if is_language_model(m) else "test")
-    dataset = (m.get("datasets") or [{}])[0]
-    if is_deployed_model(m):
-        fid = m["fidelity"]
-        kind, dataset, split = "sqnr", {"name": m["fidelity_inputs"]["source"], "id": "custom"}, "fidelity inputs"
-        figures = [(fid["fake_quant_int8"]["sqnr_db"], "int8 fake-quant SQNR vs float (dB)")]
-        figures += [(v["sqnr_db"], f"int8 TOSA reference SQNR vs float, {t} (dB)") for t, v in fid["tosa_int8"].items()]
-    elif is_language_model(m):
-        ppl = m["perplexity"]
-        kind = "perplexity"
-        spread = f"{ppl['tosa_windows']['windows']} windows spread over the validation text"
-        figures = [(round(ppl["float"]["perplexity"], 3), "float perplexity"),
-                   (round(ppl["fake_quant_int8"]["perplexity"], 3), "int8 fake-quant perplexity")]
-        figures += [(round(v["perplexity"], 3), f"int8 perplexity, TOSA reference ({t}; {spread})")
-                    for t, v in ppl["tosa_int8"].items()]
-    else:
-        acc = m["accuracy"]
-        kind = "accuracy"
-        figures = [(round(acc["float"], 4), "float accuracy"), (round(acc["fake_quant_int8"], 4), "int8 fake-quant accuracy")]
-        figures += [(round(v, 4), f"int8 accuracy, TOSA reference ({t})") for t, v in acc["tosa_int8"].items()]
+    view = quality_of(m)
+    kind, dataset, split, figures = view.hub_results(m)
+    split = split or m.get("test_set_name", view.split)
+    dataset = dataset or (m.get("datasets") or [{}])[0]
     task = m.get("task", "")
     pipeline_tag = PIPELINE_TAGS.get(task, task)
     results = [EvalResult(task_type=pipeline_tag, task_name=task, dataset_type=dataset.get("id", ""),
@@ -180,8 +260,6 @@ def text_data_section(m: dict) -> str:
 
 
 def data_section(m: dict) -> str:
-    if is_language_model(m):
-        return text_data_section(m)
     d = m["data"]
     train, test = d.get("train") or {}, d["test"]
     out = ["## Data", ""]
@@ -349,8 +427,7 @@ def targets_section(m: dict) -> str:
         "## On the NPU (Vela 5.1 estimates, per target)", "",
         _table(["target", "Vela system config / memory mode", "NPU clock", "cycles", "time (ms)", "SRAM (KiB)",
                 "weights (KiB)", "MACs", "MAC utilisation", "ops NPU / CPU", ".pte (KiB)", "export (s)"], rows), "",
-        *(["For this fixed-window language model one inference = one generated token: cycles and time above are "
-            "per token.", ""] if is_language_model(m) else []),
+        *([quality_of(m).per_inference, ""] if quality_of(m).per_inference else []),
         "Cycles and time are Vela's performance estimates for the NPU at the system config's clock (not measured "
         "on silicon). MAC utilisation = MACs ÷ (cycles × MACs per cycle). Ops NPU / CPU counts the operators "
         "of the int8 graph delegated to the Ethos-U versus left to the Cortex-M.",
@@ -374,7 +451,7 @@ def memory_fit_section(m: dict) -> str:
 def frontend_section(m: dict) -> str:
     f = m["frontend"]
     rows = [[k, v] for k, v in f.items()]
-    title = "## Tokenizer" if is_language_model(m) else "## Front end"
+    title = quality_of(m).frontend_title
     return "\n".join([title, "", m.get("frontend_matches", ""), "", _table(["parameter", "value"], rows),
                       "", f"Model input: {m['model_info']['input']['shape']} {m['model_info']['input']['dtype']}."])
 
@@ -424,23 +501,9 @@ def training_section(m: dict) -> str:
 def render_card(m: dict, confusion_png: str | None = None) -> str:
     first = _first(m["targets"]) or {}
     info = m["model_info"]
-    lm = is_language_model(m)
-    columns = None
-    if is_deployed_model(m):
-        quality = "SQNR"
-        columns = ["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"]
-        db = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
-        float_q = db(m["fidelity"]["fake_quant_int8"]["sqnr_db"])
-        int8_q = ", ".join(f"{db(v['sqnr_db'])} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–"
-    elif lm:
-        quality = "perplexity"
-        float_q = f"{m['perplexity']['float']['perplexity']:.3f}"
-        int8_q = ", ".join(f"{v['perplexity']:.3f} ({t})" for t, v in m["perplexity"]["tosa_int8"].items())
-    else:
-        quality = "accuracy"
-        float_q = pct(m["accuracy"]["float"])
-        int8_q = ", ".join(f"{pct(v)} ({t})" for t, v in m["accuracy"]["tosa_int8"].items())
-    columns = columns or [f"float {quality}", f"int8 {quality} (TOSA reference)"]
+    view = quality_of(m)
+    quality = view.name
+    columns, float_q, int8_q = view.glance(m)
     glance = _table(["parameters", "MACs", "input", *columns, "NPU ops"], [[
         f"{info['params']:,}", f"{info['macs']:,}" if info.get("macs") else "–",
         f"{info['input']['shape']} {info['input']['dtype']}", float_q, int8_q,
@@ -449,15 +512,14 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
     sections = [
         *([f"> **Read the {quality} with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
         *(["## Intended use", "", m["intended_use"], ""] if m.get("intended_use") else []),
-        *([data_section(m), ""] if m.get("data") else []),
+        *([(view.data_section or data_section)(m), ""] if m.get("data") else []),
         *([frontend_section(m), ""] if m.get("frontend") else []),
         *([training_section(m), ""] if m.get("training") else []),
-        fidelity_section(m) if is_deployed_model(m) else perplexity_section(m) if lm else accuracy_section(m), "",
+        view.section(m), "",
         targets_section(m), "",
         *([cpu_ops_section(m), ""] if any(r.get("cpu_op_details") for r in m["targets"].values()) else []),
         *([memory_fit_section(m), ""] if m.get("memory_fit") else []),
-        *([generation_section(m), ""] if lm else []),
-        *([kv_cache_section(m), ""] if m.get("kv_cache") else []),
+        *(part for section in view.extra_sections if (text := section(m)) for part in (text, "")),
     ]
     if confusion_png:
         sections += ["## Confusion matrix", "", f"{m['confusion']['source']}, on the test samples above.", "",
@@ -531,19 +593,6 @@ def write_card(metrics: dict, directory: str | Path) -> Path:
     return card
 
 
-def _quality_cells(m: dict) -> list[str]:
-    """Test-set size, float and int8 quality: accuracy (int8 = the lowest over targets), or for a language
-    model perplexity (int8 = the highest)."""
-    if is_language_model(m):
-        p = m["perplexity"]
-        worst = max((v["perplexity"] for v in p["tosa_int8"].values()), default=None)
-        p = p["tosa_windows"]          # float and int8 on the same windows
-        return [f"{p['tokens']:,} tokens", f"ppl {p['float']['perplexity']:.2f}",
-                f"ppl {worst:.2f}" if worst is not None else "–"]
-    tosa = m["accuracy"]["tosa_int8"]
-    return [f"{m['accuracy']['samples']:,}", pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
-
-
 def render_model_table(all_metrics: list[dict]) -> str:
     """The README's table: one row per published model, its accuracy ladder and per-target NPU figures."""
     targets = sorted({t for m in all_metrics for t in m["targets"]})
@@ -552,7 +601,7 @@ def render_model_table(all_metrics: list[dict]) -> str:
     rows = []
     for m in sorted(all_metrics, key=lambda m: m["model"]):
         cells = [f"`{m['model']}`", m.get("task", ""), f"{m['model_info']['params']:,}",
-                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–", *_quality_cells(m)]
+                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–", *quality_of(m).readme_cells(m)]
         for t in targets:
             r = m["targets"].get(t)
             cells.append(f"{r['inference_time_ms']:.3f} / {r['sram_kib']:.1f}" if r else "–")

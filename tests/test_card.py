@@ -136,3 +136,16 @@ def test_training_machine_is_the_one_the_checkpoint_records(metrics):
     metrics["training"]["hardware"] = None
     card = render_card(metrics)
     assert "on a machine its checkpoint does not record" in card and "build machine" not in card.split("## Training")[1]
+
+
+def test_the_quality_a_card_shows_follows_what_the_metrics_hold(metrics):
+    """One view per kind of quality figures (classifier accuracy, LM perplexity, a deployed model's fidelity),
+    chosen by the metrics' own key; metrics without any are refused by name, not rendered half."""
+    from tinyzoo.common.card import quality_of
+
+    assert quality_of(metrics).name == "accuracy" and "## Accuracy: float → int8" in render_card(metrics)
+    assert quality_of({"perplexity": {}}).frontend_title == "## Tokenizer"
+    assert quality_of({"fidelity": {}, "accuracy": {}}).name == "SQNR"
+    del metrics["accuracy"]
+    with pytest.raises(ValueError, match="kws/demo hold no accuracy, perplexity or fidelity figures"):
+        render_card(metrics)
