@@ -44,6 +44,12 @@ class Lowered:
     memory_mode: str = ""
     cpu_op_details: list[dict] = field(default_factory=list)   # per CPU op: reason, module path, source line
 
+    @property
+    def whole(self) -> bool:
+        """The NPU runs all of the model: one partition, nothing on the CPU, so the TOSA graph computes the
+        model's output (with operators on the CPU no single integer graph does, and only Vela's figures hold)."""
+        return self.partitions == 1 and self.cpu_ops == 0
+
 
 def _op_name(node) -> str:
     return str(getattr(node.target, "__name__", node.target)).replace("aten_", "aten.")

@@ -121,10 +121,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
 
     log("verifying: float, int8 fake-quant, int8 TOSA reference per target")
     start = time.perf_counter()
-    # the TOSA graph is the whole model only where the NPU runs all of it; with operators on the CPU (between
-    # partitions, or before/after the one partition) no single integer graph computes the model's output, and
-    # only the Vela figures are reported
-    whole = {t: low for t, low in lowered.items() if low.partitions == 1 and low.cpu_ops == 0}
+    whole = {t: low for t, low in lowered.items() if low.whole}   # elsewhere only the Vela figures are reported
     quality = evaluate(model, deployed, {t: low.tosa_path for t, low in whole.items()}, io)
     quality.update(scores)
     timings["verify_seconds"] = time.perf_counter() - start
@@ -168,25 +165,38 @@ def write_target_reference(pte_path: Path, tosa_path: Path, raw_in: list) -> lis
     (`reference_output.bin`, or `reference_output_<i>.bin` for several) and the BundleIO program holding both."""
     raw_out, _ = run_tosa(tosa_path, raw_in if len(raw_in) > 1 else raw_in[0])
     outs = raw_out if isinstance(raw_out, list) else [raw_out]
-    names = ["reference_output.bin"] if len(outs) == 1 else [f"reference_output_{i}.bin" for i in range(len(outs))]
-    for name, raw in zip(names, outs):
+    for name, raw in zip(reference_names("output", len(outs)), outs):
         (pte_path.parent / name).write_bytes(raw.tobytes())
     write_bundled_program(pte_path, raw_in, outs)
     return outs
 
 
+def reference_names(kind: str, count: int) -> list[str]:
+    """The golden pair's file names: `reference_<kind>.bin`, or `reference_<kind>_<i>.bin` for several."""
+    return [f"reference_{kind}.bin"] if count == 1 else [f"reference_{kind}_{i}.bin" for i in range(count)]
+
+
 def read_reference_inputs(artifacts: Path, metrics: dict) -> list | None:
     """The published int8 reference input(s) as arrays of their recorded shape, or None when the artifacts
-    have none."""
+    have none; a file of the wrong size is an ArtifactError naming it."""
     import numpy as np
+
+    from tinyzoo.common.errors import ArtifactError
 
     reference = metrics.get("reference") or {}
     shapes = reference.get("input_shapes") or ([reference["input_shape"]] if "input_shape" in reference else [])
-    names = ["reference_input.bin"] if len(shapes) == 1 else [f"reference_input_{i}.bin" for i in range(len(shapes))]
-    if not shapes or not all((artifacts / n).is_file() for n in names):
+    paths = [artifacts / n for n in reference_names("input", len(shapes))]
+    if not shapes or not all(p.is_file() for p in paths):
         return None
     dtype = np.dtype(reference.get("dtype", "int8"))
-    return [np.fromfile(artifacts / n, dtype=dtype).reshape(shape) for n, shape in zip(names, shapes)]
+    arrays = []
+    for path, shape in zip(paths, shapes):
+        data = np.fromfile(path, dtype=dtype)
+        if data.size != int(np.prod(shape)):
+            raise ArtifactError(f"{path} holds {data.size} {dtype} values, not the {shape} its metrics.json records: "
+                                f"pull or rebuild the model")
+        arrays.append(data.reshape(shape))
+    return arrays
 
 
 def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) -> dict:
@@ -195,8 +205,7 @@ def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) 
     with several inputs or outputs gets `reference_input_<i>.bin` / `reference_output_<i>.bin`."""
     io_all = every_io(io)
     raw_in = [quantize_array(x[:1], spec) for x, spec in zip(inputs, io_all["inputs"])]
-    names = ["reference_input.bin"] if len(raw_in) == 1 else [f"reference_input_{i}.bin" for i in range(len(raw_in))]
-    for name, raw in zip(names, raw_in):
+    for name, raw in zip(reference_names("input", len(raw_in)), raw_in):
         (build_dir / name).write_bytes(raw.tobytes())
     for low in lowered.values():
         write_target_reference(low.pte_path, low.tosa_path, raw_in)

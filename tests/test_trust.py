@@ -252,6 +252,19 @@ def test_export_checks_its_program_first(capsys, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_refuses_a_reference_input_of_the_wrong_size(capsys, tmp_path):
+    """The golden input the export bundles into its .bpte must be the shape the metrics record."""
+    build = tmp_path / "build"
+    shutil.copytree(REPO / "zoo" / "artifacts" / "kws" / "ds_cnn", build)
+    reference = build / "reference_input.bin"
+    reference.write_bytes(reference.read_bytes()[:100])
+    code, _, err = run(capsys, "export", "kws/ds_cnn", "--artifacts", build, "--target", "ethos-u85-256",
+                       "--out", tmp_path / "out")
+    assert code == 2 and (f"{reference} holds 100 int8 values, not the [1, 1, 49, 10] its metrics.json records"
+                          in one_line_error(err))
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_truncation_of_a_tosa_graph_is_caught():
     graph = (REPO / "zoo/artifacts/kws/ds_cnn/ethos-u55-128/model.tosa").read_bytes()
     assert verify_artifacts.tosa_problem(graph) is None

@@ -193,18 +193,18 @@ def _export(args) -> None:
         print(f"{target}: {low.pte_path} ({low.pte_path.stat().st_size} B, {low.npu_ops} NPU ops, "
               f"{low.cpu_ops} CPU ops; input int8 scale {io['input']['scale']:.6g} zero point "
               f"{io['input']['zero_point']})")
-        if reference is not None and low.cpu_ops == 0 and low.partitions == 1:
+        if reference is not None and low.whole:
             write_target_reference(low.pte_path, low.tosa_path, reference)
             print(f"  {low.pte_path.with_suffix('.bpte')}: BundleIO program with the reference input and the int8 "
                   f"output its TOSA graph computes (reference_output.bin)")
-        for line in _memory_fit_lines(low, artifacts / "metrics.json"):
+        for line in _memory_fit_lines(low, metrics):
             print(line)
 
 
-def _memory_fit_lines(low, metrics_path: Path) -> list[str]:
+def _memory_fit_lines(low, metrics: dict) -> list[str]:
     """One line per board that carries the lowered target: "fits (...)" or "needs N KiB more ..."
     (common.boards.memory_fit on the new .pte; Vela's memory mode and SRAM from this lowering, the app's own
-    buffers from the model's metrics.json)."""
+    buffers from the model's metrics ({} when the folder has none))."""
     from tinyzoo.common.boards import BOARDS, app_buffer_bytes, memory_fit, read_only_data_bytes
     from tinyzoo.common.report import parse_vela_summary
 
@@ -212,8 +212,7 @@ def _memory_fit_lines(low, metrics_path: Path) -> list[str]:
     report = {"target": low.target, "memory_mode": low.memory_mode or vela["memory_mode"],
               "sram_kib": vela.get("sram_kib")}
     app_bytes, data_bytes, note = 0, 0, " (app buffers not counted: no metrics.json)"
-    if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text())
+    if metrics:
         app_bytes, data_bytes, note = app_buffer_bytes(metrics), read_only_data_bytes(metrics), ""
     boards = [name for name, board in BOARDS.items() if low.target in board.npus]
     if not boards:
