@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tinyzoo.common.errors import TinyzooError
-from tinyzoo.common.tasks import is_language_model
+from tinyzoo.common import tasks
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -163,40 +163,13 @@ def pte_facts(pte_path: str | Path) -> PteFacts:
 
 
 def app_buffer_bytes(metrics: dict) -> int:
-    """The reference app's own buffers (common/firmware/apps/<task>.cpp): int8 model input, plus for
-    KWS one clip of int16 audio, the float MFCC matrix and the MFCC workspace; for vision one RGB frame at the
-    model's size and the float probabilities."""
-    info = metrics["model_info"]
-    numel = 1
-    for d in info["input"]["shape"]:
-        numel *= d
-    if is_language_model(metrics):   # text/*: the int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + prompt)
-        return numel + 4 * (info["input"]["shape"][1] + 256)
-    classes = len(metrics.get("labels") or []) or info["output"]["shape"][-1]
-    front = metrics.get("frontend") or {}
-    if not front:   # a user's model (tinyzoo deploy): the app holds its int8 input and output
-        out = 1
-        for d in info["output"]["shape"]:
-            out *= d
-        return numel + out
-    if front.get("type") == "mfcc":
-        sr = int(front["sample_rate"])
-        win = round(front["window_ms"] * sr / 1000)
-        n_fft, mels, mfcc = int(front["n_fft"]), int(front["n_mels"]), int(front["n_mfcc"])
-        workspace = win + n_fft + n_fft + 2 + 2 * (n_fft // 2 + 1) + mels + mels * mfcc
-        clip = int(metrics.get("config", {}).get("data", {}).get("clip_samples", sr))
-        return numel + 2 * clip + 4 * numel + 4 * workspace + 4 * classes
-    return numel + numel + 4 * classes   # RGB frame (3*H*W bytes) + int8 input + probabilities
-
-
+    """The reference app's own buffers (common/firmware/apps/<task>.cpp), by its task (`Task.app_buffer_bytes`)."""
+    return tasks.of(metrics).app_buffer_bytes(metrics)
 
 
 def read_only_data_bytes(metrics: dict) -> int:
-    """Read-only app data stored with the model: a language model's (vocab, dim) int8 embedding table."""
-    if not is_language_model(metrics):
-        return 0
-    info = metrics["model_info"]
-    return int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
+    """Read-only app data stored with the model (`Task.read_only_data_bytes`: a language model's embedding table)."""
+    return tasks.of(metrics).read_only_data_bytes(metrics)
 
 
 def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, app_bytes: int = 0,

@@ -166,7 +166,7 @@ def _kv_cache_if_built(m: dict) -> str:
 @dataclass(frozen=True)
 class Quality:
     """How a card shows one kind of measured quality, named by the metrics' key for it (what the chain's task
-    stores, `pipeline.deploy(quality_key=...)`): everything a card does differently per kind is in one of these."""
+    stores, `Task.quality`): everything a card does differently per kind is in one of these."""
     key: str                                     # the metrics' key: accuracy / perplexity / fidelity
     name: str                                    # as the card says it
     split: str                                   # the Hub's dataset split when the metrics name none

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Callable
 import yaml
 
 from tinyzoo.common.errors import TinyzooError
-from tinyzoo.common.tasks import TASKS, is_language_model
+from tinyzoo.common import tasks
+from tinyzoo.common.tasks import TASKS
 
 TOOL_PACKAGES = {
     "torch": "torch",
@@ -373,10 +374,8 @@ def _cross_checks(cfg: dict) -> list[str]:
     out = []
     data, fe, model = cfg.get("data", {}), cfg.get("frontend") or {}, cfg.get("model", {})
     args = model.get("args") or {}
-    text = is_language_model(cfg)
-    needed = ("tokenizer", "evaluate", "generate") if text else ("frontend",)
-    out += [f"{s}: missing (required for a {'text-generation' if text else 'classification'} recipe)"
-            for s in needed if s not in cfg]
+    task = tasks.of(cfg)
+    out += [f"{s}: missing (required for a {task.name} recipe)" for s in task.config_sections if s not in cfg]
     labels = data.get("labels")
     if "num_classes" in args and isinstance(labels, list) and args["num_classes"] != len(labels):
         out.append(f"model.args.num_classes = {args['num_classes']}: must equal the number of data.labels "

@@ -21,6 +21,7 @@ from torch import nn
 
 from tinyzoo.common.errors import ConfigError, TinyzooError
 from tinyzoo.common.lower import BOUNDARY_OPS, check_target
+from tinyzoo.common.tasks import USER_MODEL
 
 RANDOM_CALIBRATION_SAMPLES = 16
 
@@ -175,7 +176,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     start = time.perf_counter()
     deployed = pipeline.deploy(model, cfg, example_inputs=example, calibration=calibration, build_dir=out_dir,
                                evaluate=evaluate, reference_inputs=tuple(x[:1] for x in eval_inputs),
-                               quality_key="fidelity", log=log)
+                               log=log)
     deployed["reference"]["sample"] = "first fidelity input"
     n_cal = sum(len(b[0]) for b in calibration)
     io = pipeline.every_io(deployed["quantization"]["io"])
@@ -186,7 +187,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     metrics = {
         "model": name,
         "title": f"{name} on Arm Ethos-U (tinyzoo deploy)",
-        "task": "user-model",
+        "task": USER_MODEL.name,
         "summary": (f"A user's PyTorch model ({type(model).__name__}) deployed unchanged with `tinyzoo deploy`: "
                     f"exported at its static input shape, int8 PTQ with ExecuTorch's Arm quantizer ({scheme}), "
                     f"lowered for {', '.join(targets)}."),

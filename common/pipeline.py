@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from tinyzoo.common import distributed, layout
+from tinyzoo.common import distributed, layout, tasks
 from tinyzoo.common import quantize as q
 from tinyzoo.common.config import save_yaml, tool_versions
 from tinyzoo.common.lower import check_target, lower_ethos_u
@@ -56,14 +56,15 @@ def every_io(io: dict) -> dict:
 def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibration, build_dir: Path,
            evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict],
            reference_inputs: tuple, qat_train: Callable[[torch.nn.Module, dict], None] | None = None,
-           score: Callable[[torch.fx.GraphModule], float] | None = None, quality_key: str = "accuracy",
-           program: str | None = None, log=print) -> dict:
+           score: Callable[[torch.fx.GraphModule], float] | None = None, program: str | None = None,
+           log=print) -> dict:
     """The chain after training, for a recipe's trained model and for a user's model alike: int8 at the static
     batch-1 shape (PTQ on the calibration batches, optionally QAT), one lowering per target in the config,
     `evaluate(float_model, int8_fake_quant, {target: model.tosa}, io)` on the TOSA graphs, Vela's report per
     target, and a golden input/output pair (`reference_inputs`, batch 1). Returns the metrics' quantization /
-    quality / targets / timings / reference parts; the quality part (what `evaluate` returns) is under
-    `quality_key`: "accuracy" for a classifier, "perplexity" for a language model, "fidelity" for a user's model.
+    quality / targets / timings / reference parts; the quality part (what `evaluate` returns) is under the key of the
+    config's task (`Task.quality`: "accuracy" for a classifier, "perplexity" for a language model, "fidelity" for a
+    user's model, whose config names no task).
 
     `score(fake_quant)` (e.g. test accuracy) is recorded for the PTQ and the QAT model when QAT runs.
 
@@ -126,7 +127,7 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     quality.update(scores)
     timings["verify_seconds"] = time.perf_counter() - start
     reference = write_reference_io(program_dir, whole, reference_inputs, io)
-    return {"quantization": {**quant_info, "io": io}, quality_key: quality, "targets": target_reports,
+    return {"quantization": {**quant_info, "io": io}, tasks.of(cfg).quality: quality, "targets": target_reports,
             "timings": timings, "reference": reference}
 
 

@@ -376,7 +376,7 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
 
     step_cfg = {**cfg, "quantize": {**cfg["quantize"], "qat": {"enabled": False}}}   # PTQ: the weights are the LM's
     deployed = pipeline.deploy(step, step_cfg, example_inputs=example, calibration=calibration, build_dir=build_dir,
-                               evaluate=evaluate, reference_inputs=example, quality_key="perplexity",
+                               evaluate=evaluate, reference_inputs=example,
                                program="decode_step", log=log)
     return {**deployed["perplexity"], "io": deployed["quantization"]["io"], "targets": deployed["targets"]}
 
@@ -432,7 +432,7 @@ def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
     deployed = pipeline.deploy(lm, cfg, example_inputs=(eval_embeddings[:1],),
                                calibration=pipeline.batches(calibration_embeddings), build_dir=build_dir,
                                evaluate=perplexity_evaluator(cfg, eval_embeddings, validation.labels),
-                               reference_inputs=(eval_embeddings[:1],), quality_key="perplexity")
+                               reference_inputs=(eval_embeddings[:1],))
     deployed["reference"].update(sample="first test sample", label=validation.labels[0].tolist())
     io = deployed["quantization"]["io"]
     first_target, low = next(iter(deployed["targets"].items()))

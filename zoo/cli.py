@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.layout import checkout
-from tinyzoo.common.tasks import has_bundled_sample, is_language_model, task_of
+from tinyzoo.common import tasks
 from tinyzoo import preflight, registry
 
 
@@ -19,28 +19,15 @@ def _list(args) -> None:
     for name in registry.list_models():
         model = registry.get(name)
         metrics = model.metrics() if model.published else {}
-        row = {"model": name, "task": task_of(model.config) or "", "published": model.published,
-               "targets": sorted(metrics.get("targets", {}))}
-        if metrics and is_language_model(metrics):
-            # float on the windows the TOSA graph ran on: the two figures compare like with like
-            row["float_perplexity"] = metrics["perplexity"]["tosa_windows"]["float"]["perplexity"]
-            row["tosa_int8_perplexity"] = {t: v["perplexity"] for t, v in metrics["perplexity"]["tosa_int8"].items()}
-        else:
-            row["float"] = metrics.get("accuracy", {}).get("float")
-            row["tosa_int8"] = metrics.get("accuracy", {}).get("tosa_int8")
+        task = tasks.of(model.config)
+        row = {"model": name, "task": task.name, "published": model.published,
+               "targets": sorted(metrics.get("targets", {})), **(task.list_figures(metrics) if metrics else {})}
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        if not row["published"]:
-            status = "not published yet"
-        elif "float_perplexity" in row:
-            status = (f"perplexity float {row['float_perplexity']:.2f}, int8 (TOSA) "
-                      + ", ".join(f"{t} {p:.2f}" for t, p in row["tosa_int8_perplexity"].items()))
-        else:
-            status = (f"float {row['float']:.2%}, int8 (TOSA) "
-                      + ", ".join(f"{t} {a:.2%}" for t, a in (row["tosa_int8"] or {}).items()))
+        status = tasks.get(row["task"]).list_status(row) if row["published"] else "not published yet"
         print(f"{row['model']:<24} {row['task']:<20} {status}")
 
 
@@ -89,37 +76,24 @@ def _check_build_arguments(model, rest: list[str]) -> None:
     build_args = recipe.build_parser(model.name, OneLineParser).parse_args(rest)
     preflight.check_targets(build_args.target)
     cfg = recipe.config(model.recipe_dir, build_args)
-    preflight.check_data_root(cfg, build_args.data_root, needed=not has_bundled_sample(cfg))
+    preflight.check_data_root(cfg, build_args.data_root, needed=tasks.of(cfg).default_data_root() is None)
 
 
 def _eval(args) -> None:
     model = registry.get(args.model)
+    task = tasks.of(model.config)
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
-    preflight.check_data_root(model.config, args.data_root, needed=not has_bundled_sample(model.config),
-                              file_ok=is_language_model(model.config))
+    preflight.check_data_root(model.config, args.data_root, needed=task.default_data_root() is None,
+                              file_ok=task.eval_data_file_ok)
     args.data_root = preflight.given_data_root(args.data_root)[0]
-    artifacts, cfg, args.target = _verified_eval_artifacts(model, args)
-    if is_language_model(cfg):
-        return _eval_language_model(model, artifacts, cfg, args)
-
-    from tinyzoo.common import tasks
-    from tinyzoo.common.pipeline import evaluate_artifacts
-
-    if args.data_root is None:   # the model's bundled sample (preflight: only models that have one get here)
-        args.data_root = tasks.default_data_root(cfg)[0]
-    features, labels, _ = tasks.eval_features(cfg, args.data_root, log=_note)
-    result = evaluate_artifacts(artifacts, cfg, features, labels, args.target)
-    result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
+    artifacts, cfg, args.target = _verified_eval_artifacts(model, task, args)
+    result = task.evaluate_artifacts(artifacts, cfg, args.data_root, args.target, log=_note)
+    result["model"], result["artifacts"] = model.name, str(artifacts)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return
-    print(f"{model.name} on {result['samples']} test samples from {args.data_root}")
-    print(f"  float            {result['float']:.2%}")
-    print(f"  int8 fake-quant  {result['fake_quant_int8']:.2%}")
-    for target, acc in result["tosa_int8"].items():
-        print(f"  int8 TOSA {target:<15} {acc:.2%}  (agrees with float on "
-              f"{result['agreement_int8_float'][target]:.2%})")
+    print("\n".join(task.eval_lines(model.name, args.data_root, result)))
 
 
 def _note(message: str) -> None:
@@ -127,41 +101,17 @@ def _note(message: str) -> None:
     print(f"tinyzoo: {message}", file=sys.stderr)
 
 
-def _verified_eval_artifacts(model, args) -> tuple[Path, dict, list[str]]:
+def _verified_eval_artifacts(model, task, args) -> tuple[Path, dict, list[str]]:
     """The artifacts folder, its config and the targets to evaluate, every file eval reads checked first."""
     from tinyzoo.common.config import load_config
     from tinyzoo import verify_artifacts
 
     artifacts = args.artifacts or model.artifacts_dir
     targets = verify_artifacts.choose_targets(model, artifacts, args.target)
-    language_model = is_language_model(model.config)
-    verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, language_model),
+    verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, task.eval_files),
                            published=args.artifacts is None)
     cfg_path = artifacts / "config.resolved.yaml"
     return artifacts, load_config(cfg_path) if cfg_path.exists() else model.config, targets
-
-
-def _eval_language_model(model, artifacts: Path, cfg: dict, args) -> None:
-    from tinyzoo.common.text import evaluate_artifacts
-
-    result = evaluate_artifacts(artifacts, cfg, args.data_root, args.target)
-    result["model"], result["data_root"], result["artifacts"] = model.name, str(args.data_root), str(artifacts)
-    if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-        return
-    spread = result["tosa_windows"]
-    print(f"{model.name}: perplexity on all of {result['text']['file']}: {result['tokens']:,} predicted tokens "
-          f"({result['windows']:,} windows)")
-    print(f"  float            {result['float']['perplexity']:.3f}")
-    print(f"  int8 fake-quant  {result['fake_quant_int8']['perplexity']:.3f}")
-    for name, half in zip(("first half", "second half"), result["halves"]):
-        print(f"  {name:<12}     float {half['float']['perplexity']:.3f}, int8 fake-quant "
-              f"{half['fake_quant_int8']['perplexity']:.3f}")
-    print(f"  on {spread['windows']} windows spread over all: float {spread['float']['perplexity']:.3f}, "
-          f"int8 fake-quant {spread['fake_quant_int8']['perplexity']:.3f}")
-    for target, e in result["tosa_int8"].items():
-        print(f"  int8 TOSA {target:<15} {e['perplexity']:.3f}  (greedy token agrees with float on "
-              f"{result['agreement_int8_float'][target]:.2%})")
 
 
 def _export(args) -> None:

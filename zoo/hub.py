@@ -25,7 +25,7 @@ from pathlib import Path
 from tinyzoo.common import layout
 from tinyzoo.common.layout import checkout
 from tinyzoo.common.errors import ArtifactError, UnknownTargetError
-from tinyzoo.common.tasks import is_language_model
+from tinyzoo.common import tasks
 from tinyzoo import registry
 
 INDEX = Path(__file__).resolve().parent / "index.json"
@@ -51,18 +51,6 @@ def _entry(folder: Path, rel: str) -> dict:
     return {"path": rel, "size": path.stat().st_size, "sha256": sha256_of(path)}
 
 
-def _quality(m: dict) -> dict:
-    if is_language_model(m):
-        return {"float_perplexity": m["perplexity"]["float"]["perplexity"], "test_tokens": m["perplexity"]["tokens"]}
-    return {"float_accuracy": m["accuracy"]["float"], "test_samples": m["accuracy"]["samples"]}
-
-
-def _target_quality(m: dict, target: str) -> dict:
-    if is_language_model(m):
-        return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
-    return {"tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
-
-
 def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict] | None = None) -> dict:
     """The catalogue of every published model, from its artifacts folder and metrics (never typed by hand).
     Each model keeps the Hub repo/revision pinned earlier unless `hubs` gives a new one."""
@@ -74,6 +62,7 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict]
         if not (folder / "metrics.json").exists():
             continue
         m = json.loads((folder / "metrics.json").read_text())
+        task = tasks.of(m)
         files = {f: _entry(folder, f) for f in layout.MODEL_FILES if (folder / f).exists()}
         targets = {}
         for target in sorted(m["targets"]):
@@ -84,13 +73,13 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict]
                                "sram_kib": r["sram_kib"], "flash_kib": r["flash_kib"], "npu_ops": r["npu_ops"],
                                "cpu_ops": r["cpu_ops"], "system_config": r["system_config"],
                                "memory_mode": r["memory_mode"],
-                               **_target_quality(m, target)}
+                               **task.index_target_quality(m, target)}
         hub = {**default_hub(name), **old.get(name, {}).get("hub", {}), **(hubs or {}).get(name, {})}
         models[name] = {
             "hub": hub, "task": m.get("task"), "title": m.get("title"), "recipe": f"recipes/{name}",
             "card": f"cards/{model.stem}.md",
             "labels": m.get("labels"), "input": m["model_info"]["input"], "output": m["model_info"]["output"],
-            "params": m["model_info"]["params"], **_quality(m), "files": files, "targets": targets,
+            "params": m["model_info"]["params"], **task.index_quality(m), "files": files, "targets": targets,
         }
     return {"format": 1, "generated_by": "tinyzoo index", "models": models}
 

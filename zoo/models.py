@@ -113,13 +113,9 @@ class Weights:
         """The front end as a torch module, taking what the model's users feed it: float waveforms in [-1, 1]
         at the model's sample rate, (samples,) or (batch, samples), for keyword spotting; uint8 images,
         (3, H, W) or (batch, 3, H, W), for vision; a string for a language model (→ token ids)."""
-        from tinyzoo.common.frontend.transforms import transforms
+        from tinyzoo.common import tasks
 
-        return transforms(self.config, tokenizer=self._tokenizer_path)
-
-    @property
-    def _tokenizer_path(self) -> Path | None:
-        return _artifact_folder(self.name) / "tokenizer.model" if self.config.get("tokenizer") is not None else None
+        return tasks.of(self.config).transforms(self.config, lambda: _artifact_folder(self.name))
 
 
 def get_weights(name: str) -> Weights:

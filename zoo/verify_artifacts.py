@@ -22,12 +22,13 @@ from tinyzoo import hub, registry
 from tinyzoo.common.layout import shown
 
 
-def eval_files(artifacts: Path, targets: list[str], language_model: bool) -> list[str]:
+def eval_files(artifacts: Path, targets: list[str], task_files: tuple[str, ...] = ()) -> list[str]:
+    """What `tinyzoo eval` reads: the weights, the fake-quant program, the task's own files (`Task.eval_files`)
+    and each target's TOSA graph and .pte."""
     files = ["checkpoint.pt", "model_int8.pt2"]
     if (artifacts / "config.resolved.yaml").exists():
         files.append("config.resolved.yaml")
-    if language_model:
-        files.append("tokenizer.model")
+    files += list(task_files)
     for target in targets:
         files += [f"{target}/model.tosa", f"{target}/model.pte"]
     return files

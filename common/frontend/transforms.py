@@ -1,13 +1,13 @@
-"""`Weights.transforms()`: the front end as a torch module taking what a model's users feed it (torchvision's
-`weights.transforms()`), from the model's resolved config. The same modules the recipes train and evaluate with,
-with the user's input checked and brought to their batched shape."""
+"""`Weights.transforms()`: the front ends as torch modules taking what a model's users feed it (torchvision's
+`weights.transforms()`), from the model's resolved config; each task picks its own (`Task.transforms`). The same
+modules the recipes train and evaluate with, with the user's input checked and brought to their batched shape."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.errors import TinyzooError
 
 
 class WaveformFeatures(torch.nn.Module):
@@ -69,17 +69,3 @@ class TextTokens(torch.nn.Module):
         if not isinstance(text, str):
             raise TinyzooError(f"expected a string, got {type(text).__name__}")
         return torch.tensor([self.tokenizer.encode(text)], dtype=torch.long)
-
-
-def transforms(cfg: dict, tokenizer: Path | None = None) -> torch.nn.Module:
-    """The user-facing front end of the model a resolved config describes."""
-    kind = (cfg.get("frontend") or {}).get("type")
-    if kind == "mfcc":
-        return WaveformFeatures(cfg).eval()
-    if kind == "image":
-        return ImageFeatures(cfg).eval()
-    if cfg.get("tokenizer") is not None:
-        if tokenizer is None:
-            raise ConfigError("a language model's front end needs its tokenizer.model")
-        return TextTokens(tokenizer).eval()
-    raise ConfigError(f"no front end for frontend type {kind!r}")

@@ -1,0 +1,184 @@
+"""The Task interface: everything the chain, the CLI, the catalogue, the memory fit and the firmware header do
+differently for a task is a method of its `Task`, and each task is one module of this package,
+`common/tasks/<task>.py` (the task's name with `_` for `-`), holding `TASK`. Adding a task is adding its module
+(and its recipes); nothing outside it asks which task a model is.
+
+A recipe's config says its task (`card.task`) and a build's metrics carry it (`task`); `of(record)` is its
+`Task`. A user's own model through `tinyzoo deploy` (task "user-model") is the base `Task`: quality is its
+fidelity to float, its app holds its int8 input and output.
+
+Task modules are light to import (the CLI lists models without torch): what needs torch, data or the chain is
+imported where a method uses it."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Callable
+
+from tinyzoo.common.errors import ConfigError, TinyzooError
+
+TASKS = tuple(sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
+
+
+def task_of(record: dict) -> str | None:
+    """The task name of a recipe config, a resolved config or a build's metrics (None for a user's deployed model)."""
+    if record.get("task"):
+        return record["task"]
+    card = record.get("card") or record.get("config", {}).get("card") or {}
+    return card.get("task")
+
+
+def get(name: str | None) -> "Task":
+    """The task named `name` (None or "user-model": a user's model, the base `Task`)."""
+    if name is None or name == USER_MODEL.name:
+        return USER_MODEL
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}: one of {', '.join(TASKS)}")
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}").TASK
+
+
+def of(record: dict) -> "Task":
+    """The task of a recipe config, a resolved config or a build's metrics."""
+    return get(task_of(record))
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+class Task:
+    """One task's part of the chain and of everything that reads its builds. The base class is a user's own model
+    (`tinyzoo deploy`: no data, no training; quality = fidelity of the int8 graph to float)."""
+
+    name = "user-model"                    # the card's and the metrics' `task`
+    quality = "fidelity"                   # the metrics' key of its quality ladder (card.QUALITIES)
+    config_sections: tuple[str, ...] = ()  # the sections its recipes' config must have
+    eval_files: tuple[str, ...] = ()       # artifacts `tinyzoo eval` needs besides the weights and the programs
+    eval_data_file_ok = False              # `tinyzoo eval --data-root` may name one file (not only a folder)
+
+    # --- the chain ------------------------------------------------------------------------------------------
+
+    def build(self, name: str, recipe_dir: Path, argv=None, **options) -> Path:
+        """The whole chain for one of its recipes: data → train → int8 → per program × target: lower →
+        evaluate → report → card (in the build folder; publishing is its own step)."""
+        raise TinyzooError("a user's model is built by `tinyzoo deploy`, not `tinyzoo build`")
+
+    def default_data_root(self) -> tuple[Path, str] | None:
+        """(folder, where it came from) when the user names no data root, or None when the data is needed."""
+        return None
+
+    def transforms(self, cfg: dict, artifacts: Callable[[], Path]) -> "torch.nn.Module":  # noqa: F821
+        """The front end as a torch module taking what the model's users feed it (`artifacts()`: the model's
+        artifact folder, for a front end that lives there)."""
+        raise ConfigError("a user's model has no front end: feed it its input tensor")
+
+    def evaluate_artifacts(self, artifacts: Path, cfg: dict, root: Path | None, targets: list[str], log=print) -> dict:
+        """`tinyzoo eval`: the quality ladder of a build's (or the published) artifacts on the data at `root`."""
+        raise TinyzooError("a user's model has no test data: `tinyzoo deploy` measured its fidelity")
+
+    def eval_lines(self, name: str, root, result: dict) -> list[str]:
+        """What `tinyzoo eval` prints of `evaluate_artifacts`'s result."""
+        return []
+
+    # --- reading its builds -------------------------------------------------------------------------------
+
+    def list_figures(self, metrics: dict) -> dict:
+        """The figures `tinyzoo list` shows (and `--json` gives) for a published build."""
+        return {}
+
+    def list_status(self, row: dict) -> str:
+        return ""
+
+    def index_quality(self, metrics: dict) -> dict:
+        """The catalogue's quality figures of a published model (zoo/index.json)."""
+        return {}
+
+    def index_target_quality(self, metrics: dict, target: str) -> dict:
+        return {}
+
+    # --- its firmware app (common/firmware/apps/) ---------------------------------------------------------
+
+    def app_buffer_bytes(self, metrics: dict) -> int:
+        """The app's own buffers besides the runtime's pools: for a user's model, its int8 input and output."""
+        info = metrics["model_info"]
+        return _numel(info["input"]["shape"]) + _numel(info["output"]["shape"])
+
+    def read_only_data_bytes(self, metrics: dict) -> int:
+        """Read-only app data stored with the model (e.g. a language model's embedding table)."""
+        return 0
+
+    def header_front_end(self, front: dict | None, cfg: dict, input_shape, source: str) -> list[str]:
+        """The app header's front-end part (common/firmware/app_header.py): the C front end's constants."""
+        from tinyzoo.common.firmware import app_header
+
+        kind = front.get("type") if isinstance(front, dict) else None
+        numel = _numel(input_shape) if input_shape else None
+        if kind == "mfcc":
+            return app_header._mfcc_lines(front, cfg, numel, source)
+        if kind == "image":
+            return app_header._image_lines(front, input_shape, source)
+        raise ConfigError(f"{source}: front end type {kind!r} has no firmware front end (mfcc or image)")
+
+    def header_task(self, cfg: dict, metrics: dict, source: str, *, artifact_dir: Path | None = None,
+                    prompt: str | None = None, new_tokens: int | None = None) -> list[str]:
+        """The app header's task part, after the int8 I/O: what the app does with the output."""
+        return []
+
+
+USER_MODEL = Task()
+
+
+class Classification(Task):
+    """What keyword spotting and image classification share: labelled test data, the accuracy ladder, the
+    labels in the app."""
+
+    quality = "accuracy"
+    config_sections = ("frontend",)
+
+    def eval_features(self, cfg: dict, root: Path, log=print):
+        """(features, labels, label names) of a folder in the task's dataset layout."""
+        raise NotImplementedError
+
+    def evaluate_artifacts(self, artifacts, cfg, root, targets, log=print) -> dict:
+        from tinyzoo.common.pipeline import evaluate_artifacts
+
+        if root is None:   # its bundled sample (preflight lets only a task with one get here)
+            root = self.default_data_root()[0]
+        features, labels, _ = self.eval_features(cfg, root, log=log)
+        result = evaluate_artifacts(artifacts, cfg, features, labels, targets)
+        result["data_root"] = str(root)
+        return result
+
+    def eval_lines(self, name, root, result) -> list[str]:
+        return [f"{name} on {result['samples']} test samples from {result['data_root']}",
+                f"  float            {result['float']:.2%}",
+                f"  int8 fake-quant  {result['fake_quant_int8']:.2%}",
+                *(f"  int8 TOSA {target:<15} {acc:.2%}  (agrees with float on "
+                  f"{result['agreement_int8_float'][target]:.2%})" for target, acc in result["tosa_int8"].items())]
+
+    def list_figures(self, metrics) -> dict:
+        return {"float": metrics.get("accuracy", {}).get("float"),
+                "tosa_int8": metrics.get("accuracy", {}).get("tosa_int8")}
+
+    def list_status(self, row) -> str:
+        return (f"float {row['float']:.2%}, int8 (TOSA) "
+                + ", ".join(f"{t} {a:.2%}" for t, a in (row["tosa_int8"] or {}).items()))
+
+    def index_quality(self, m) -> dict:
+        return {"float_accuracy": m["accuracy"]["float"], "test_samples": m["accuracy"]["samples"]}
+
+    def index_target_quality(self, m, target) -> dict:
+        return {"tosa_int8_accuracy": m["accuracy"]["tosa_int8"].get(target)}
+
+    def classes(self, metrics: dict) -> int:
+        return len(metrics.get("labels") or []) or metrics["model_info"]["output"]["shape"][-1]
+
+    def header_task(self, cfg, metrics, source, **_) -> list[str]:
+        from tinyzoo.common.firmware import app_header
+
+        labels = metrics.get("labels") or cfg.get("data", {}).get("labels") or []
+        return app_header._labels_lines(labels) if labels else []

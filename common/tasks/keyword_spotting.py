@@ -1,0 +1,54 @@
+"""Keyword spotting: 1-s waveforms → MFCC → class scores (recipes/kws/*). Data, front end and evaluation:
+common/kws.py; the app: common/firmware/apps/keyword_spotting.cpp."""
+from __future__ import annotations
+
+from tinyzoo.common.tasks import Classification
+
+
+class KeywordSpotting(Classification):
+    name = "keyword-spotting"
+
+    def build(self, name, recipe_dir, argv=None):
+        from tinyzoo.common import kws
+
+        return kws.build(name, recipe_dir, argv)
+
+    def default_data_root(self):
+        """$TINYZOO_DATA, else the small real Speech Commands sample the package ships."""
+        from tinyzoo.common import kws
+
+        return kws.default_data_root()
+
+    def eval_features(self, cfg, root, log=print):
+        from tinyzoo.common import kws
+
+        return kws.eval_features(cfg, root, log=log)
+
+    def transforms(self, cfg, artifacts):
+        from tinyzoo.common.frontend.transforms import WaveformFeatures
+
+        return WaveformFeatures(cfg).eval()
+
+    def app_buffer_bytes(self, metrics) -> int:
+        """One clip of int16 audio, the float MFCC matrix, the MFCC workspace, the int8 input and the float
+        class scores (common/firmware/apps/keyword_spotting.cpp)."""
+        info, front = metrics["model_info"], metrics["frontend"]
+        numel = 1
+        for d in info["input"]["shape"]:
+            numel *= d
+        sr = int(front["sample_rate"])
+        win = round(front["window_ms"] * sr / 1000)
+        n_fft, mels, mfcc = int(front["n_fft"]), int(front["n_mels"]), int(front["n_mfcc"])
+        workspace = win + n_fft + n_fft + 2 + 2 * (n_fft // 2 + 1) + mels + mels * mfcc
+        clip = int(metrics.get("config", {}).get("data", {}).get("clip_samples", sr))
+        return numel + 2 * clip + 4 * numel + 4 * workspace + 4 * self.classes(metrics)
+
+    def header_task(self, cfg, metrics, source, **kwargs) -> list[str]:
+        from tinyzoo.common.firmware import app_header
+
+        labels = metrics.get("labels") or cfg.get("data", {}).get("labels") or []
+        lines = super().header_task(cfg, metrics, source, **kwargs)
+        return lines + (app_header._kws_lines(labels, cfg.get("postprocess")) if labels else [])
+
+
+TASK = KeywordSpotting()

@@ -1,0 +1,95 @@
+"""Text generation: a fixed-window language model (token embeddings → next-token logits at every position) and
+its KV-cache decode step (recipes/text/*). Data, evaluation and generation: common/text.py; the app:
+common/firmware/apps/text_generation.cpp."""
+from __future__ import annotations
+
+from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.tasks import Task
+
+
+class TextGeneration(Task):
+    name = "text-generation"
+    quality = "perplexity"
+    config_sections = ("tokenizer", "evaluate", "generate")
+    eval_files = ("tokenizer.model",)
+    eval_data_file_ok = True    # the validation text file itself
+
+    def build(self, name, recipe_dir, argv=None, **options):
+        from tinyzoo.common import text
+
+        return text.build(name, recipe_dir, argv, **options)
+
+    def transforms(self, cfg, artifacts):
+        from tinyzoo.common.frontend.transforms import TextTokens
+
+        return TextTokens(artifacts() / "tokenizer.model").eval()
+
+    def evaluate_artifacts(self, artifacts, cfg, root, targets, log=print) -> dict:
+        from tinyzoo.common import text
+
+        result = text.evaluate_artifacts(artifacts, cfg, root, targets)
+        result["data_root"] = str(root)
+        return result
+
+    def eval_lines(self, name, root, result) -> list[str]:
+        spread = result["tosa_windows"]
+        lines = [f"{name}: perplexity on all of {result['text']['file']}: {result['tokens']:,} predicted tokens "
+                 f"({result['windows']:,} windows)",
+                 f"  float            {result['float']['perplexity']:.3f}",
+                 f"  int8 fake-quant  {result['fake_quant_int8']['perplexity']:.3f}"]
+        lines += [f"  {half_name:<12}     float {half['float']['perplexity']:.3f}, int8 fake-quant "
+                  f"{half['fake_quant_int8']['perplexity']:.3f}"
+                  for half_name, half in zip(("first half", "second half"), result["halves"])]
+        lines.append(f"  on {spread['windows']} windows spread over all: float {spread['float']['perplexity']:.3f}, "
+                     f"int8 fake-quant {spread['fake_quant_int8']['perplexity']:.3f}")
+        lines += [f"  int8 TOSA {target:<15} {e['perplexity']:.3f}  (greedy token agrees with float on "
+                  f"{result['agreement_int8_float'][target]:.2%})" for target, e in result["tosa_int8"].items()]
+        return lines
+
+    def list_figures(self, metrics) -> dict:
+        # float on the windows the TOSA graph ran on: the two figures compare like with like
+        return {"float_perplexity": metrics["perplexity"]["tosa_windows"]["float"]["perplexity"],
+                "tosa_int8_perplexity": {t: v["perplexity"] for t, v in metrics["perplexity"]["tosa_int8"].items()}}
+
+    def list_status(self, row) -> str:
+        return (f"perplexity float {row['float_perplexity']:.2f}, int8 (TOSA) "
+                + ", ".join(f"{t} {p:.2f}" for t, p in row["tosa_int8_perplexity"].items()))
+
+    def index_quality(self, m) -> dict:
+        return {"float_perplexity": m["perplexity"]["float"]["perplexity"], "test_tokens": m["perplexity"]["tokens"]}
+
+    def index_target_quality(self, m, target) -> dict:
+        return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
+
+    def app_buffer_bytes(self, metrics) -> int:
+        """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + the prompt's window)."""
+        shape = metrics["model_info"]["input"]["shape"]
+        numel = 1
+        for d in shape:
+            numel *= d
+        return numel + 4 * (shape[1] + 256)
+
+    def read_only_data_bytes(self, metrics) -> int:
+        """The (vocab, dim) int8 token-embedding table the app copies rows from."""
+        info = metrics["model_info"]
+        return int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
+
+    def header_front_end(self, front, cfg, input_shape, source) -> list[str]:
+        return []   # its front end is the tokenizer: header_task writes the prompt's ids and the piece table
+
+    def header_task(self, cfg, metrics, source, *, artifact_dir=None, prompt=None, new_tokens=None) -> list[str]:
+        from tinyzoo.common.firmware import app_header
+
+        info = metrics.get("model_info")
+        if info is None or artifact_dir is None:
+            raise ConfigError(f"{source}: a language-model header needs the published model (metrics.json with "
+                              f"model_info, and tokenizer.model next to it)")
+        generate_cfg = cfg.get("generate", {})
+        prompts = generate_cfg.get("prompts") or []
+        if prompt is None and not prompts:
+            raise ConfigError(f"{source}: no prompt: pass --prompt or list `generate.prompts` in the config")
+        return app_header._lm_lines(info, artifact_dir / "tokenizer.model", prompt if prompt is not None else prompts[0],
+                                    int(new_tokens if new_tokens is not None else generate_cfg.get("new_tokens", 16)))
+
+
+TASK = TextGeneration()
