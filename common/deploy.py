@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.errors import ConfigError
 from tinyzoo.common.lower import BOUNDARY_OPS, check_target
 from tinyzoo.common.tasks import USER_MODEL
 
@@ -206,7 +206,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
         },
         **deployed,
         "limitations": _limitations(random_calibration, weights, deployed),
-        "reproduce": reproduce or f"tinyzoo deploy <model> "
+        "reproduce": reproduce or "tinyzoo deploy <model> "
                      + " ".join(f"--input-shape {','.join(map(str, s))}" for s in shapes)
                      + " " + " ".join(f"--target {t}" for t in targets),
     }

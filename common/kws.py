@@ -1,4 +1,5 @@
-"""Keyword spotting data for the chain: Speech Commands (+ synthetic speech) → waveforms → MFCC features.
+"""Keyword spotting data for the chain (common/tasks/keyword_spotting.py): Speech Commands (+ synthetic speech) →
+waveforms → MFCC features.
 
 Shared by every KWS recipe (DS-CNN, KWT, …): they differ in the model, not in the data or front end.
 """
@@ -132,41 +133,3 @@ def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor,
     """Features and labels of a folder in the dataset's layout, for `tinyzoo eval`."""
     clips = eval_set(cfg, root, log)
     return features_of(clips, cfg["frontend"]), clips.labels, clips.label_names
-
-
-def build(name: str, recipe_dir: Path, argv=None) -> Path:
-    """The whole chain for a keyword-spotting recipe, top to bottom: data → MFCC → train → int8 → Ethos-U .pte
-    per target → TOSA-reference verification → Vela report → card. A KWS recipe's train.py calls this with its
-    name and folder; the model and everything else come from its config.yaml, so DS-CNN and KWT share data,
-    front end and evaluation and are comparable in one table."""
-    from tinyzoo.common import distributed, pipeline, recipe
-    from tinyzoo.common.config import build_model
-    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
-
-    args = recipe.arguments(name, argv)
-    cfg = recipe.config(recipe_dir, args)
-    build_dir = recipe.build_dir(name, args)
-    distributed.init()   # under torchrun: one of several training processes
-    seed_everything(cfg["train"]["seed"])
-
-    # 1. Data: real Speech Commands clips (+ synthetic speech) for training, the real test split for testing.
-    with distributed.main_first():   # process 0 synthesises (and caches) the speech, the others read the cache
-        data = load(cfg, args.data_root)
-    train_transform = TrainTransform(cfg, data.noise)
-    validation = (features_of(data.validation, cfg["frontend"]), data.validation.labels) if len(data.validation) else None
-
-    # 2-3. Float model, trained on augmented MFCC features.
-    model = build_model(cfg)
-    trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
-                  eval_set=validation, resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
-    if not pipeline.after_training(model, cfg, data.train, train_transform, build_dir, features_of):
-        return build_dir   # the other processes' work ends with training (and QAT)
-
-    # 4-8. int8 (PTQ, optionally QAT), lowering per target, TOSA-reference verification, Vela report, card.
-    return pipeline.quantize_verify_publish(
-        name, recipe_dir, args, cfg, build_dir, model=model, trained=trained, train_set=data.train,
-        test_set=data.test, train_transform=train_transform, features_of=features_of,
-        data={"train": data.train.summary(), "test": data.test.summary(),
-              "validation": data.validation.summary() if len(data.validation) else None,
-              "data_root": str(data.data_root), "synthetic": data.synthetic.describe() if data.synthetic else None},
-        reproduce=f"tinyzoo build {name} --data-root <dir with SpeechCommands/>")

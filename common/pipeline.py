@@ -1,7 +1,7 @@
-"""The chain after training, once for every recipe: quantize → lower per target → verify → report → card.
-
-A recipe's train.py prepares its data and float model, then calls `deploy()`; everything a card says comes
-from the metrics dict this module writes (`<build>/metrics.json`).
+"""The one chain: `build` runs every recipe (data → fit → per program: quantize → lower per target → verify →
+report → card), its task (common/tasks/) saying what differs; `deploy` is its part after training, which a
+user's own model (common/deploy.py) goes through too. Everything a card says comes from the metrics dict this
+module writes (`<build>/metrics.json`).
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import datetime as _dt
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +19,7 @@ from tinyzoo.common import distributed, layout, tasks
 from tinyzoo.common import quantize as q
 from tinyzoo.common.config import save_yaml, tool_versions
 from tinyzoo.common.lower import check_target, lower_ethos_u
-from tinyzoo.common.verify import compare, logits_of, run_tosa
+from tinyzoo.common.verify import run_tosa
 from tinyzoo.common.verify import quantize as quantize_array
 
 from tinyzoo.common.layout import ARTIFACTS, checkout
@@ -214,41 +215,67 @@ def write_reference_io(build_dir: Path, lowered: dict, inputs: tuple, io: dict) 
             **({"input_shapes": [list(r.shape) for r in raw_in]} if len(raw_in) > 1 else {})}
 
 
-def quantize_verify_publish(name: str, recipe_dir: Path, args, cfg: dict, build_dir: Path, *,
-                            model: torch.nn.Module, trained, train_set, test_set, train_transform,
-                            features_of: Callable, data: dict, reproduce: str) -> Path:
-    """Steps 4-8 of every recipe, after its float model is trained: int8 (PTQ on the committed calibration
-    samples, optionally QAT), lowering per target, TOSA-reference verification, Vela report, metrics and card."""
-    from tinyzoo.common import recipe
-    from tinyzoo.common.config import resolved
+@dataclass
+class Program:
+    """One program a model exports (a classifier's one graph; a language model's window graph and its KV-cache
+    decode step), as `deploy` takes it: the module, its batch-1 example inputs, the calibration batches, the
+    evaluation after lowering, the golden input; `name` places a second program's files in `<build>/<name>/`;
+    `store(result, deployed)` puts what `deploy` returned into the build's metrics (by default at the top)."""
+    model: torch.nn.Module
+    example_inputs: tuple
+    calibration: list
+    evaluate: Callable[[torch.nn.Module, torch.fx.GraphModule, dict, dict], dict]
+    reference_inputs: tuple
+    name: str | None = None
+    cfg: dict | None = None                  # the config it is quantized with (default: the recipe's)
+    qat_train: Callable | None = None
+    score: Callable | None = None
+    store: Callable[[dict, dict], None] | None = None
 
-    calibration = recipe.calibration_indices(train_set.ids, recipe_dir, build_dir,
+
+def build(name: str, recipe_dir: Path, argv=None) -> Path:
+    """The one chain of every recipe, top to bottom: data → fit → int8 → for each program the model exports ×
+    each target: lower → evaluate on the TOSA reference → Vela report → metrics and card (in the build folder;
+    `--publish` or `tinyzoo publish` puts them in the catalogue). What differs per task is its `Task`
+    (common/tasks/): its data, its training view, its programs and their evaluation."""
+    from tinyzoo.common import recipe
+    from tinyzoo.common.config import build_model, resolved
+    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
+
+    args = recipe.arguments(name, argv)
+    cfg = recipe.config(recipe_dir, args)
+    build_dir = recipe.build_dir(name, args)
+    task = tasks.of(cfg)
+    distributed.init()   # under torchrun: one of several training processes
+    seed_everything(cfg["train"]["seed"])
+
+    # 1. Data: the training split (and validation) for training, the test split for testing only.
+    data = task.load_data(cfg, args.data_root, build_dir)
+    training = task.training(cfg, data)
+
+    # 2-3. The float model, trained (or resumed, or from --weights).
+    model = build_model(cfg)
+    trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", **training,
+                  resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
+    if not after_training(model, cfg, data.train, training.get("batch_transform"), build_dir, task.features_of):
+        return build_dir   # the other processes' work ends with training (and QAT)
+
+    # 4-8. Per program: int8 (PTQ on the committed calibration samples, optionally QAT), lowering per target,
+    # evaluation on the TOSA reference, Vela report; then the metrics and the card.
+    calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir,
                                              count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
                                              new=args.new_calibration or args.profile == "quick")
-    calibration_features = features_of(train_set.subset(calibration), cfg["frontend"])
-    test_features = features_of(test_set, cfg["frontend"])
-    example = (test_features[:1],)
-
-    def qat_train(qat_model, qat_cfg):
-        qat_fine_tune(qat_model, train_set, cfg, build_dir, train_transform)
-
-    labels = test_set.labels
-    num_classes = len(cfg["data"]["labels"])
-
-    def evaluate(float_model, fake_quant, tosa_graphs, io):
-        return compare(float_model, fake_quant, test_features, labels, tosa_graphs, io, num_classes)
-
-    def score(fake_quant):
-        return float((logits_of(fake_quant, test_features).argmax(1) == labels).float().mean())
-
-    reference, note = public_reference(cfg, test_features[:1])
-    deployed = deploy(model, cfg, example_inputs=example, calibration=batches(calibration_features),
-                      build_dir=build_dir, evaluate=evaluate, reference_inputs=reference, qat_train=qat_train,
-                      score=score)
-    deployed["reference"]["sample"] = note
-    if note == "first test sample":
-        deployed["reference"]["label"] = labels[0].tolist()
-    metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=data, reproduce=reproduce)
+    deployed: dict = {}
+    example = None
+    for program in task.programs(model, data, cfg, build_dir, calibration, training):
+        result = deploy(program.model, program.cfg or cfg, example_inputs=program.example_inputs,
+                        calibration=program.calibration, build_dir=build_dir, evaluate=program.evaluate,
+                        reference_inputs=program.reference_inputs, qat_train=program.qat_train,
+                        score=program.score, program=program.name)
+        (program.store or (lambda r, d: d.update(r)))(result, deployed)
+        example = example or program.example_inputs
+    metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=task.data_summary(cfg, data),
+                             reproduce=f"tinyzoo build {name} --data-root <{task.data_hint(cfg)}>")
     return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
 
 
@@ -298,7 +325,7 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
         **cfg["card"],
         "labels": cfg["data"].get("labels"),
         "data": data,
-        "frontend": cfg.get("frontend") or cfg.get("tokenizer"),   # a language model's front end is its tokenizer
+        "frontend": cfg.get(tasks.of(cfg).front_end_section),
         "model_info": model_info(model, example_inputs, deployed["quantization"]["io"], first_target.get("macs")),
         "hardware": hardware(),
         "training": {"epochs": trained.epochs_run, "seconds": round(trained.seconds_total, 1),
@@ -310,9 +337,6 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
                      + (f" --weights zoo/artifacts/{name}/checkpoint.pt   # the published float weights; without "
                         f"--weights the same command trains them" if getattr(args, "weights", None) else ""),
     }
-    if "confusion" in metrics.get("accuracy", {}):
-        metrics["accuracy"] = dict(metrics["accuracy"])
-        metrics["confusion"] = {"labels": cfg["data"]["labels"], **metrics["accuracy"].pop("confusion")}
     return metrics
 
 
@@ -449,13 +473,3 @@ def load_artifacts(artifacts_dir: Path, cfg: dict, targets: list[str] | None = N
         raise ArtifactError(f"no lowered graph for {', '.join(missing)} in {artifacts_dir}; "
                             f"available: {', '.join(available)}")
     return model, fake_quant, {t: artifacts_dir / t / "model.tosa" for t in targets}, q.io_quant_params(fake_quant)
-
-
-def evaluate_artifacts(artifacts_dir: Path, cfg: dict, features: torch.Tensor, labels: torch.Tensor,
-                       targets: list[str] | None = None) -> dict:
-    """Evaluate a build's (or the published) artifacts on new data: the float checkpoint, the int8 fake-quant
-    program and, per target, the integer TOSA graph Vela compiled."""
-    model, fake_quant, tosa_graphs, io = load_artifacts(artifacts_dir, cfg, targets)
-    result = compare(model, fake_quant, features, labels, tosa_graphs, io, len(cfg["data"]["labels"]))
-    result["confusion"]["labels"] = cfg["data"]["labels"]
-    return result

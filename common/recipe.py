@@ -1,4 +1,4 @@
-"""What every recipe's train.py shares: its command-line arguments, build folder and calibration list."""
+"""What every recipe build shares (`tinyzoo build`, `pipeline.build`): its arguments, build folder, calibration list."""
 from __future__ import annotations
 
 import argparse

@@ -1,12 +1,12 @@
 """Language-model data and evaluation for the chain: text → tokenizer → fixed-length token windows; perplexity
 of the float model, the int8 fake-quant model and the integer TOSA graph per target; greedy generation by the
-int8 graph. `build()` is the whole chain for a text recipe (recipes/text/*).
+int8 graph: the text-generation task's data and evaluation (common/tasks/text_generation.py).
 
 The deployed graph is fixed-window: it maps `context` token embeddings to next-token logits at every position.
 Perplexity is measured on all the non-overlapping validation windows (every token predicted once, with the
 context the window gives it), the integer TOSA graph on windows spread over them; generation places the prompt at the start of the window and reads the logits at the last
 prompt position, sliding the window once it is full (each new token costs one whole inference); the KV-cache
-decode step (`kv_cache_step`) is the second graph, one token per inference.
+decode step (`decode_step_program`) is the second graph, one token per inference.
 """
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: t
     windows spread over all of them (the reference model takes about a second per window), with float and
     fake-quant on exactly those windows beside it, and how often the int8 graph's greedy next token equals the
     float model's and the fake-quant program's."""
-    from tinyzoo.common.verify import dequantize, logits_of, quantize, run_tosa
+    from tinyzoo.common.verify import dequantize, logits_of, per_target, quantize, run_tosa
 
     per_window = labels.shape[1]
     f_nll, f_correct, f_next = window_scores(float_lm, embeddings, labels)
@@ -185,12 +185,8 @@ def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: t
               "max_lsb_diff_tosa_fake_quant": {}, "tosa_windows_per_second": {}}
     if tosa_graphs:
         fq_int = quantize(logits_of(fake_quant, embeddings[chosen]), io["output"]).astype(np.int32)
-    by_graph: dict[bytes, tuple] = {}
-    for target, path in tosa_graphs.items():
-        key = Path(path).read_bytes()
-        if key not in by_graph:  # targets of one family compile the same TOSA graph: run it once
-            by_graph[key] = run_tosa(path, quantize(embeddings[chosen], io["input"]))
-        raw, rate = by_graph[key]
+    for target, (raw, rate) in per_target(
+            tosa_graphs, lambda graph: run_tosa(graph, quantize(embeddings[chosen], io["input"]))).items():
         logits = torch.from_numpy(dequantize(raw, io["output"]))
         result["tosa_int8"][target] = _ladder_entry(*_nll(logits, labels[chosen]))
         tosa_next = logits.argmax(-1)
@@ -323,13 +319,13 @@ def kv_decode(step, tokens: torch.Tensor, run=None, keep: list | None = None) ->
     return torch.stack(out, 1)
 
 
-def tosa_step(tosa_path: Path, io: dict):
+def tosa_step(tosa_path: Path | bytes, io: dict):
     """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph
     (`verify.run_tosa`, one row at a time), dequantize each output (the app requantizes the new keys/values into
     the cache's input scale likewise)."""
     from tinyzoo.common.verify import dequantize, quantize, run_tosa
 
-    graph = Path(tosa_path).read_bytes()
+    graph = tosa_path if isinstance(tosa_path, bytes) else Path(tosa_path).read_bytes()
 
     def run(*inputs):
         outputs, _ = run_tosa(graph, [np.ascontiguousarray(quantize(x, q)) for x, q in zip(inputs, io["inputs"])])
@@ -338,13 +334,14 @@ def tosa_step(tosa_path: Path, io: dict):
     return run
 
 
-def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: TokenWindows, tokenizer: Tokenizer,
-                  build_dir: Path, log=print) -> dict:
-    """The model's second program, the KV-cache decode step (`decode_step()`), through the same chain as the
-    window graph (`pipeline.deploy`, program "decode_step"): PTQ on the decode inputs of the calibration windows,
-    one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of validation windows
-    and a greedy continuation, against the float model."""
+def decode_step_program(lm, cfg: dict, calibration_windows: torch.Tensor, validation: TokenWindows,
+                        tokenizer: Tokenizer, log=print):
+    """The model's second program, the KV-cache decode step (`decode_step()`), for the same chain as the window
+    graph (program "decode_step", its metrics under `kv_cache`): PTQ on the decode inputs of the calibration
+    windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of validation
+    windows and a greedy continuation, against the float model."""
     from tinyzoo.common import pipeline
+    from tinyzoo.common.verify import per_target
 
     kv = cfg["kv_cache"]
     step = lm.decode_step().eval()
@@ -360,13 +357,9 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
         float_logits = kv_decode(float_step, windows.inputs)
         result = {"windows": len(windows), "tokens": int(windows.labels.numel()),
                   "float": _ladder_entry(*_nll(float_logits, windows.labels)), "tosa_int8": {}, "agreement_int8_float": {}}
-        by_graph: dict[bytes, torch.Tensor] = {}
         start = time.perf_counter()
-        for target, path in graphs.items():
-            key = Path(path).read_bytes()
-            if key not in by_graph:
-                by_graph[key] = kv_decode(float_step, windows.inputs, run=tosa_step(path, io))
-            logits = by_graph[key]
+        for target, logits in per_target(
+                graphs, lambda graph: kv_decode(float_step, windows.inputs, run=tosa_step(graph, io))).items():
             result["tosa_int8"][target] = _ladder_entry(*_nll(logits, windows.labels))
             result["agreement_int8_float"][target] = float((logits.argmax(-1) == float_logits.argmax(-1)).float().mean())
         result["tosa_seconds"] = round(time.perf_counter() - start, 1)
@@ -375,10 +368,12 @@ def kv_cache_step(lm, cfg: dict, calibration_windows: torch.Tensor, validation: 
         return result
 
     step_cfg = {**cfg, "quantize": {**cfg["quantize"], "qat": {"enabled": False}}}   # PTQ: the weights are the LM's
-    deployed = pipeline.deploy(step, step_cfg, example_inputs=example, calibration=calibration, build_dir=build_dir,
-                               evaluate=evaluate, reference_inputs=example,
-                               program="decode_step", log=log)
-    return {**deployed["perplexity"], "io": deployed["quantization"]["io"], "targets": deployed["targets"]}
+
+    def store(result, deployed):
+        deployed["kv_cache"] = {**result["perplexity"], "io": result["quantization"]["io"], "targets": result["targets"]}
+
+    return pipeline.Program(step, example, calibration, evaluate, example, name="decode_step", cfg=step_cfg,
+                            store=store)
 
 
 def greedy_continuation(step, run, tokenizer: Tokenizer, cfg: dict, target: str) -> dict:
@@ -397,59 +392,30 @@ def greedy_continuation(step, run, tokenizer: Tokenizer, cfg: dict, target: str)
     return {"prompt": prompt, "int8": tokenizer.decode(generated), "new_tokens": len(generated), "target": target}
 
 
-def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
-    """The whole chain for a language-model recipe, top to bottom: text → tokenizer → train → int8 → Ethos-U
-    .pte per target → TOSA-reference perplexity and int8 generation → Vela report → card."""
-    from tinyzoo.common import distributed, pipeline
-    from tinyzoo.common.config import build_model, resolved
-    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
-    args = recipe.arguments(name, argv)
-    cfg = recipe.config(recipe_dir, args)
-    build_dir = recipe.build_dir(name, args)
-    distributed.init()   # under torchrun: one of several training processes
-    seed_everything(cfg["train"]["seed"])
+def window_program(lm, data: TextData, cfg: dict, build_dir: Path, calibration: list[int]):
+    """The model's first program, the fixed-window graph: PTQ on the committed calibration windows' embeddings,
+    the perplexity ladder on all the validation windows; once lowered, greedy generation by the first target's
+    int8 TOSA graph, the int8 embedding table and the tokenizer the app reads."""
+    from tinyzoo.common import pipeline
 
-    # 1. Data: tokenizer trained on the training stories; token windows.
-    with distributed.main_first():   # process 0 trains and saves the tokenizer, the others load it
-        tokenizer = None if distributed.is_main() else Tokenizer.load(build_dir / "tokenizer.model")
-        data = load(cfg, args.data_root, build_dir, tokenizer=tokenizer)
-
-    # 2-3. Float model, next-token cross-entropy on the training windows.
-    lm = build_model(cfg)
-    trained = fit(lm, data.train, cfg["train"], build_dir / "checkpoint.pt", forward=next_token_logits,
-                  resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
-    distributed.cleanup()
-    if not distributed.is_main():   # the other processes' work ends with training
-        return build_dir
-
-    # 4-8. int8 on committed calibration windows, lowering per target, TOSA-reference perplexity, samples, card.
-    calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir,
-                                             count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
-                                             new=args.new_calibration or args.profile == "quick")
     calibration_embeddings = embeddings_of(lm, data.train.inputs[calibration])
     validation = data.validation                       # all of it: the ladder's float and fake-quant figures
     eval_embeddings = embeddings_of(lm, validation.inputs)
-    deployed = pipeline.deploy(lm, cfg, example_inputs=(eval_embeddings[:1],),
-                               calibration=pipeline.batches(calibration_embeddings), build_dir=build_dir,
-                               evaluate=perplexity_evaluator(cfg, eval_embeddings, validation.labels),
-                               reference_inputs=(eval_embeddings[:1],))
-    deployed["reference"].update(sample="first test sample", label=validation.labels[0].tolist())
-    io = deployed["quantization"]["io"]
-    first_target, low = next(iter(deployed["targets"].items()))
-    samples = generation_samples(lm, build_dir / first_target / "model.tosa", io, data.tokenizer, cfg)
-    write_embedding_table(lm, io, build_dir / "embedding_int8.bin")
-    data.tokenizer.save(build_dir / "tokenizer.model")
-    deployed["generation"] = {"target": first_target, "samples": samples, "greedy": True,
-                              "new_tokens": cfg["generate"]["new_tokens"]}
-    if cfg.get("kv_cache", {}).get("enabled"):
-        deployed["kv_cache"] = kv_cache_step(lm, cfg, data.train.inputs[calibration[:cfg["kv_cache"]["calibration_windows"]]],
-                                             data.validation, data.tokenizer, build_dir)
-    metrics = pipeline.recipe_metrics(
-        name, cfg, args, lm, (eval_embeddings[:1],), trained, deployed,
-        data={"train": data.train.summary(), "test": validation.summary(), "data_root": str(data.data_root),
-              "tokenizer": {"vocab_size": data.tokenizer.vocab_size, **cfg["tokenizer"]}},
-        reproduce=f"tinyzoo build {name} --data-root <{data_hint}>")
-    return pipeline.finish(metrics, resolved(cfg), build_dir, publish=args.publish)
+
+    def store(result, deployed):
+        result["reference"].update(sample="first test sample", label=validation.labels[0].tolist())
+        io = result["quantization"]["io"]
+        first_target = next(iter(result["targets"]))
+        samples = generation_samples(lm, build_dir / first_target / "model.tosa", io, data.tokenizer, cfg)
+        write_embedding_table(lm, io, build_dir / "embedding_int8.bin")
+        data.tokenizer.save(build_dir / "tokenizer.model")
+        result["generation"] = {"target": first_target, "samples": samples, "greedy": True,
+                                "new_tokens": cfg["generate"]["new_tokens"]}
+        deployed.update(result)
+
+    return pipeline.Program(lm, (eval_embeddings[:1],), pipeline.batches(calibration_embeddings),
+                            perplexity_evaluator(cfg, eval_embeddings, validation.labels), (eval_embeddings[:1],),
+                            store=store)
 
 
 def write_embedding_table(lm, io: dict, path: Path) -> Path:

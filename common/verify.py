@@ -53,6 +53,19 @@ def run_tosa(tosa: str | Path | bytes, inputs) -> tuple:
     return (stacked if len(stacked) > 1 else stacked[0]), len(arrays[0]) / max(seconds, 1e-9)
 
 
+def per_target(tosa_graphs: dict[str, Path], run) -> dict:
+    """`run(graph bytes)` for each target's TOSA graph, run once per distinct graph (the targets of one family
+    compile the same graph): {target: what run returned}."""
+    by_graph: dict[bytes, object] = {}
+    out = {}
+    for target, path in tosa_graphs.items():
+        graph = Path(path).read_bytes()
+        if graph not in by_graph:
+            by_graph[graph] = run(graph)
+        out[target] = by_graph[graph]
+    return out
+
+
 @torch.no_grad()
 def logits_of(model, features, batch_size: int = 512):
     """The model's outputs on every sample, in batches. An exported graph (the int8 fake-quant program) has the
@@ -82,7 +95,7 @@ def confusion_matrix(predictions, labels, num_classes: int) -> list[list[int]]:
     return matrix.tolist()
 
 
-def tosa_predictions(tosa_path: Path, features: torch.Tensor, io: dict) -> tuple[np.ndarray, np.ndarray, float]:
+def tosa_predictions(tosa_path: Path | bytes, features: torch.Tensor, io: dict) -> tuple[np.ndarray, np.ndarray, float]:
     """Quantize the features with the model's input scale, run the TOSA graph, dequantize the output.
     Returns (float outputs, predictions, samples per second)."""
     raw, rate = run_tosa(tosa_path, quantize(features, io["input"]))
@@ -103,13 +116,9 @@ def compare(float_model, fake_quant, features: torch.Tensor, labels: torch.Tenso
         "tosa_int8": {}, "agreement_int8_float": {}, "agreement_tosa_fake_quant": {},
         "max_lsb_diff_tosa_fake_quant": {}, "tosa_samples_per_second": {},
     }
-    by_graph: dict[bytes, tuple] = {}
     tosa_pred = None
-    for target, path in tosa_graphs.items():
-        key = Path(path).read_bytes()
-        if key not in by_graph:  # targets of one family compile the same TOSA graph: run it once
-            by_graph[key] = tosa_predictions(path, features, io)
-        outputs, tosa_pred, rate = by_graph[key]
+    for target, (outputs, tosa_pred, rate) in per_target(
+            tosa_graphs, lambda graph: tosa_predictions(graph, features, io)).items():
         fq_int = quantize(fq_logits, io["output"]).astype(np.int32)
         tosa_int = quantize(torch.from_numpy(outputs), io["output"]).astype(np.int32)
         result["tosa_int8"][target] = accuracy(tosa_pred, labels)
@@ -164,12 +173,8 @@ def fidelity(float_model, fake_quant, inputs: tuple[torch.Tensor, ...], tosa_gra
     result = {"samples": int(len(inputs[0])), "fake_quant_int8": _error(reference, fq, logits), "tosa_int8": {},
               "max_lsb_diff_tosa_fake_quant": {}, "tosa_samples_per_second": {}, "outputs_are_logits": logits}
     raw_inputs = [quantize(x, q) for x, q in zip(inputs, io["inputs"])]
-    by_graph: dict[bytes, tuple] = {}
-    for target, path in tosa_graphs.items():
-        key = Path(path).read_bytes()
-        if key not in by_graph:  # targets of one family compile the same TOSA graph: run it once
-            by_graph[key] = run_tosa(key, raw_inputs if len(raw_inputs) > 1 else raw_inputs[0])
-        raw, rate = by_graph[key]
+    for target, (raw, rate) in per_target(
+            tosa_graphs, lambda graph: run_tosa(graph, raw_inputs if len(raw_inputs) > 1 else raw_inputs[0])).items():
         raw = raw if isinstance(raw, list) else [raw]
         tosa = [dequantize(r, q) for r, q in zip(raw, io["outputs"])]
         result["tosa_int8"][target] = _error(reference, _flat(tosa), logits)

@@ -1,5 +1,5 @@
-"""Image classification data for the chain: dataset → uint8 images → preprocessed float features.
-Shared by every vision recipe (ResNet-8, MobileNet, ViT, …)."""
+"""Image classification data for the chain (common/tasks/image_classification.py): dataset → uint8 images →
+preprocessed float features. Shared by every vision recipe (ResNet-8, MobileNet, ViT, …)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +12,10 @@ from tinyzoo.common.data.cifar10 import ImageSet
 from tinyzoo.common import recipe
 from tinyzoo.common.errors import ConfigError
 from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
+
+
+# what --data-root holds for each dataset (the card's command that reproduces a build)
+DATA_HINTS = {"cifar10": "dir with cifar-10-batches-py/", "vww": "dir with vww96/"}
 
 
 @dataclass
@@ -76,37 +80,3 @@ def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor,
         from tinyzoo.common.errors import DatasetNotFoundError
         raise DatasetNotFoundError(f"no images to evaluate under {root}")
     return features_of(test, cfg["frontend"]), test.labels, test.label_names
-
-
-def build(name: str, recipe_dir: Path, argv=None, *, data_hint: str) -> Path:
-    """The whole chain for an image-classification recipe, top to bottom: data → train → int8 → Ethos-U .pte
-    per target → TOSA-reference verification → Vela report → card. A vision recipe's train.py calls this with
-    its name and folder; the model and everything else come from its config.yaml."""
-    from tinyzoo.common import distributed, pipeline
-    from tinyzoo.common.config import build_model
-    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
-
-    args = recipe.arguments(name, argv)
-    cfg = recipe.config(recipe_dir, args)
-    build_dir = recipe.build_dir(name, args)
-    distributed.init()   # under torchrun: one of several training processes
-    seed_everything(cfg["train"]["seed"])
-
-    # 1. Data: training images (+ extra folders); the test split for testing only.
-    data = load(cfg, args.data_root)
-    train_transform = TrainTransform(cfg)
-
-    # 2-3. Float model on augmented, preprocessed images.
-    model = build_model(cfg)
-    trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", batch_transform=train_transform,
-                  resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
-    if not pipeline.after_training(model, cfg, data.train, train_transform, build_dir, features_of):
-        return build_dir   # the other processes' work ends with training (and QAT)
-
-    # 4-8. int8 (PTQ, optionally QAT), lowering per target, TOSA-reference verification, Vela report, card.
-    return pipeline.quantize_verify_publish(
-        name, recipe_dir, args, cfg, build_dir, model=model, trained=trained, train_set=data.train,
-        test_set=data.test, train_transform=train_transform, features_of=features_of,
-        data={"train": data.train.summary(), "test": data.test.summary(),
-                                            "data_root": str(data.data_root)},
-        reproduce=f"tinyzoo build {name} --data-root <{data_hint}>")

@@ -15,7 +15,7 @@ from tinyzoo.common.errors import ConfigError
 from tinyzoo.common.train import fit
 from tests.test_train import CFG, Blobs, model
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO  # noqa: E402
 
 
 def torchrun(out: Path, *jobs: str) -> subprocess.CompletedProcess:

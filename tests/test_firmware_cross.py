@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO  # noqa: E402
 FIRMWARE = REPO / "common" / "firmware"
 RUNTIME = FIRMWARE / "runtime"
 GCC = shutil.which("arm-none-eabi-gcc")

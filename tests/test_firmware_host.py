@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO  # noqa: E402
 ARTIFACTS = REPO / "zoo" / "artifacts"
 MODELS = ("kws/ds_cnn", "vision/resnet8_cifar10")
 

@@ -13,12 +13,12 @@ import pytest
 import soundfile
 from PIL import Image
 
-from tinyzoo.common import layout, recipe
+from tinyzoo.common import layout, pipeline, recipe
 from tinyzoo.common.config import load_recipe_config, apply_overrides, config_problems, load_config, validate
 from tinyzoo.common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
 from tinyzoo import cli, hub, registry, verify_artifacts
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO  # noqa: E402
 RECIPE_CONFIGS = sorted(REPO.glob("recipes/*/*/config.yaml"))
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 
@@ -63,7 +63,7 @@ def test_published_resolved_configs_validate():
 
 
 def test_bad_overrides_are_all_named_before_any_data(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(registry.Model, "train_module", lambda self: pytest.fail("the build must not start"))
+    monkeypatch.setattr(pipeline, "build", lambda *a, **k: pytest.fail("the build must not start"))
     build_dir = tmp_path / "build"
     code, _, err = run(capsys, "build", "kws/ds_cnn", "--build-dir", build_dir, "--set", "frontend.window_ms=0",
                        "--set", "train.epochs=abc", "--set", "train.lr=-1", "--set", "train.batch_size=0")
@@ -496,7 +496,7 @@ def test_data_uses_tinyzoo_data(capsys, tmp_path, monkeypatch):
     (["export", "kws/ds_cnn", "--target", "ethos-u99-1"], "unknown target 'ethos-u99-1'"),
 ])
 def test_arguments_are_checked_before_anything_heavy(capsys, monkeypatch, argv, message):
-    monkeypatch.setattr(registry.Model, "train_module", lambda self: pytest.fail("the build must not start"))
+    monkeypatch.setattr(pipeline, "build", lambda *a, **k: pytest.fail("the build must not start"))
     monkeypatch.setattr(verify_artifacts, "check", lambda *a, **k: pytest.fail("artifacts must not be read"))
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in one_line_error(err)

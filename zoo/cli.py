@@ -58,7 +58,9 @@ def _build(args, rest: list[str]) -> int:
     launched = nproc_launch(model.name, rest)   # --nproc N: the same build under torchrun
     if launched is not None:
         return launched
-    model.train_module().main(rest)
+    from tinyzoo.common.pipeline import build
+
+    build(model.name, model.recipe_dir, rest)
     return 0
 
 

@@ -92,7 +92,10 @@ class Weights:
     def meta(self) -> dict:
         m = self._metrics
         info = m["model_info"]
-        quality = {key: m[key] for key in ("accuracy", "perplexity") if key in m}
+        from tinyzoo.common import tasks
+
+        key = tasks.of(m).quality
+        quality = {key: m[key]} if key in m else {}
         return {
             "task": m.get("task"),
             "categories": m.get("labels"),

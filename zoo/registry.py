@@ -3,7 +3,6 @@ but discovered from the recipes/ tree, so adding a recipe folder is all it takes
 from __future__ import annotations
 
 import difflib
-import importlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -55,8 +54,6 @@ class Model:
             raise UnknownModelError(f"{self.name} has no published card yet; build it with `tinyzoo build {self.name}`")
         return json.loads(self.metrics_path.read_text())
 
-    def train_module(self):
-        return importlib.import_module(f"tinyzoo.recipes.{self.name.replace('/', '.')}.train")
 
 
 def list_models() -> list[str]:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from tinyzoo.common.errors import ConfigError, TinyzooError
+
+if TYPE_CHECKING:
+    import torch
 
 TASKS = tuple(sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 
@@ -59,19 +62,39 @@ class Task:
     config_sections: tuple[str, ...] = ()  # the sections its recipes' config must have
     eval_files: tuple[str, ...] = ()       # artifacts `tinyzoo eval` needs besides the weights and the programs
     eval_data_file_ok = False              # `tinyzoo eval --data-root` may name one file (not only a folder)
+    front_end_section = "frontend"         # the config section its card and app take the front end from
 
-    # --- the chain ------------------------------------------------------------------------------------------
+    # --- its part of the chain (common.pipeline.build) ---------------------------------------------------
 
-    def build(self, name: str, recipe_dir: Path, argv=None, **options) -> Path:
-        """The whole chain for one of its recipes: data → train → int8 → per program × target: lower →
-        evaluate → report → card (in the build folder; publishing is its own step)."""
-        raise TinyzooError("a user's model is built by `tinyzoo deploy`, not `tinyzoo build`")
+    def load_data(self, cfg: dict, root: Path | None, build_dir: Path):
+        """Its data for a build: `.train` (items with `.ids`, for `train.fit` and the calibration list) and
+        whatever `programs` evaluates on."""
+        raise TinyzooError("a user's model is deployed by `tinyzoo deploy`, not built by `tinyzoo build`")
+
+    def training(self, cfg: dict, data) -> dict:
+        """How `train.fit` trains on its data: batch_transform (augmentation → front end), eval_set, forward."""
+        return {}
+
+    features_of = None   # (items, frontend cfg) → model inputs, for QAT on the other processes (classifiers)
+
+    def programs(self, model, data, cfg: dict, build_dir: Path, calibration: list[int], training: dict):
+        """The programs the trained model exports (`pipeline.Program`, one after the other: a later one may use
+        what the earlier ones stored)."""
+        raise NotImplementedError
+
+    def data_summary(self, cfg: dict, data) -> dict:
+        """What the data was, for the metrics and the card."""
+        raise NotImplementedError
+
+    def data_hint(self, cfg: dict) -> str:
+        """What `--data-root` must hold, for the card's command that reproduces it."""
+        raise NotImplementedError
 
     def default_data_root(self) -> tuple[Path, str] | None:
         """(folder, where it came from) when the user names no data root, or None when the data is needed."""
         return None
 
-    def transforms(self, cfg: dict, artifacts: Callable[[], Path]) -> "torch.nn.Module":  # noqa: F821
+    def transforms(self, cfg: dict, artifacts: Callable[[], Path]) -> "torch.nn.Module":
         """The front end as a torch module taking what the model's users feed it (`artifacts()`: the model's
         artifact folder, for a front end that lives there)."""
         raise ConfigError("a user's model has no front end: feed it its input tensor")
@@ -139,17 +162,53 @@ class Classification(Task):
     quality = "accuracy"
     config_sections = ("frontend",)
 
+    def programs(self, model, data, cfg, build_dir, calibration, training):
+        """One program: the classifier on its front end's features, PTQ (optionally QAT fine-tuned), the accuracy
+        ladder on the whole test split."""
+        from tinyzoo.common import pipeline
+        from tinyzoo.common.verify import compare, logits_of
+
+        calibration_features = self.features_of(data.train.subset(calibration), cfg["frontend"])
+        test_features = self.features_of(data.test, cfg["frontend"])
+        labels = data.test.labels
+
+        def qat_train(qat_model, qat_cfg):
+            pipeline.qat_fine_tune(qat_model, data.train, cfg, build_dir, training["batch_transform"])
+
+        def evaluate(float_model, fake_quant, tosa_graphs, io):
+            return compare(float_model, fake_quant, test_features, labels, tosa_graphs, io, len(cfg["data"]["labels"]))
+
+        def score(fake_quant):
+            return float((logits_of(fake_quant, test_features).argmax(1) == labels).float().mean())
+
+        reference, note = pipeline.public_reference(cfg, test_features[:1])
+
+        def store(result, deployed):
+            result["reference"]["sample"] = note
+            if note == "first test sample":
+                result["reference"]["label"] = labels[0].tolist()
+            result["confusion"] = {"labels": cfg["data"]["labels"], **result["accuracy"].pop("confusion")}
+            deployed.update(result)
+
+        yield pipeline.Program(model, (test_features[:1],), pipeline.batches(calibration_features), evaluate,
+                               reference, qat_train=qat_train, score=score, store=store)
+
     def eval_features(self, cfg: dict, root: Path, log=print):
         """(features, labels, label names) of a folder in the task's dataset layout."""
         raise NotImplementedError
 
     def evaluate_artifacts(self, artifacts, cfg, root, targets, log=print) -> dict:
-        from tinyzoo.common.pipeline import evaluate_artifacts
+        """The float checkpoint, the int8 fake-quant program and each target's integer TOSA graph on the
+        labelled data at `root` (a folder in the dataset's layout; None: the task's bundled sample)."""
+        from tinyzoo.common.pipeline import load_artifacts
+        from tinyzoo.common.verify import compare
 
         if root is None:   # its bundled sample (preflight lets only a task with one get here)
             root = self.default_data_root()[0]
         features, labels, _ = self.eval_features(cfg, root, log=log)
-        result = evaluate_artifacts(artifacts, cfg, features, labels, targets)
+        model, fake_quant, tosa_graphs, io = load_artifacts(artifacts, cfg, targets)
+        result = compare(model, fake_quant, features, labels, tosa_graphs, io, len(cfg["data"]["labels"]))
+        result["confusion"]["labels"] = cfg["data"]["labels"]
         result["data_root"] = str(root)
         return result
 

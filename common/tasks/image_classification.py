@@ -8,10 +8,30 @@ from tinyzoo.common.tasks import Classification
 class ImageClassification(Classification):
     name = "image-classification"
 
-    def build(self, name, recipe_dir, argv=None, **options):
+    def load_data(self, cfg, root, build_dir):
+        """The training images (+ extra folders); the test split for testing only."""
         from tinyzoo.common import vision
 
-        return vision.build(name, recipe_dir, argv, **options)
+        return vision.load(cfg, root)
+
+    def training(self, cfg, data) -> dict:
+        """Random crop + flip, then the preprocessing, per batch."""
+        from tinyzoo.common import vision
+
+        return {"batch_transform": vision.TrainTransform(cfg)}
+
+    def features_of(self, images, frontend_cfg):
+        from tinyzoo.common import vision
+
+        return vision.features_of(images, frontend_cfg)
+
+    def data_summary(self, cfg, data) -> dict:
+        return {"train": data.train.summary(), "test": data.test.summary(), "data_root": str(data.data_root)}
+
+    def data_hint(self, cfg) -> str:
+        from tinyzoo.common import vision
+
+        return vision.DATA_HINTS[cfg["data"]["dataset"]]
 
     def eval_features(self, cfg, root, log=print):
         from tinyzoo.common import vision

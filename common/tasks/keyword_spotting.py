@@ -8,10 +8,33 @@ from tinyzoo.common.tasks import Classification
 class KeywordSpotting(Classification):
     name = "keyword-spotting"
 
-    def build(self, name, recipe_dir, argv=None):
+    def load_data(self, cfg, root, build_dir):
+        """Real Speech Commands clips (+ synthetic speech) for training, the real test split for testing."""
+        from tinyzoo.common import distributed, kws
+
+        with distributed.main_first():   # process 0 synthesises (and caches) the speech, the others read the cache
+            return kws.load(cfg, root)
+
+    def training(self, cfg, data) -> dict:
+        """Augmented waveforms → MFCC → SpecAugment per batch; the validation split scored after every epoch."""
         from tinyzoo.common import kws
 
-        return kws.build(name, recipe_dir, argv)
+        validation = ((kws.features_of(data.validation, cfg["frontend"]), data.validation.labels)
+                      if len(data.validation) else None)
+        return {"batch_transform": kws.TrainTransform(cfg, data.noise), "eval_set": validation}
+
+    def features_of(self, clips, frontend_cfg):
+        from tinyzoo.common import kws
+
+        return kws.features_of(clips, frontend_cfg)
+
+    def data_summary(self, cfg, data) -> dict:
+        return {"train": data.train.summary(), "test": data.test.summary(),
+                "validation": data.validation.summary() if len(data.validation) else None,
+                "data_root": str(data.data_root), "synthetic": data.synthetic.describe() if data.synthetic else None}
+
+    def data_hint(self, cfg) -> str:
+        return "dir with SpeechCommands/"
 
     def default_data_root(self):
         """$TINYZOO_DATA, else the small real Speech Commands sample the package ships."""

@@ -13,11 +13,39 @@ class TextGeneration(Task):
     config_sections = ("tokenizer", "evaluate", "generate")
     eval_files = ("tokenizer.model",)
     eval_data_file_ok = True    # the validation text file itself
+    front_end_section = "tokenizer"
 
-    def build(self, name, recipe_dir, argv=None, **options):
+    def load_data(self, cfg, root, build_dir):
+        """The tokenizer trained on the training stories; token windows of the training and validation text."""
+        from tinyzoo.common import distributed, text
+        from tinyzoo.common.tokenizer import Tokenizer
+
+        with distributed.main_first():   # process 0 trains and saves the tokenizer, the others load it
+            tokenizer = None if distributed.is_main() else Tokenizer.load(build_dir / "tokenizer.model")
+            return text.load(cfg, root, build_dir, tokenizer=tokenizer)
+
+    def training(self, cfg, data) -> dict:
+        """Next-token cross-entropy on token windows (the deployed graph takes their embeddings)."""
         from tinyzoo.common import text
 
-        return text.build(name, recipe_dir, argv, **options)
+        return {"forward": text.next_token_logits}
+
+    def programs(self, lm, data, cfg, build_dir, calibration, training):
+        """The window graph (perplexity ladder, then int8 generation samples on the TOSA reference), and with
+        `kv_cache.enabled` the KV-cache decode step."""
+        from tinyzoo.common import text
+
+        yield text.window_program(lm, data, cfg, build_dir, calibration)
+        if cfg.get("kv_cache", {}).get("enabled"):
+            yield text.decode_step_program(lm, cfg, data.train.inputs[calibration[:cfg["kv_cache"]["calibration_windows"]]],
+                                           data.validation, data.tokenizer)
+
+    def data_summary(self, cfg, data) -> dict:
+        return {"train": data.train.summary(), "test": data.validation.summary(), "data_root": str(data.data_root),
+                "tokenizer": {"vocab_size": data.tokenizer.vocab_size, **cfg["tokenizer"]}}
+
+    def data_hint(self, cfg) -> str:
+        return "dir with the TinyStories .txt files"
 
     def transforms(self, cfg, artifacts):
         from tinyzoo.common.frontend.transforms import TextTokens
