@@ -209,6 +209,13 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     assert cli.main(["eval", "text/tiny_lm", "--artifacts", str(build), "--data-root", str(own), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["text"]["file"] == "own.txt" and result["windows"] >= 2 * ppl["windows"] - 1
+    # export re-lowers every program of the folder, the decode step too, with its BundleIO check
+    out = tmp_path / "export"
+    assert cli.main(["export", "text/tiny_lm", "--artifacts", str(build), "--target", "ethos-u85-256",
+                     "--out", str(out)]) == 0
+    assert "ethos-u85-256 decode_step:" in capsys.readouterr().out
+    for name in ("model.bpte", "reference_output_0.bin", "reference_output_2.bin"):
+        assert (out / "ethos-u85-256" / "decode_step" / name).read_bytes() == (step_dir / name).read_bytes()
 
 
 def test_download_fetches_the_release_files_through_huggingface_hub(tmp_path, monkeypatch):

@@ -130,27 +130,37 @@ def _export(args) -> None:
     from tinyzoo.common.quantize import io_quant_params
 
     cfg = load_config(artifacts / "config.resolved.yaml")
-    program = verify_artifacts.load_program(model, artifacts)
-    quantized = program.module()
-    example = tuple(program.example_inputs[0]) if program.example_inputs else None
     from tinyzoo.common.pipeline import read_reference_inputs, write_target_reference
     metrics = json.loads((artifacts / "metrics.json").read_text()) if (artifacts / "metrics.json").is_file() else {}
-    reference = read_reference_inputs(artifacts, metrics)
-    for target in args.target:
-        out = (args.out or Path("build") / "export" / model.name) / target
-        low = lower_ethos_u(quantized, example, target, out,
-                            int8_io=cfg["export"].get("int8_io", True),
-                            allow_cpu_fallback=args.allow_cpu_fallback)
-        io = io_quant_params(quantized)
-        print(f"{target}: {low.pte_path} ({low.pte_path.stat().st_size} B, {low.npu_ops} NPU ops, "
-              f"{low.cpu_ops} CPU ops; input int8 scale {io['input']['scale']:.6g} zero point "
-              f"{io['input']['zero_point']})")
-        if reference is not None and low.whole:
-            write_target_reference(low.pte_path, low.tosa_path, reference)
-            print(f"  {low.pte_path.with_suffix('.bpte')}: BundleIO program with the reference input and the int8 "
-                  f"output its TOSA graph computes (reference_output.bin)")
-        for line in _memory_fit_lines(low, metrics):
-            print(line)
+    # every program the folder holds: the model's, and each further one in <artifacts>/<program>/ (a language
+    # model's KV-cache decode step)
+    folders = [artifacts] + sorted(p.parent for p in artifacts.glob("*/model_int8.pt2"))
+    for folder in folders:
+        name = None if folder == artifacts else folder.name
+        program = verify_artifacts.load_program(model, folder)
+        quantized = program.module()
+        example = tuple(program.example_inputs[0]) if program.example_inputs else None
+        shapes = [list(x.shape) for x in example] if name and example else []
+        reference = read_reference_inputs(folder, metrics if name is None else
+                                          {"reference": {"input_shapes": shapes} if len(shapes) > 1 else
+                                           {"input_shape": shapes[0]} if shapes else {}})
+        io = io_quant_params(quantized) if name is None else None
+        for target in args.target:
+            out = (args.out or Path("build") / "export" / model.name) / target / (name or "")
+            low = lower_ethos_u(quantized, example, target, out,
+                                int8_io=cfg["export"].get("int8_io", True),
+                                allow_cpu_fallback=args.allow_cpu_fallback)
+            print(f"{target}{' ' + name if name else ''}: {low.pte_path} ({low.pte_path.stat().st_size} B, "
+                  f"{low.npu_ops} NPU ops, {low.cpu_ops} CPU ops"
+                  + (f"; input int8 scale {io['input']['scale']:.6g} zero point {io['input']['zero_point']})"
+                     if io else ")"))
+            if reference is not None and low.whole:
+                write_target_reference(low.pte_path, low.tosa_path, reference)
+                print(f"  {low.pte_path.with_suffix('.bpte')}: BundleIO program with the reference input and the "
+                      f"int8 output its TOSA graph computes (reference_output*.bin)")
+            if name is None:   # the reference app runs the model's program
+                for line in _memory_fit_lines(low, metrics):
+                    print(line)
 
 
 def _memory_fit_lines(low, metrics: dict) -> list[str]:
@@ -332,7 +342,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--target", action="append", help="only these targets' TOSA graphs")
     s.add_argument("--artifacts", type=Path, help="a build folder instead of the published artifacts")
     s.add_argument("--json", action="store_true")
-    s = sub.add_parser("export", help="lower the published int8 model for (other) Ethos-U targets")
+    s = sub.add_parser("export", help="lower the published int8 model for (other) Ethos-U targets (each "
+                                      "program it has: a language model's decode step too)")
     s.add_argument("model")
     s.add_argument("--target", action="append", required=True)
     s.add_argument("--artifacts", type=Path, help="a build folder instead of the published artifacts")
