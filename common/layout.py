@@ -34,5 +34,28 @@ def shown(path: Path) -> str:
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
                "reference_input.bin",
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
-TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin",
-                "decode_step/model.pte", "decode_step/model.bpte")   # language models: the KV-cache decode step
+TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin")
+PROGRAM_TARGET_FILES = ("model.pte", "model.bpte", "model.tosa")   # + reference_output*.bin
+
+
+def model_files(folder: Path) -> list[str]:
+    """What a build or published folder holds of the model (outside its target folders): MODEL_FILES, and for each
+    further program the model exports (`<program>/model_int8.pt2`: a language model's KV-cache decode step) its
+    fake-quant program and reference inputs."""
+    folder = Path(folder)
+    files = [f for f in MODEL_FILES if (folder / f).is_file()]
+    for program in sorted(p.parent for p in folder.glob("*/model_int8.pt2")):
+        files += [f"{program.name}/model_int8.pt2"] + sorted(f"{program.name}/{p.name}"
+                                                             for p in program.glob("reference_input*.bin"))
+    return files
+
+
+def target_files(target_dir: Path) -> list[str]:
+    """What a target's folder holds of the model: TARGET_FILES, and per further program (`<program>/model.pte`)
+    its .pte, BundleIO program, TOSA graph and reference outputs."""
+    target_dir = Path(target_dir)
+    files = [f for f in TARGET_FILES if (target_dir / f).is_file()]
+    for program in sorted(p.parent for p in target_dir.glob("*/model.pte")):
+        files += [f"{program.name}/{f}" for f in PROGRAM_TARGET_FILES if (program / f).is_file()]
+        files += sorted(f"{program.name}/{p.name}" for p in program.glob("reference_output*.bin"))
+    return files

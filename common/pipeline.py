@@ -436,17 +436,16 @@ def publish_artifacts(name: str, build_dir: Path) -> Path:
     stage = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    for file in layout.MODEL_FILES:
-        if file == "checkpoint.pt" and (build_dir / file).exists():
+    for file in layout.model_files(build_dir):
+        (stage / file).parent.mkdir(parents=True, exist_ok=True)
+        if file == "checkpoint.pt":
             slim_checkpoint(build_dir / file, stage / file)
-        elif (build_dir / file).exists():
+        else:
             shutil.copy2(build_dir / file, stage / file)
     for target_dir in sorted(p for p in build_dir.iterdir() if (p / "model.pte").exists()):
-        (stage / target_dir.name).mkdir()
-        for file in layout.TARGET_FILES:
-            if (target_dir / file).exists():
-                (stage / target_dir.name / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(target_dir / file, stage / target_dir.name / file)
+        for file in layout.target_files(target_dir):
+            (stage / target_dir.name / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target_dir / file, stage / target_dir.name / file)
     shutil.rmtree(dest, ignore_errors=True)
     stage.replace(dest)
     return dest

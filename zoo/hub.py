@@ -63,11 +63,10 @@ def build_index(artifacts_root: Path = registry.ARTIFACTS, hubs: dict[str, dict]
             continue
         m = json.loads((folder / "metrics.json").read_text())
         task = tasks.of(m)
-        files = {f: _entry(folder, f) for f in layout.MODEL_FILES if (folder / f).exists()}
+        files = {f: _entry(folder, f) for f in layout.model_files(folder)}
         targets = {}
         for target in sorted(m["targets"]):
-            tfiles = {f: _entry(folder, f"{target}/{f}") for f in layout.TARGET_FILES
-                      if (folder / target / f).exists()}
+            tfiles = {f: _entry(folder, f"{target}/{f}") for f in layout.target_files(folder / target)}
             r = m["targets"][target]
             targets[target] = {"files": tfiles, "cycles": r["cycles"], "inference_time_ms": r["inference_time_ms"],
                                "sram_kib": r["sram_kib"], "flash_kib": r["flash_kib"], "npu_ops": r["npu_ops"],
