@@ -195,11 +195,14 @@ QUALITIES = {q.key: q for q in (
 
 
 def quality_of(m: dict) -> Quality:
-    """The kind of quality figures these metrics hold (a user's deployed model: fidelity to float)."""
-    for key in ("fidelity", "perplexity", "accuracy"):
-        if key in m:
-            return QUALITIES[key]
-    raise ValueError(f"{m.get('model', 'these metrics')} hold no accuracy, perplexity or fidelity figures")
+    """How the card shows the quality figures of these metrics: the view of their task's kind of quality
+    (`Task.quality`; a user's deployed model: fidelity to float)."""
+    from tinyzoo.common import tasks
+
+    key = tasks.of(m).quality
+    if key not in m:
+        raise ValueError(f"{m.get('model', 'these metrics')} hold no {key} figures (task {tasks.of(m).name})")
+    return QUALITIES[key]
 
 
 def card_data(m: dict):

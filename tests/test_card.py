@@ -138,14 +138,14 @@ def test_training_machine_is_the_one_the_checkpoint_records(metrics):
     assert "on a machine its checkpoint does not record" in card and "build machine" not in card.split("## Training")[1]
 
 
-def test_the_quality_a_card_shows_follows_what_the_metrics_hold(metrics):
+def test_the_quality_a_card_shows_follows_the_task(metrics):
     """One view per kind of quality figures (classifier accuracy, LM perplexity, a deployed model's fidelity),
-    chosen by the metrics' own key; metrics without any are refused by name, not rendered half."""
+    chosen by the metrics' task; metrics without their task's figures are refused by name, not rendered half."""
     from tinyzoo.common.card import quality_of
 
     assert quality_of(metrics).name == "accuracy" and "## Accuracy: float → int8" in render_card(metrics)
-    assert quality_of({"perplexity": {}}).frontend_title == "## Tokenizer"
-    assert quality_of({"fidelity": {}, "accuracy": {}}).name == "SQNR"
+    assert quality_of({"task": "text-generation", "perplexity": {}}).frontend_title == "## Tokenizer"
+    assert quality_of({"task": "user-model", "fidelity": {}, "accuracy": {}}).name == "SQNR"
     del metrics["accuracy"]
-    with pytest.raises(ValueError, match="kws/demo hold no accuracy, perplexity or fidelity figures"):
+    with pytest.raises(ValueError, match="kws/demo hold no accuracy figures \\(task keyword-spotting\\)"):
         render_card(metrics)
