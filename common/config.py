@@ -259,20 +259,24 @@ QUANTIZE = Section({
 EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_length=1),
                   "int8_io": Key("bool", optional=True), "allow_cpu_fallback": Key("bool", optional=True)})
 
+# the sections every recipe shares; a task adds its own (`Task.config_schema`: e.g. text generation's tokenizer,
+# evaluate, generate and kv_cache), all of them optional here and required by the task (`Task.config_sections`)
 SCHEMA = {
     "card": CARD, "model": MODEL, "data": DATA, "frontend": FRONTEND,
-    "tokenizer": Section({"type": Key("str", choices=("sentencepiece_bpe",)), "vocab_size": Key("int", ge=8)},
-                         optional=True),
     "train": TRAIN, "quantize": QUANTIZE, "export": EXPORT,
-    "evaluate": Section({"tosa_windows": INT_POS}, optional=True),
-    "generate": Section({"prompts": Key("list", item=Key("str"), min_length=1), "new_tokens": INT_POS},
-                        optional=True),
-    "kv_cache": Section({"enabled": Key("bool"), "calibration_windows": INT_POS, "calibration_steps": INT_POS,
-                         "windows": INT_POS, "new_tokens": INT_POS}, optional=True),
     "quick": Key("mapping", optional=True),                      # `--profile quick` overrides (section.key: value)
     "profile": Key("str", choices=("full", "quick"), optional=True),   # added by common.recipe.config
     "run": Key("mapping", optional=True),                        # added by resolved(): tools and date
 }
+
+
+def schema() -> dict:
+    """SCHEMA with every task's own sections."""
+    out = dict(SCHEMA)
+    for name in TASKS:
+        for section, rule in tasks.get(name).config_schema().items():
+            out[section] = replace(rule, optional=True)
+    return out
 
 
 def _describe(key: Key) -> str:
@@ -376,6 +380,7 @@ def _cross_checks(cfg: dict) -> list[str]:
     args = model.get("args") or {}
     task = tasks.of(cfg)
     out += [f"{s}: missing (required for a {task.name} recipe)" for s in task.config_sections if s not in cfg]
+    out += task.config_problems(cfg)
     labels = data.get("labels")
     if "num_classes" in args and isinstance(labels, list) and args["num_classes"] != len(labels):
         out.append(f"model.args.num_classes = {args['num_classes']}: must equal the number of data.labels "
@@ -414,10 +419,6 @@ def _cross_checks(cfg: dict) -> list[str]:
         out.append(f"model.args.heads = {args['heads']}: must divide model.args.dim = {args['dim']}")
     if "image_size" in args and "patch" in args and args["image_size"] % args["patch"]:
         out.append(f"model.args.patch = {args['patch']}: must divide model.args.image_size = {args['image_size']}")
-    tok = cfg.get("tokenizer") or {}
-    if "vocab_size" in tok and "vocab_size" in args and tok["vocab_size"] != args["vocab_size"]:
-        out.append(f"tokenizer.vocab_size = {tok['vocab_size']}: must equal model.args.vocab_size = "
-                   f"{args['vocab_size']}")
     tr = cfg.get("train", {})
     qat = cfg.get("quantize", {}).get("qat", {})
     out += [f"quantize.qat.{k}: missing (required when quantize.qat.enabled is true)"
@@ -433,7 +434,7 @@ def config_problems(cfg: dict) -> list[str]:
     """Every problem of a config against SCHEMA (one line each); empty when it is valid. A `quick` profile is
     checked too, by applying it to a copy."""
     problems: list[str] = []
-    _check_section("", cfg, SCHEMA, problems, cfg)
+    _check_section("", cfg, schema(), problems, cfg)
     name, args = (cfg.get("model") or {}).get("name"), (cfg.get("model") or {}).get("args")
     if isinstance(name, str) and isinstance(args, dict):
         from tinyzoo.common.builders import args_schema, get_builder

@@ -86,7 +86,7 @@ def check_nproc(name: str, nproc: int | None) -> None:
 
 def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
     """The recipe's config with the profile, --set overrides and --target applied, every value checked against
-    common.config.SCHEMA (one ConfigError listing every problem) before any data is touched."""
+    common.config.schema() (one ConfigError listing every problem) before any data is touched."""
     path = recipe_dir / "config.yaml"
     cfg = load_recipe_config(recipe_dir)
     quick = cfg.pop("quick", {})

@@ -5,7 +5,7 @@ reference model.
   * the published artifacts (zoo/artifacts/<task>/<model>/): size and SHA-256 against zoo/index.json;
   * a build folder (`--artifacts DIR`): each file exists, is not empty and is intact — torch.save / torch.export
     archives end with their zip end record and pass their CRC checks, then load (the checkpoint into the model
-    its config builds), JSON and YAML parse (the config against common.config.SCHEMA), a .pte carries the
+    its config builds), JSON and YAML parse (the config against common.config.schema()), a .pte carries the
     ExecuTorch flatbuffer identifier, and a TOSA graph is walked (every region, block, tensor and operator,
     every vector and name inside the file, every operator's tensors defined) before it can reach the reference
     model, which crashes on a truncated graph.

@@ -64,6 +64,16 @@ class Task:
     eval_data_file_ok = False              # `tinyzoo eval --data-root` may name one file (not only a folder)
     front_end_section = "frontend"         # the config section its card and app take the front end from
 
+    # --- its config ------------------------------------------------------------------------------------------
+
+    def config_schema(self) -> dict:
+        """Its own config sections (name → common.config Section), beside the ones every recipe has."""
+        return {}
+
+    def config_problems(self, cfg: dict) -> list[str]:
+        """Relations between keys its recipes must keep (one line each), once every key passed its own check."""
+        return []
+
     # --- its part of the chain (common.pipeline.build) ---------------------------------------------------
 
     def load_data(self, cfg: dict, root: Path | None, build_dir: Path):

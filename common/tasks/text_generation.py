@@ -15,6 +15,24 @@ class TextGeneration(Task):
     eval_data_file_ok = True    # the validation text file itself
     front_end_section = "tokenizer"
 
+    def config_schema(self) -> dict:
+        from tinyzoo.common.config import INT_POS, Key, Section
+
+        return {
+            "tokenizer": Section({"type": Key("str", choices=("sentencepiece_bpe",)), "vocab_size": Key("int", ge=8)}),
+            "evaluate": Section({"tosa_windows": INT_POS}),
+            "generate": Section({"prompts": Key("list", item=Key("str"), min_length=1), "new_tokens": INT_POS}),
+            "kv_cache": Section({"enabled": Key("bool"), "calibration_windows": INT_POS, "calibration_steps": INT_POS,
+                                 "windows": INT_POS, "new_tokens": INT_POS}),
+        }
+
+    def config_problems(self, cfg) -> list[str]:
+        tok, args = cfg.get("tokenizer") or {}, cfg.get("model", {}).get("args") or {}
+        if "vocab_size" in tok and "vocab_size" in args and tok["vocab_size"] != args["vocab_size"]:
+            return [f"tokenizer.vocab_size = {tok['vocab_size']}: must equal model.args.vocab_size = "
+                    f"{args['vocab_size']}"]
+        return []
+
     def load_data(self, cfg, root, build_dir):
         """The tokenizer trained on the training stories; token windows of the training and validation text."""
         from tinyzoo.common import distributed, text
