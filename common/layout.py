@@ -35,7 +35,7 @@ MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calib
                "reference_input.bin",
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
 TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin")
-PROGRAM_TARGET_FILES = ("model.pte", "model.bpte", "model.tosa")   # + reference_output*.bin
+PROGRAM_TARGET_FILES = ("model.pte", "model.bpte")   # + reference_output*.bin (its TOSA graph: `tinyzoo export`)
 
 
 def model_files(folder: Path) -> list[str]:
@@ -52,7 +52,7 @@ def model_files(folder: Path) -> list[str]:
 
 def target_files(target_dir: Path) -> list[str]:
     """What a target's folder holds of the model: TARGET_FILES, and per further program (`<program>/model.pte`)
-    its .pte, BundleIO program, TOSA graph and reference outputs."""
+    its .pte, BundleIO program and reference outputs."""
     target_dir = Path(target_dir)
     files = [f for f in TARGET_FILES if (target_dir / f).is_file()]
     for program in sorted(p.parent for p in target_dir.glob("*/model.pte")):
