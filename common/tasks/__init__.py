@@ -46,7 +46,8 @@ def of(record: dict) -> "Task":
     return get(task_of(record))
 
 
-def _numel(shape) -> int:
+def numel(shape) -> int:
+    """The number of values of a tensor of this shape."""
     n = 1
     for d in shape:
         n *= int(d)
@@ -138,7 +139,7 @@ class Task:
     def app_buffer_bytes(self, metrics: dict) -> int:
         """The app's own buffers besides the runtime's pools: for a user's model, its int8 input and output."""
         info = metrics["model_info"]
-        return _numel(info["input"]["shape"]) + _numel(info["output"]["shape"])
+        return numel(info["input"]["shape"]) + numel(info["output"]["shape"])
 
     def read_only_data_bytes(self, metrics: dict) -> int:
         """Read-only app data stored with the model (e.g. a language model's embedding table)."""
@@ -149,9 +150,9 @@ class Task:
         from tinyzoo.common.firmware import app_header
 
         kind = front.get("type") if isinstance(front, dict) else None
-        numel = _numel(input_shape) if input_shape else None
+        values = numel(input_shape) if input_shape else None
         if kind == "mfcc":
-            return app_header._mfcc_lines(front, cfg, numel, source)
+            return app_header._mfcc_lines(front, cfg, values, source)
         if kind == "image":
             return app_header._image_lines(front, input_shape, source)
         raise ConfigError(f"{source}: front end type {kind!r} has no firmware front end (mfcc or image)")

@@ -2,7 +2,7 @@
 common/vision.py; the app: common/firmware/apps/image_classification.cpp."""
 from __future__ import annotations
 
-from tinyzoo.common.tasks import Classification
+from tinyzoo.common.tasks import Classification, numel
 
 
 class ImageClassification(Classification):
@@ -46,10 +46,8 @@ class ImageClassification(Classification):
     def app_buffer_bytes(self, metrics) -> int:
         """One RGB frame at the model's size (3*H*W bytes), the int8 input and the float class scores
         (common/firmware/apps/image_classification.cpp)."""
-        numel = 1
-        for d in metrics["model_info"]["input"]["shape"]:
-            numel *= d
-        return numel + numel + 4 * self.classes(metrics)
+        inputs = numel(metrics["model_info"]["input"]["shape"])
+        return inputs + inputs + 4 * self.classes(metrics)
 
 
 TASK = ImageClassification()

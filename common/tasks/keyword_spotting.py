@@ -2,7 +2,7 @@
 common/kws.py; the app: common/firmware/apps/keyword_spotting.cpp."""
 from __future__ import annotations
 
-from tinyzoo.common.tasks import Classification
+from tinyzoo.common.tasks import Classification, numel
 
 
 class KeywordSpotting(Classification):
@@ -56,15 +56,13 @@ class KeywordSpotting(Classification):
         """One clip of int16 audio, the float MFCC matrix, the MFCC workspace, the int8 input and the float
         class scores (common/firmware/apps/keyword_spotting.cpp)."""
         info, front = metrics["model_info"], metrics["frontend"]
-        numel = 1
-        for d in info["input"]["shape"]:
-            numel *= d
+        inputs = numel(info["input"]["shape"])
         sr = int(front["sample_rate"])
         win = round(front["window_ms"] * sr / 1000)
         n_fft, mels, mfcc = int(front["n_fft"]), int(front["n_mels"]), int(front["n_mfcc"])
         workspace = win + n_fft + n_fft + 2 + 2 * (n_fft // 2 + 1) + mels + mels * mfcc
         clip = int(metrics.get("config", {}).get("data", {}).get("clip_samples", sr))
-        return numel + 2 * clip + 4 * numel + 4 * workspace + 4 * self.classes(metrics)
+        return inputs + 2 * clip + 4 * inputs + 4 * workspace + 4 * self.classes(metrics)
 
     def header_task(self, cfg, metrics, source, **kwargs) -> list[str]:
         from tinyzoo.common.firmware import app_header

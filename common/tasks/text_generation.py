@@ -4,7 +4,7 @@ common/firmware/apps/text_generation.cpp."""
 from __future__ import annotations
 
 from tinyzoo.common.errors import ConfigError
-from tinyzoo.common.tasks import Task
+from tinyzoo.common.tasks import Task, numel
 
 
 class TextGeneration(Task):
@@ -110,10 +110,7 @@ class TextGeneration(Task):
     def app_buffer_bytes(self, metrics) -> int:
         """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + the prompt's window)."""
         shape = metrics["model_info"]["input"]["shape"]
-        numel = 1
-        for d in shape:
-            numel *= d
-        return numel + 4 * (shape[1] + 256)
+        return numel(shape) + 4 * (shape[1] + 256)
 
     def read_only_data_bytes(self, metrics) -> int:
         """The (vocab, dim) int8 token-embedding table the app copies rows from."""
