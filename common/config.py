@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import datetime as _dt
 import importlib
 import importlib.metadata
@@ -270,8 +271,9 @@ SCHEMA = {
 }
 
 
+@functools.cache
 def schema() -> dict:
-    """SCHEMA with every task's own sections."""
+    """SCHEMA with every task's own sections (built once)."""
     out = dict(SCHEMA)
     for name in TASKS:
         for section, rule in tasks.get(name).config_schema().items():

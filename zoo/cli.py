@@ -15,7 +15,7 @@ from tinyzoo import preflight, registry
 
 
 def _list(args) -> None:
-    rows = []
+    rows, statuses = [], []
     for name in registry.list_models():
         model = registry.get(name)
         metrics = model.metrics() if model.published else {}
@@ -23,11 +23,11 @@ def _list(args) -> None:
         row = {"model": name, "task": task.name, "published": model.published,
                "targets": sorted(metrics.get("targets", {})), **(task.list_figures(metrics) if metrics else {})}
         rows.append(row)
+        statuses.append(task.list_status(row) if model.published else "not published yet")
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    for row in rows:
-        status = tasks.get(row["task"]).list_status(row) if row["published"] else "not published yet"
+    for row, status in zip(rows, statuses):
         print(f"{row['model']:<24} {row['task']:<20} {status}")
 
 
@@ -95,7 +95,7 @@ def _eval(args) -> None:
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return
-    print("\n".join(task.eval_lines(model.name, args.data_root, result)))
+    print("\n".join(task.eval_lines(model.name, result)))
 
 
 def _note(message: str) -> None:
@@ -140,10 +140,9 @@ def _export(args) -> None:
         program = verify_artifacts.load_program(model, folder)
         quantized = program.module()
         example = tuple(program.example_inputs[0]) if program.example_inputs else None
-        shapes = [list(x.shape) for x in example] if name and example else []
-        reference = read_reference_inputs(folder, metrics if name is None else
-                                          {"reference": {"input_shapes": shapes} if len(shapes) > 1 else
-                                           {"input_shape": shapes[0]} if shapes else {}})
+        # the model's reference input is recorded in its metrics, a further program's has its example's shapes
+        recorded = metrics if name is None else {"reference": {"input_shapes": [list(x.shape) for x in example or ()]}}
+        reference = read_reference_inputs(folder, recorded)
         io = io_quant_params(quantized) if name is None else None
         for target in args.target:
             out = (args.out or Path("build") / "export" / model.name) / target / (name or "")

@@ -114,7 +114,7 @@ class Task:
         """`tinyzoo eval`: the quality ladder of a build's (or the published) artifacts on the data at `root`."""
         raise TinyzooError("a user's model has no test data: `tinyzoo deploy` measured its fidelity")
 
-    def eval_lines(self, name: str, root, result: dict) -> list[str]:
+    def eval_lines(self, name: str, result: dict) -> list[str]:
         """What `tinyzoo eval` prints of `evaluate_artifacts`'s result."""
         return []
 
@@ -223,7 +223,7 @@ class Classification(Task):
         result["data_root"] = str(root)
         return result
 
-    def eval_lines(self, name, root, result) -> list[str]:
+    def eval_lines(self, name, result) -> list[str]:
         return [f"{name} on {result['samples']} test samples from {result['data_root']}",
                 f"  float            {result['float']:.2%}",
                 f"  int8 fake-quant  {result['fake_quant_int8']:.2%}",

@@ -77,7 +77,7 @@ class TextGeneration(Task):
         result["data_root"] = str(root)
         return result
 
-    def eval_lines(self, name, root, result) -> list[str]:
+    def eval_lines(self, name, result) -> list[str]:
         spread = result["tosa_windows"]
         lines = [f"{name}: perplexity on all of {result['text']['file']}: {result['tokens']:,} predicted tokens "
                  f"({result['windows']:,} windows)",
