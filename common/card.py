@@ -82,7 +82,7 @@ def fidelity_section(m: dict) -> str:
         f"model's, the largest difference in output LSBs between the integer TOSA graph Vela compiles and the "
         f"fake-quant model" + (", and how often int8's top-1 class equals float's." if fid["outputs_are_logits"]
                               else "."), "",
-        _table(["int8 model", "SQNR vs float (dB)", "max abs error", "top-1 = float", "max diff vs fake-quant"], rows),
+        table(["int8 model", "SQNR vs float (dB)", "max abs error", "top-1 = float", "max diff vs fake-quant"], rows),
         *(["", f"Not run on the TOSA reference: {', '.join(skipped)} (with operators on the CPU no single integer "
            f"graph computes the model's output)."] if skipped else []), "",
         f"Quantization: {q['scheme']} PTQ (ExecuTorch `EthosUQuantizer`, per-channel weights) calibrated on "
@@ -97,7 +97,7 @@ def cpu_ops_section(m: dict) -> str:
     if not rows:
         return ""
     return "\n".join(["## Operators left on the CPU", "",
-                      _table(["target", "operator", "module", "source line", "why (Arm partitioner)"], rows), "",
+                      table(["target", "operator", "module", "source line", "why (Arm partitioner)"], rows), "",
                       "Change these layers for an NPU-only model (`--npu-only` makes any of them an error)."])
 
 
@@ -120,31 +120,6 @@ def _accuracy_cells(m: dict) -> list[str]:
     return [f"{m['accuracy']['samples']:,}", pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
 
 
-def _perplexity_glance(m: dict) -> tuple[list[str], str, str]:
-    ppl = m["perplexity"]
-    return (["float perplexity", "int8 perplexity (TOSA reference)"], f"{ppl['float']['perplexity']:.3f}",
-            ", ".join(f"{v['perplexity']:.3f} ({t})" for t, v in ppl["tosa_int8"].items()))
-
-
-def _perplexity_hub(m: dict) -> tuple:
-    ppl = m["perplexity"]
-    spread = f"{ppl['tosa_windows']['windows']} windows spread over the validation text"
-    figures = [(round(ppl["float"]["perplexity"], 3), "float perplexity"),
-               (round(ppl["fake_quant_int8"]["perplexity"], 3), "int8 fake-quant perplexity")]
-    figures += [(round(v["perplexity"], 3), f"int8 perplexity, TOSA reference ({t}; {spread})")
-                for t, v in ppl["tosa_int8"].items()]
-    return "perplexity", None, None, figures
-
-
-def _perplexity_cells(m: dict) -> list[str]:
-    """Predicted tokens, float and int8 perplexity on the same windows (int8 = the highest over targets)."""
-    p = m["perplexity"]
-    worst = max((v["perplexity"] for v in p["tosa_int8"].values()), default=None)
-    p = p["tosa_windows"]          # float and int8 on the same windows
-    return [f"{p['tokens']:,} tokens", f"ppl {p['float']['perplexity']:.2f}",
-            f"ppl {worst:.2f}" if worst is not None else "–"]
-
-
 def _fidelity_glance(m: dict) -> tuple[list[str], str, str]:
     db = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
     return (["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"],
@@ -157,10 +132,6 @@ def _fidelity_hub(m: dict) -> tuple:
     figures = [(fid["fake_quant_int8"]["sqnr_db"], "int8 fake-quant SQNR vs float (dB)")]
     figures += [(v["sqnr_db"], f"int8 TOSA reference SQNR vs float, {t} (dB)") for t, v in fid["tosa_int8"].items()]
     return "sqnr", {"name": m["fidelity_inputs"]["source"], "id": "custom"}, "fidelity inputs", figures
-
-
-def _kv_cache_if_built(m: dict) -> str:
-    return kv_cache_section(m) if m.get("kv_cache") else ""
 
 
 @dataclass(frozen=True)
@@ -180,29 +151,21 @@ class Quality:
     extra_sections: tuple = ()                   # after the memory fit ("" from one: not shown)
 
 
-QUALITIES = {q.key: q for q in (
-    Quality("accuracy", "accuracy", "test", _accuracy_glance, _accuracy_hub, lambda m: accuracy_section(m),
-            _accuracy_cells),
-    Quality("perplexity", "perplexity", "validation", _perplexity_glance, _perplexity_hub,
-            lambda m: perplexity_section(m), _perplexity_cells, data_section=lambda m: text_data_section(m),
-            frontend_title="## Tokenizer",
-            per_inference="For this fixed-window language model one inference = one generated token: cycles and "
-                          "time above are per token.",
-            extra_sections=(lambda m: generation_section(m), _kv_cache_if_built)),
-    Quality("fidelity", "SQNR", "fidelity inputs", _fidelity_glance, _fidelity_hub, lambda m: fidelity_section(m),
-            lambda m: ["–", "–", "–"]),
-)}
+ACCURACY = Quality("accuracy", "accuracy", "test", _accuracy_glance, _accuracy_hub, lambda m: accuracy_section(m),
+                   _accuracy_cells)
+FIDELITY = Quality("fidelity", "SQNR", "fidelity inputs", _fidelity_glance, _fidelity_hub,
+                   lambda m: fidelity_section(m), lambda m: ["–", "–", "–"])
 
 
 def quality_of(m: dict) -> Quality:
-    """How the card shows the quality figures of these metrics: the view of their task's kind of quality
-    (`Task.quality`; a user's deployed model: fidelity to float)."""
+    """How the card shows the quality figures of these metrics: their task's view (`Task.card_view`; a user's
+    deployed model: fidelity to float)."""
     from tinyzoo.common import tasks
 
-    key = tasks.of(m).quality
-    if key not in m:
-        raise ValueError(f"{m.get('model', 'these metrics')} hold no {key} figures (task {tasks.of(m).name})")
-    return QUALITIES[key]
+    task = tasks.of(m)
+    if task.quality not in m:
+        raise ValueError(f"{m.get('model', 'these metrics')} hold no {task.quality} figures (task {task.name})")
+    return task.card_view()
 
 
 def card_data(m: dict):
@@ -226,7 +189,7 @@ def card_data(m: dict):
         model_name=m["model"], eval_results=results)
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -238,28 +201,6 @@ def _counts(d: dict) -> str:
 
 def _unit(d: dict) -> tuple[int, str]:
     return (d["clips"], "clips") if "clips" in d else (d["images"], "images")
-
-
-def text_data_section(m: dict) -> str:
-    d = m["data"]
-    train, test, tok = d["train"], d["test"], d["tokenizer"]
-    ppl = m["perplexity"]
-    return "\n".join([
-        "## Data", "",
-        f"**Training: {train['stories']:,} stories** ({train['words']:,} words, {train['bytes'] / 1e6:.2f} MB of "
-        f"`{train['file']}`) → {train['tokens']:,} tokens in {train['windows']:,} non-overlapping windows of "
-        f"{m['model_info']['input']['shape'][1]} tokens.",
-        "",
-        f"**Validation:** `{test['file']}` ({test['stories']:,} text blocks, {test['words']:,} words) → "
-        f"{ppl['windows']:,} windows, {ppl['tokens']:,} predicted tokens, all of them evaluated (float and int8 "
-        f"fake-quant; the TOSA reference on {ppl['tosa_windows']['windows']} of them, spread evenly). Nothing of the "
-        f"validation text was used for training, the tokenizer or calibration.",
-        "",
-        f"**Tokenizer:** {tok['type']} with {tok['vocab_size']:,} pieces, trained on the training stories.",
-        "",
-        "**Model:** " + ", ".join(f"{k} {v}" for k, v in m["config"]["model"]["args"].items()) + ".",
-        *(["", m["data_note"]] if m.get("data_note") else []),
-    ])
 
 
 def data_section(m: dict) -> str:
@@ -303,7 +244,7 @@ def accuracy_section(m: dict) -> str:
         "## Accuracy: float → int8 → int8 as the NPU computes it", "",
         f"On the same {acc['samples']} test samples. The TOSA reference model runs the exact integer graph Vela "
         f"compiles for each target, on int8 inputs quantized with the model's input scale.", "",
-        _table(["model", "top-1 accuracy", "top-1 agreement with float", "top-1 agreement with fake-quant",
+        table(["model", "top-1 accuracy", "top-1 agreement with float", "top-1 agreement with fake-quant",
                 "max output diff vs fake-quant"], rows), "",
         "Agreement with fake-quant isolates what lowering changed (the integer graph vs the PyTorch int8 "
         "model); agreement with float also includes quantization"
@@ -323,99 +264,6 @@ def accuracy_section(m: dict) -> str:
     ])
 
 
-def perplexity_section(m: dict) -> str:
-    ppl, q = m["perplexity"], m["quantization"]
-
-    def row(name, e, agree_float="–", agree_fq="–", lsb="–"):
-        return [name, f"{e['perplexity']:.3f}", f"{e['nll_per_token']:.4f}", pct(e["next_token_accuracy"]),
-                agree_float, agree_fq, lsb]
-
-    spread = ppl["tosa_windows"]
-    rows = [row("float (PyTorch)", spread["float"]),
-            row(f"int8 fake-quant ({q['deployed'].upper()})", spread["fake_quant_int8"])]
-    for t, e in ppl["tosa_int8"].items():
-        rows.append(row(f"int8 TOSA reference, {t}", e, pct(ppl["agreement_int8_float"][t]),
-                        pct(ppl["agreement_tosa_fake_quant"][t]), f"{ppl['max_lsb_diff_tosa_fake_quant'][t]} LSB"))
-    worst = max(e["perplexity"] for e in ppl["tosa_int8"].values())
-    slices = [["all", f"{ppl['windows']:,}", f"{ppl['tokens']:,}", f"{ppl['float']['perplexity']:.3f}",
-               f"{ppl['fake_quant_int8']['perplexity']:.3f}",
-               f"{100 * (ppl['fake_quant_int8']['perplexity'] / ppl['float']['perplexity'] - 1):+.2f} %"]]
-    for name, h in zip(("first half", "second half"), ppl["halves"]):
-        slices.append([name, f"{h['windows']:,}", f"{h['tokens']:,}", f"{h['float']['perplexity']:.3f}",
-                       f"{h['fake_quant_int8']['perplexity']:.3f}",
-                       f"{100 * (h['fake_quant_int8']['perplexity'] / h['float']['perplexity'] - 1):+.2f} %"])
-    moves = [h["float"]["perplexity"] for h in ppl["halves"]]
-    io = q["io"]
-    return "\n".join([
-        "## Perplexity: float → int8 → int8 as the NPU computes it", "",
-        f"Float and int8 fake-quant on every validation window, and on each half of the validation text: how much "
-        f"the figure moves between slices of the same text (text of another kind moves it more).", "",
-        _table(["validation text", "windows", "predicted tokens", "float perplexity", "int8 fake-quant perplexity",
-                "int8 vs float"], slices), "",
-        *([f"The two halves differ by {100 * (max(moves) / min(moves) - 1):.1f} % in float perplexity.", ""]
-          if len(moves) == 2 else []),
-        f"The integer graph on {spread['windows']} windows ({spread['tokens']:,} predicted tokens) spread evenly "
-        f"over all {spread['spread_over']:,} (the TOSA reference model takes about a second per window), with float "
-        f"and fake-quant on exactly those windows: the reference model runs the exact integer graph Vela compiles "
-        f"for each target, on the int8 token embeddings.", "",
-        _table(["model", "perplexity", "NLL / token (nats)", "next-token top-1", "greedy token = float",
-                "greedy token = fake-quant", "max logit diff vs fake-quant"], rows), "",
-        f"int8 on the NPU changes perplexity by {100 * (worst / spread['float']['perplexity'] - 1):+.2f} % relative "
-        f"to float on those windows (worst target).", "",
-        f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric, per-channel weights), PTQ calibrated "
-        f"on {q['ptq']['calibration_samples']} committed training windows (`calibration.txt`); deployed: "
-        f"{q['deployed'].upper()}. Input (embedding) scale {io['input']['scale']:.6g}, zero point "
-        f"{io['input']['zero_point']}; output (logit) scale {io['output']['scale']:.6g}, zero point "
-        f"{io['output']['zero_point']}.",
-    ])
-
-
-def generation_section(m: dict) -> str:
-    g = m["generation"]
-    rows = [[f"`{s['prompt']}`", s["int8"].replace("|", "\\|").replace("\n", " "),
-             s["float"].replace("|", "\\|").replace("\n", " "), f"{s['tokens_identical_to_float']} / {s['new_tokens']}"]
-            for s in g["samples"]]
-    r = m["targets"][g["target"]]
-    return "\n".join([
-        "## Generated samples (int8 graph, greedy)", "",
-        f"Continuations of {g['new_tokens']} tokens computed by the int8 TOSA graph for {g['target']} (what the NPU "
-        f"computes; greedy, the first maximum on ties, as firmware does), with the float model's beside them. Each "
-        f"token is one inference of the fixed window: {r['cycles']:,} NPU cycles = {r['inference_time_ms']:.2f} ms "
-        f"on {g['target']}, {1000 / r['inference_time_ms']:.1f} tokens/s (Vela estimate).", "",
-        _table(["prompt", "int8 continuation (NPU graph)", "float continuation", "tokens equal to float before the first difference"], rows),
-    ])
-
-
-def kv_cache_section(m: dict) -> str:
-    kv, fixed = m["kv_cache"], m["targets"]
-    rows = []
-    for t, r in kv["targets"].items():
-        rows.append([t, f"{r['cycles']:,}", f"{r['inference_time_ms']:.3f}", f"{1000 / r['inference_time_ms']:.0f}",
-                     f"{fixed[t]['cycles'] / r['cycles']:.1f}x" if t in fixed else "–", f"{r['sram_kib']:.2f}",
-                     f"{r['npu_ops']} / {r['cpu_ops']}", f"{r['pte_bytes'] / 1024:.1f}"])
-    ladder = [["float (PyTorch)", f"{kv['float']['perplexity']:.3f}", "–"]]
-    ladder += [[f"int8 TOSA reference, {t}", f"{e['perplexity']:.3f}", pct(kv["agreement_int8_float"][t])]
-               for t, e in kv["tosa_int8"].items()]
-    s = kv["sample"]
-    return "\n".join([
-        "## KV-cache decode step (one token per inference)", "",
-        "A second graph from the same weights (`DecodeStep` in the recipe's model.py): the newest token's embedding, "
-        "its rotary row, and the cached rotated keys and values of the previous tokens (a ring of context - 1 slots "
-        "per layer, with a 0/1 mask of filled slots) in; the logits and the token's own keys and values per layer out, "
-        "which the app writes into the ring. Inside the window it computes exactly what the fixed-window graph "
-        "computes at the last position; past it, it is sliding-window attention (the cached keys keep the context "
-        "they were computed with). Its program is `<target>/decode_step/model.pte`.", "",
-        _table(["target", "cycles per token", "time per token (ms)", "tokens/s", "faster than the fixed window",
-                "SRAM (KiB)", "ops NPU / CPU", ".pte (KiB)"], rows), "",
-        f"Teacher-forced decoding of {kv['windows']} validation windows (spread evenly) ({kv['tokens']:,} tokens), token "
-        f"by token, each int8 step on the TOSA reference (new keys and values requantized into the cache's input "
-        f"scale, as the app does):", "",
-        _table(["decode step", "perplexity", "greedy token = float"], ladder), "",
-        f"Greedy continuation of `{s['prompt']}` by the int8 decode step ({s['target']}, {s['new_tokens']} tokens): "
-        f"{s['int8']}",
-    ])
-
-
 def targets_section(m: dict) -> str:
     rows = []
     for t, r in m["targets"].items():
@@ -428,7 +276,7 @@ def targets_section(m: dict) -> str:
                      f"{r['pte_bytes'] / 1024:.1f}", f"{r['export_seconds']:.1f}"])
     return "\n".join([
         "## On the NPU (Vela 5.1 estimates, per target)", "",
-        _table(["target", "Vela system config / memory mode", "NPU clock", "cycles", "time (ms)", "SRAM (KiB)",
+        table(["target", "Vela system config / memory mode", "NPU clock", "cycles", "time (ms)", "SRAM (KiB)",
                 "weights (KiB)", "MACs", "MAC utilisation", "ops NPU / CPU", ".pte (KiB)", "export (s)"], rows), "",
         *([quality_of(m).per_inference, ""] if quality_of(m).per_inference else []),
         "Cycles and time are Vela's performance estimates for the NPU at the system config's clock (not measured "
@@ -444,7 +292,7 @@ def memory_fit_section(m: dict) -> str:
         return ""
     return "\n".join([
         "## Memory fit per board (reference firmware)", "",
-        _table(["target", "board", "memory mode", "fits", "pools the app needs, per memory"], rows), "",
+        table(["target", "board", "memory mode", "fits", "pools the app needs, per memory"], rows), "",
         "From the `.pte` (planned buffers, Ethos-U scratch) and the reference app's own buffers, against each "
         "board's memory map (common/boards.py; the app's code size is not included). Build the firmware with "
         "these pool sizes: common/firmware/README.md.",
@@ -455,7 +303,7 @@ def frontend_section(m: dict) -> str:
     f = m["frontend"]
     rows = [[k, v] for k, v in f.items()]
     title = quality_of(m).frontend_title
-    return "\n".join([title, "", m.get("frontend_matches", ""), "", _table(["parameter", "value"], rows),
+    return "\n".join([title, "", m.get("frontend_matches", ""), "", table(["parameter", "value"], rows),
                       "", f"Model input: {m['model_info']['input']['shape']} {m['model_info']['input']['dtype']}."])
 
 
@@ -507,7 +355,7 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
     view = quality_of(m)
     quality = view.name
     columns, float_q, int8_q = view.glance(m)
-    glance = _table(["parameters", "MACs", "input", *columns, "NPU ops"], [[
+    glance = table(["parameters", "MACs", "input", *columns, "NPU ops"], [[
         f"{info['params']:,}", f"{info['macs']:,}" if info.get("macs") else "–",
         f"{info['input']['shape']} {info['input']['dtype']}", float_q, int8_q,
         f"{100 * first.get('npu_op_fraction', 0):.0f} % on every target" if all(
@@ -614,7 +462,7 @@ def render_model_table(all_metrics: list[dict]) -> str:
             "(int8 = the lowest over targets; for a language model perplexity, int8 = the highest), time = Vela's NPU estimate at the system config's clock. The "
             "published models were trained on the small datasets at hand here (synthetic speech for KWS, a CIFAR-10 "
             "subset, a few hundred VWW images, a 2 MB TinyStories subset): each card says what its model saw.")
-    return _table(header, rows) + "\n\n" + note
+    return table(header, rows) + "\n\n" + note
 
 
 def update_readme_table(readme: str | Path, table: str) -> Path:

@@ -7,6 +7,7 @@ import datetime as _dt
 import importlib
 import importlib.metadata
 import math
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -28,10 +29,26 @@ TOOL_PACKAGES = {
 }
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as users write numbers: PyYAML follows YAML 1.1, where `3e-5` (no dot) is a string; YAML 1.2 and
+    every other reader take it as the float it is."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_config(path: str | Path) -> dict:
     path = Path(path)
     try:
-        cfg = yaml.safe_load(path.read_text())
+        cfg = parse_yaml(path.read_text())
     except FileNotFoundError:
         raise TinyzooError(f"config file not found: {path}") from None
     except yaml.YAMLError as err:
@@ -75,7 +92,7 @@ def apply_overrides(cfg: dict, overrides: list[str] | None) -> dict:
             raise TinyzooError(
                 f"override {item!r}: no key {keys[-1]!r} in section {'.'.join(keys[:-1]) or 'top level'} "
                 f"(it has: {', '.join(sorted(node))})")
-        node[keys[-1]] = yaml.safe_load(raw)
+        node[keys[-1]] = parse_yaml(raw)
     return cfg
 
 

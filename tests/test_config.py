@@ -26,6 +26,15 @@ def test_overrides_parse_yaml_values_and_reject_unknown_keys():
         apply_overrides(cfg, ["train.epochs"])
 
 
+def test_numbers_in_exponent_form_are_numbers(tmp_path):
+    """YAML 1.1 (PyYAML's default) reads `3e-5` as a string, which the schema then refuses as a learning rate."""
+    cfg = load_config(RECIPE)
+    out = apply_overrides(cfg, ["quantize.qat.lr=3e-5", "train.lr=2E-3", "card.license=1e"])
+    assert out["quantize"]["qat"]["lr"] == 3e-5 and out["train"]["lr"] == 2e-3 and out["card"]["license"] == "1e"
+    (tmp_path / "c.yaml").write_text("train: {lr: 1e-4, epochs: 3, name: 1.2.3}\n")
+    assert load_config(tmp_path / "c.yaml")["train"] == {"lr": 1e-4, "epochs": 3, "name": "1.2.3"}
+
+
 def test_resolved_records_tool_versions():
     run = resolved(load_config(RECIPE))["run"]
     assert run["tools"]["executorch"].startswith("1.5") and "vela" in run["tools"]

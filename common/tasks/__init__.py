@@ -59,13 +59,19 @@ class Task:
     (`tinyzoo deploy`: no data, no training; quality = fidelity of the int8 graph to float)."""
 
     name = "user-model"                    # the card's and the metrics' `task`
-    quality = "fidelity"                   # the metrics' key of its quality ladder (card.QUALITIES)
+    quality = "fidelity"                   # the metrics' key of its quality ladder (its `card_view` shows it)
     config_sections: tuple[str, ...] = ()  # the sections its recipes' config must have
     eval_files: tuple[str, ...] = ()       # artifacts `tinyzoo eval` needs besides the weights and the programs
     eval_data_file_ok = False              # `tinyzoo eval --data-root` may name one file (not only a folder)
     front_end_section = "frontend"         # the config section its card and app take the front end from
 
     # --- its config ------------------------------------------------------------------------------------------
+
+    def card_view(self):
+        """How its card shows its quality figures (a `card.Quality`): fidelity of the int8 graph to float."""
+        from tinyzoo.common import card
+
+        return card.FIDELITY
 
     def config_schema(self) -> dict:
         """Its own config sections (name → common.config Section), beside the ones every recipe has."""
@@ -172,6 +178,11 @@ class Classification(Task):
 
     quality = "accuracy"
     config_sections = ("frontend",)
+
+    def card_view(self):
+        from tinyzoo.common import card
+
+        return card.ACCURACY
 
     def programs(self, model, data, cfg, build_dir, calibration, training):
         """One program: the classifier on its front end's features, PTQ (optionally QAT fine-tuned), the accuracy

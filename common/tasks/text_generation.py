@@ -1,6 +1,6 @@
 """Text generation: a fixed-window language model (token embeddings → next-token logits at every position) and
-its KV-cache decode step (recipes/text/*). Data, evaluation and generation: common/text.py; the app:
-common/firmware/apps/text_generation.cpp."""
+its KV-cache decode step (recipes/text/*). Data, evaluation and generation: common/text.py; its card's sections:
+common/text_card.py; the app: common/firmware/apps/text_generation.cpp."""
 from __future__ import annotations
 
 from tinyzoo.common.errors import ConfigError
@@ -14,6 +14,12 @@ class TextGeneration(Task):
     eval_files = ("tokenizer.model",)
     eval_data_file_ok = True    # the validation text file itself
     front_end_section = "tokenizer"
+
+    def card_view(self):
+        """The perplexity ladder, the tokenizer, generated samples and the decode step (common/text_card.py)."""
+        from tinyzoo.common import text_card
+
+        return text_card.PERPLEXITY
 
     def config_schema(self) -> dict:
         from tinyzoo.common.config import INT_POS, Key, Section
