@@ -36,17 +36,19 @@ MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calib
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
 TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin")
 PROGRAM_TARGET_FILES = ("model.pte", "model.bpte")   # + reference_output*.bin (its TOSA graph: `tinyzoo export`)
+PROGRAM_FILES = ("embedding_int8.bin", "rotary_int8.bin")   # + model_int8.pt2, reference_input*.bin (the LM's decode step)
 
 
 def model_files(folder: Path) -> list[str]:
     """What a build or published folder holds of the model (outside its target folders): MODEL_FILES, and for each
     further program the model exports (`<program>/model_int8.pt2`: a language model's KV-cache decode step) its
-    fake-quant program and reference inputs."""
+    fake-quant program, reference inputs and the tables its app reads (PROGRAM_FILES)."""
     folder = Path(folder)
     files = [f for f in MODEL_FILES if (folder / f).is_file()]
     for program in sorted(p.parent for p in folder.glob("*/model_int8.pt2")):
         files += [f"{program.name}/model_int8.pt2"] + sorted(f"{program.name}/{p.name}"
                                                              for p in program.glob("reference_input*.bin"))
+        files += [f"{program.name}/{f}" for f in PROGRAM_FILES if (program / f).is_file()]
     return files
 
 

@@ -302,6 +302,30 @@ class KVCache:
         self.position += 1
 
 
+DECODE_POSITIONS = 512   # rotary rows the app can take: a prompt of up to a window and 256 new tokens (or more)
+
+
+@torch.no_grad()
+def write_decode_step_tables(step, io: dict, directory: Path, positions: int = DECODE_POSITIONS) -> list[Path]:
+    """What the app feeds the decode step besides its cache, exactly as `KVCache.inputs` computes it and
+    quantized with the step's input scales: `embedding_int8.bin`, the (vocab, dim) token embeddings at input 0's
+    scale (not the window graph's), and `rotary_int8.bin`, (positions, 2, head_dim): the cos row then the sin row
+    of each absolute position at inputs 1 and 2's."""
+    from tinyzoo.common.verify import quantize
+
+    lm = step.lm
+    embedding = quantize(embeddings_of(lm, torch.arange(lm.token_embedding.weight.shape[0])), io["inputs"][0])
+    rows = [lm.rotary(p) for p in range(positions)]
+    rotary = np.stack([np.stack([quantize(cos, io["inputs"][1]), quantize(sin, io["inputs"][2])]) for cos, sin in rows])
+    written = []
+    for name, table in (("embedding_int8.bin", embedding), ("rotary_int8.bin", rotary)):
+        path = Path(directory) / name
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(np.ascontiguousarray(table).tobytes())
+        written.append(tmp.replace(path))
+    return written
+
+
 @torch.no_grad()
 def kv_decode(step, tokens: torch.Tensor, run=None, keep: list | None = None) -> torch.Tensor:
     """Teacher-forced decoding of `tokens` (B, N) one token at a time through the decode step: logits (B, N, V).
@@ -335,11 +359,11 @@ def tosa_step(tosa_path: Path | bytes, io: dict):
 
 
 def decode_step_program(lm, cfg: dict, calibration_windows: torch.Tensor, validation: TokenWindows,
-                        tokenizer: Tokenizer, log=print):
+                        tokenizer: Tokenizer, build_dir: Path, log=print):
     """The model's second program, the KV-cache decode step (`decode_step()`), for the same chain as the window
     graph (program "decode_step", its metrics under `kv_cache`): PTQ on the decode inputs of the calibration
     windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of validation
-    windows and a greedy continuation, against the float model."""
+    windows and a greedy continuation, against the float model; the app's embedding and rotary tables."""
     from tinyzoo.common import pipeline
     from tinyzoo.common.verify import per_target
 
@@ -370,7 +394,12 @@ def decode_step_program(lm, cfg: dict, calibration_windows: torch.Tensor, valida
     step_cfg = {**cfg, "quantize": {**cfg["quantize"], "qat": {"enabled": False}}}   # PTQ: the weights are the LM's
 
     def store(result, deployed):
-        deployed["kv_cache"] = {**result["perplexity"], "io": result["quantization"]["io"], "targets": result["targets"]}
+        write_decode_step_tables(step, result["quantization"]["io"], build_dir / "decode_step")
+        with torch.no_grad():
+            outputs = step(*example)
+        shapes = {"inputs": [list(x.shape) for x in example], "outputs": [list(y.shape) for y in outputs]}
+        deployed["kv_cache"] = {**result["perplexity"], "io": result["quantization"]["io"], "shapes": shapes,
+                                "targets": result["targets"]}
 
     return pipeline.Program(step, example, calibration, evaluate, example, name="decode_step", cfg=step_cfg,
                             store=store)

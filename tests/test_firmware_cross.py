@@ -101,9 +101,40 @@ def lm_app_header(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def lm_step_app_header(lm_app_header, tmp_path_factory):
+    """The same language model with its KV-cache decode step (metrics' kv_cache io and shapes, decode_step/'s
+    tables), the decode step's table embedded as a device build of the decode step embeds it."""
+    import json
+
+    from tinyzoo.common.firmware.app_header import generate
+
+    folder = tmp_path_factory.mktemp("lm_step_header")
+    for name in ("tokenizer.model", "embedding_int8.bin", "model.pte"):
+        (folder / name).write_bytes((lm_app_header / name).read_bytes())
+    metrics = json.loads((lm_app_header / "metrics.json").read_text())
+    vocab, dim, context, depth, head_dim = 300, 16, 16, 2, 8
+    io = {"dtype": "int8", "scale": 0.05, "zero_point": 0, "qmin": -128, "qmax": 127}
+    metrics["kv_cache"] = {"io": {"inputs": [io] * 6, "outputs": [io] * 3}, "shapes": {
+        "inputs": [[1, 1, dim], [1, 1, head_dim], [1, 1, head_dim], [1, depth * (context - 1), dim],
+                   [1, depth * (context - 1), dim], [1, 1, context]],
+        "outputs": [[1, 1, vocab], [1, depth, dim], [1, depth, dim]]}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "decode_step").mkdir()
+    (folder / "decode_step" / "embedding_int8.bin").write_bytes(bytes(range(256)) * (vocab * dim // 256)
+                                                                 + bytes(vocab * dim % 256))
+    (folder / "decode_step" / "rotary_int8.bin").write_bytes(bytes(64 * 2 * head_dim))
+    generate(folder, folder / "app_model.h", pte=folder / "model.pte",
+             embedding=folder / "decode_step" / "embedding_int8.bin")
+    assert "#define TZ_LM_DECODE_STEP 1" in (folder / "app_model.h").read_text()
+    return folder
+
+
 @pytest.mark.parametrize("cpu", ["cortex-m55", "cortex-m85"])
-def test_language_model_app_compiles(tmp_path, lm_app_header, cpu):
-    includes = [f"-I{lm_app_header}", f"-I{RUNTIME}", f"-I{FIRMWARE / 'frontend'}", *executorch_include()]
+@pytest.mark.parametrize("decode_step", [False, True], ids=["window", "decode_step"])
+def test_language_model_app_compiles(tmp_path, lm_app_header, lm_step_app_header, cpu, decode_step):
+    header = lm_step_app_header if decode_step else lm_app_header
+    includes = [f"-I{header}", f"-I{RUNTIME}", f"-I{FIRMWARE / 'frontend'}", *executorch_include()]
     board = "TZ_BOARD_CORSTONE300" if cpu == "cortex-m55" else "TZ_BOARD_CORSTONE320"
     compile_one(REPO / "common/firmware/apps/text_generation.cpp", cpu, [board], includes, tmp_path / "main.o")
 

@@ -16,7 +16,9 @@ reference input, within the published max LSB difference between the two.
 
 The language-model app (recipes/text/tiny_lm/firmware) is tested on a tiny LM the test trains, quantizes and
 publishes into a temporary artifacts root (self-contained): its greedy token ids for the bundled prompt equal
-common.text.greedy_generate driven by the same portable program through ExecuTorch's Python runtime, exactly.
+common.text.greedy_generate driven by the same portable program through ExecuTorch's Python runtime, exactly —
+with the fixed-window graph and with the KV-cache decode step (common.text.greedy_continuation: the app's ring of
+cached keys and values, its rotary rows and its mask are the Python cache's).
 """
 from __future__ import annotations
 
@@ -177,10 +179,12 @@ LM_PROMPT, LM_NEW_TOKENS = "Once upon a time, Lily", 12   # 7 prompt tokens + 12
 def tiny_lm_artifacts(tmp_path_factory):
     """A tiny text/tiny_lm published the way the recipe publishes it (metrics.json with the resolved config,
     tokenizer.model, embedding_int8.bin, model_int8.pt2), trained for a few seconds on generated stories so that
-    it writes text, PTQ int8, and its portable int8 .pte. Returns (artifacts root, model folder, .pte, quantized model)."""
+    it writes text, PTQ int8, and its portable int8 .pte; its KV-cache decode step likewise (decode_step/: the
+    fake-quant program, the app's embedding and rotary tables, metrics' kv_cache io and shapes) and its portable
+    .pte. Returns (artifacts root, model folder, .pte, quantized model, decode-step .pte, float model)."""
     from tinyzoo.common import text
     from tinyzoo.common.firmware.portable import export_published
-    from tinyzoo.common.pipeline import save_fake_quant
+    from tinyzoo.common.pipeline import io_params, save_fake_quant
     from tinyzoo.common.quantize import io_quant_params, quantize_ptq
     from tinyzoo.common.tokenizer import train_tokenizer
     from tinyzoo.recipes.text.tiny_lm.model import tiny_lm
@@ -222,7 +226,24 @@ def tiny_lm_artifacts(tmp_path_factory):
     # `python -m tinyzoo.common.firmware.portable zoo/artifacts/text/tiny_lm out.pte` makes it
     save_fake_quant(quantized, (embeddings[:1],), folder / "model_int8.pt2")
     pte = export_published(folder, root / "tiny_lm_portable.pte")
-    return root, folder, pte, quantized
+
+    step = lm.decode_step().eval()
+    samples: list = []
+    text.kv_decode(step, windows.inputs[:4], keep=samples)
+    example = tuple(x[:1] for x in samples[-1])
+    step_quantized = quantize_ptq(step, example, samples[::2], target="ethos-u85-256")
+    step_io = io_params(step_quantized)
+    (folder / "decode_step").mkdir()
+    save_fake_quant(step_quantized, example, folder / "decode_step" / "model_int8.pt2")
+    text.write_decode_step_tables(step, step_io, folder / "decode_step", positions=40)
+    with torch.no_grad():
+        outputs = step(*example)
+    metrics["kv_cache"] = {"io": step_io, "shapes": {"inputs": [list(x.shape) for x in example],
+                                                     "outputs": [list(y.shape) for y in outputs]}}
+    metrics["config"]["kv_cache"] = {"enabled": True, "new_tokens": LM_NEW_TOKENS}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    step_pte = export_published(folder, root / "tiny_lm_step_portable.pte", "decode_step")
+    return root, folder, pte, quantized, step_pte, lm
 
 
 @pytest.fixture(scope="module")
@@ -277,12 +298,13 @@ def test_language_model_app_generates_python_s_tokens(lm_host_build, tiny_lm_art
     from tinyzoo.common import text
     from tinyzoo.common.tokenizer import BOS, Tokenizer
 
-    _, folder, pte, quantized = tiny_lm_artifacts
+    _, folder, pte, quantized, _, _ = tiny_lm_artifacts
     metrics = json.loads((folder / "metrics.json").read_text())
     done = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(pte), str(folder / "embedding_int8.bin")],
                           capture_output=True, timeout=120)
     stdout = done.stdout.decode("utf-8", errors="replace")
     assert done.returncode == 0, f"text_tiny_lm failed:\n{stdout}\n{done.stderr.decode(errors='replace')}"
+    assert "program=window" in stdout
     (line,) = [l for l in stdout.splitlines() if l.startswith("result ")]
     result = dict(item.split("=", 1) for item in line.split()[1:])
     prompt_ids = [int(v) for v in result["prompt_ids"].split(",")]
@@ -305,10 +327,72 @@ def test_language_model_app_generates_python_s_tokens(lm_host_build, tiny_lm_art
     assert bad.returncode != 0 and "embedding table" in bad.stdout
 
 
+def portable_step(pte: Path, io: dict):
+    """The decode step's portable program through ExecuTorch's Python runtime as common.text.tosa_step runs the
+    TOSA graph: float inputs quantized with the step's scales, int8 outputs dequantized."""
+    import torch
+
+    from tinyzoo.common.firmware.portable import _register_quantized_ops
+    from tinyzoo.common.verify import dequantize, quantize
+
+    _register_quantized_ops()
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(str(pte)).load_method("forward")
+
+    def run(*inputs):
+        outputs = method.execute([torch.from_numpy(quantize(x, q)) for x, q in zip(inputs, io["inputs"])])
+        return tuple(torch.from_numpy(dequantize(o.numpy(), q)) for o, q in zip(outputs, io["outputs"]))
+    return run
+
+
+def run_lm_app(app: Path, *args, timeout=300) -> tuple[dict, str]:
+    """The LM app's result line as a dict, and its whole output."""
+    done = subprocess.run([str(app), *map(str, args)], capture_output=True, timeout=timeout)
+    stdout = done.stdout.decode("utf-8", errors="replace")
+    assert done.returncode == 0, f"{app.name} failed:\n{stdout[-3000:]}\n{done.stderr.decode(errors='replace')}"
+    (line,) = [l for l in stdout.splitlines() if l.startswith("result ")]
+    return dict(item.split("=", 1) for item in line.split()[1:]), stdout
+
+
+def test_language_model_app_decodes_with_the_kv_cache_as_python_does(lm_host_build, tiny_lm_artifacts):
+    """Given the decode step's program, the LM app generates with its KV cache (one inference per token, a ring of
+    cached int8 keys and values): the same ids as common.text.greedy_continuation — the chain's int8 sample of
+    the decode step — driven by the same portable program, past the point where the ring wraps; the window
+    graph's table or any other is refused by the table's name, as too many tokens for the rotary rows are."""
+    from tinyzoo.common import text
+    from tinyzoo.common.tokenizer import Tokenizer
+
+    _, folder, _, _, step_pte, lm = tiny_lm_artifacts
+    metrics = json.loads((folder / "metrics.json").read_text())
+    result, stdout = run_lm_app(lm_host_build / "text_tiny_lm", step_pte, folder / "decode_step" / "embedding_int8.bin")
+    assert "program=decode_step" in stdout
+    ids = [int(v) for v in result["ids"].split(",")]
+    prompt_ids = [int(v) for v in result["prompt_ids"].split(",")]
+    assert len(ids) == LM_NEW_TOKENS and len(prompt_ids) + LM_NEW_TOKENS - 1 > LM_ARGS["context"] - 1   # wraps
+
+    tokenizer = Tokenizer.load(folder / "tokenizer.model")
+    expected = text.greedy_continuation(lm.decode_step().eval(), portable_step(step_pte, metrics["kv_cache"]["io"]),
+                                        tokenizer, metrics["config"], "host")
+    assert tokenizer.decode(ids) == expected["int8"], f"app {tokenizer.decode(ids)!r} != Python {expected['int8']!r}"
+    assert len([l for l in stdout.splitlines() if l.startswith("token ")]) == LM_NEW_TOKENS
+
+    other = bytearray((folder / "decode_step" / "embedding_int8.bin").read_bytes())   # another table of the size
+    other[5] = (other[5] + 1) % 256
+    (folder.parent / "other_table.bin").write_bytes(bytes(other))
+    wrong = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(step_pte), str(folder.parent / "other_table.bin")],
+                           capture_output=True, text=True)
+    assert wrong.returncode != 0 and "decode_step/embedding_int8.bin" in wrong.stdout
+    too_many = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(step_pte),
+                               str(folder / "decode_step" / "embedding_int8.bin"), "200"], capture_output=True, text=True)
+    assert too_many.returncode != 0 and "rotary rows" in too_many.stdout
+
+
 def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     """The published text/tiny_lm through the host app (portable int8 program, the app's embedding-row copy and
     greedy loop) continues the card's first prompt exactly as the card's int8 sample, which the TOSA graph of
-    the NPU program produced: the app, the portable program and the NPU graph agree token for token."""
+    the NPU program produced: the app, the portable program and the NPU graph agree token for token — with the
+    window graph and with the KV-cache decode step (the card's decode-step sample)."""
     import executorch
 
     from tinyzoo.common.firmware.portable import export_published
@@ -331,3 +415,12 @@ def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
     text_line = next(l for l in done.stdout.split(b"\n") if l.startswith(b"text=")).decode("utf-8")
     assert text_line == f"text={sample['prompt']} {sample['int8']}"
+    # the decode step likewise: the app's KV cache continues the prompt as the decode step's TOSA graph did
+    kv = metrics["kv_cache"]["sample"]
+    assert kv["prompt"] == sample["prompt"]
+    step_pte = export_published(folder, tmp_path / "tiny_lm_step_portable.pte", "decode_step")
+    _, stdout = run_lm_app(build / "text_tiny_lm", step_pte, folder / "decode_step" / "embedding_int8.bin",
+                        kv["new_tokens"])
+    assert "program=decode_step" in stdout
+    text_line = next(l for l in stdout.splitlines() if l.startswith("text="))
+    assert text_line == f"text={kv['prompt']} {kv['int8']}"

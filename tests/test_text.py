@@ -251,6 +251,32 @@ def test_decode_step_computes_the_fixed_window_inside_the_window():
     assert (window - stepped).abs().max() < 1e-4
 
 
+def test_the_decode_step_tables_are_what_the_cache_feeds_the_step(tmp_path):
+    """The app's tables for the decode step (token embeddings at the step's input scale, the rotary rows of every
+    position) are, row for row, the int8 inputs `KVCache.inputs` gives the step."""
+    from tinyzoo.common.verify import quantize
+
+    torch.manual_seed(0)
+    lm = tiny_lm(vocab_size=50, dim=16, depth=1, heads=2, hidden=32, context=8).eval()
+    step = lm.decode_step().eval()
+
+    def q(scale, zero_point):
+        return {"scale": scale, "zero_point": zero_point, "qmin": -128, "qmax": 127, "dtype": "int8"}
+    io = {"inputs": [q(0.011, 3), q(1 / 127, 0), q(1 / 120, 1), q(0.1, 0), q(0.1, 0), q(1 / 255, -128)]}
+    embedding, rotary = text.write_decode_step_tables(step, io, tmp_path, positions=20)
+    embedding = np.fromfile(embedding, dtype=np.int8).reshape(50, 16)
+    rotary = np.fromfile(rotary, dtype=np.int8).reshape(20, 2, 8)
+    cache = text.KVCache(step, 1)
+    for position in range(20):
+        token = (7 * position) % 50
+        x, cos, sin, *_ = cache.inputs(torch.tensor([token]))
+        np.testing.assert_array_equal(embedding[token], quantize(x[0, 0], io["inputs"][0]))
+        np.testing.assert_array_equal(rotary[position, 0], quantize(cos[0, 0], io["inputs"][1]))
+        np.testing.assert_array_equal(rotary[position, 1], quantize(sin[0, 0], io["inputs"][2]))
+        cache.position += 1
+    assert len(set(map(bytes, rotary[:, 1]))) == 20   # a row per position
+
+
 @pytest.mark.lowering
 def test_tiny_decode_step_lowers_fully_and_decodes_like_fake_quant_on_the_tosa_reference(tmp_path):
     from tinyzoo.common.quantize import all_io_quant_params

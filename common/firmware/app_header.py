@@ -214,7 +214,68 @@ def piece_bytes(tokenizer) -> list[bytes]:
     return pieces
 
 
-def _lm_lines(info: dict, tokenizer_path: Path, prompt: str, new_tokens: int) -> list[str]:
+def fnv1a(data: bytes) -> int:
+    """32-bit FNV-1a: the app checks that the embedding table it was given is the one its program reads."""
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _qparams_init(q: dict) -> str:
+    if q.get("dtype", "int8") != "int8":
+        raise ConfigError(f"a decode-step tensor is {q['dtype']}, the firmware handles int8 only")
+    return f"{{{c_float(q['scale'])}, {int(q['zero_point'])}, {int(q['qmin'])}, {int(q['qmax'])}}}"
+
+
+DECODE_INPUTS = ("x", "cos", "sin", "keys", "values", "visible")   # the decode step's inputs, in order
+DECODE_OUTPUTS = ("logits", "new_keys", "new_values")
+
+
+def _decode_step_lines(kv: dict, folder: Path, prompt_length: int, dim: int, vocab: int) -> list[str]:
+    """The KV-cache decode step's part of a language model's header (common/text.py `KVCache`, `DecodeStep`):
+    its shapes, the int8 parameters of its six inputs and three outputs, the int8 0/1 of the visible mask and
+    the rotary rows of the positions the app can reach (decode_step/rotary_int8.bin)."""
+    from tinyzoo.common.verify import quantize
+
+    shapes, io = kv["shapes"], kv["io"]
+    x, cos, _, keys, _, visible = shapes["inputs"]
+    logits, new_keys, _ = shapes["outputs"]
+    head_dim, slots, depth = cos[-1], visible[-1] - 1, new_keys[1]
+    if (x != [1, 1, dim] or keys != [1, depth * slots, dim] or logits != [1, 1, vocab]
+            or len(io["inputs"]) != len(DECODE_INPUTS) or len(io["outputs"]) != len(DECODE_OUTPUTS)):
+        raise ConfigError(f"the decode step's inputs {shapes['inputs']} and outputs {shapes['outputs']} are not "
+                          f"the (x, cos, sin, keys, values, visible) -> (logits, new keys, new values) this app feeds")
+    rotary_path, table_path = folder / "decode_step" / "rotary_int8.bin", folder / "decode_step" / "embedding_int8.bin"
+    for path in (rotary_path, table_path):
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing: the decode step's app tables come with the model's build "
+                              f"(`tinyzoo build` then publish, or `tinyzoo pull`)")
+    rotary = np.fromfile(rotary_path, dtype=np.int8).reshape(-1, 2 * head_dim)
+    positions = min(len(rotary), prompt_length + 256 - 1)   # the bundled prompt and TZ_LM_MAX_NEW_TOKENS' default
+    q = io["inputs"][DECODE_INPUTS.index("visible")]
+    hidden, shown_ = (int(v) for v in quantize(np.array([0.0, 1.0], dtype=np.float32), q))
+    out = ["/* the KV-cache decode step (decode_step/model.pte): one token per inference, the keys and values of the",
+           " * previous tokens in a ring of TZ_LM_SLOTS slots per layer (common/text.py KVCache) */",
+           "#define TZ_LM_DECODE_STEP 1",
+           f"#define TZ_LM_DEPTH {depth}",
+           f"#define TZ_LM_SLOTS {slots}",
+           f"#define TZ_LM_HEAD_DIM {head_dim}",
+           f"#define TZ_LM_STEP_EMBEDDING_FNV1A 0x{fnv1a(table_path.read_bytes()):08x}u   /* decode_step/embedding_int8.bin */",
+           f"#define TZ_LM_VISIBLE_OFF {hidden}   /* the visible mask's int8 0 and 1 */",
+           f"#define TZ_LM_VISIBLE_ON {shown_}",
+           "/* inputs x, cos, sin, keys, values, visible; outputs logits, new keys, new values: real = (q - zero_point) * scale */",
+           f"static const tz_qparams tz_lm_step_inputs[{len(DECODE_INPUTS)}] = {{"
+           + ", ".join(_qparams_init(v) for v in io["inputs"]) + "};",
+           f"static const tz_qparams tz_lm_step_outputs[{len(DECODE_OUTPUTS)}] = {{"
+           + ", ".join(_qparams_init(v) for v in io["outputs"]) + "};",
+           f"#define TZ_LM_ROTARY_POSITIONS {positions}",
+           f"/* int8 cos then sin row of each absolute position 0 … {positions - 1} ({rotary_path.name}) */"]
+    out += _bytes_array("tz_lm_rotary", rotary[:positions].tobytes(), "alignas(16)")
+    return out + [""]
+
+
+def _lm_lines(info: dict, tokenizer_path: Path, prompt: str, new_tokens: int, kv: dict | None = None) -> list[str]:
     from tinyzoo.common.tokenizer import BOS, Tokenizer
 
     in_shape, out_shape = info["input"]["shape"], info["output"]["shape"]
@@ -252,7 +313,15 @@ def _lm_lines(info: dict, tokenizer_path: Path, prompt: str, new_tokens: int) ->
     parts = [table[i:i + chunk] for i in range(0, len(table), chunk)] or [b""]
     out += [f"    {c_bytes_string(p)}" for p in parts]
     out[-1] += ";"
-    return out + [""]
+    folder = tokenizer_path.parent
+    if (folder / "embedding_int8.bin").is_file():
+        out.insert(out.index(f"#define TZ_LM_NEW_TOKENS {new_tokens}"),
+                   f"#define TZ_LM_EMBEDDING_FNV1A 0x{fnv1a((folder / 'embedding_int8.bin').read_bytes()):08x}u"
+                   f"   /* embedding_int8.bin */")
+    out.append("")
+    if kv and kv.get("shapes"):
+        out += _decode_step_lines(kv, folder, len(ids), dim, vocab)
+    return out
 
 
 # --- the header ----------------------------------------------------------------------------------------------

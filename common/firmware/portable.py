@@ -8,13 +8,14 @@ QuantizeOutputs, as common/lower.py does). So the host app is fed the same int8 
 and prints the int8 output a Python run of the same program prints.
 
     python -m tinyzoo.common.firmware.portable zoo/artifacts/kws/ds_cnn build/kws_ds_cnn_portable.pte
+    python -m tinyzoo.common.firmware.portable zoo/artifacts/text/tiny_lm build/tiny_lm_step.pte --program decode_step
 
 A float model (an `nn.Module`) is accepted too: then the `.pte` takes and returns float32.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import torch
@@ -51,7 +52,8 @@ def export_portable(program_or_model, example_inputs: tuple, path: str | Path) -
     edge = to_edge(exported, compile_config=EdgeCompileConfig(_check_ir_validity=False))
     if quantized:
         # Only when the graph starts with quantize and ends with dequantize: then the int8 I/O is exact.
-        edge = edge.transform([QuantizeInputs(edge, [0]), QuantizeOutputs(edge, [0])])
+        inputs, outputs = len(example_inputs), len(exported.graph_signature.user_outputs)
+        edge = edge.transform([QuantizeInputs(edge, list(range(inputs))), QuantizeOutputs(edge, list(range(outputs)))])
     program = edge.to_executorch(ExecutorchBackendConfig())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,19 +61,24 @@ def export_portable(program_or_model, example_inputs: tuple, path: str | Path) -
     return path
 
 
-def export_published(artifact_dir: str | Path, path: str | Path) -> Path:
-    """The portable int8 `.pte` of a published model (`zoo/artifacts/<task>/<model>`, its `model_int8.pt2`)."""
+def export_published(artifact_dir: str | Path, path: str | Path, program: str | None = None) -> Path:
+    """The portable int8 `.pte` of a published model (`zoo/artifacts/<task>/<model>`, its `model_int8.pt2`), or
+    of a further program it exports (`program`: e.g. "decode_step", `<program>/model_int8.pt2`), at the
+    static input shapes the program was saved with."""
     from tinyzoo.common.quantize import load_quantized_program
 
     artifact_dir = Path(artifact_dir)
-    program_path = artifact_dir / "model_int8.pt2"
-    metrics_path = artifact_dir / "metrics.json"
-    if not program_path.is_file() or not metrics_path.is_file():
-        raise TinyzooError(f"{artifact_dir} has no model_int8.pt2 and metrics.json: pass a published model's "
-                           f"artifact directory, e.g. zoo/artifacts/kws/ds_cnn")
-    shape = json.loads(metrics_path.read_text())["model_info"]["input"]["shape"]
-    program = load_quantized_program(program_path)
-    return export_portable(program, (torch.zeros(*shape),), path)
+    program_path = artifact_dir / (program or "") / "model_int8.pt2"
+    if not program_path.is_file() or not (artifact_dir / "metrics.json").is_file():
+        others = sorted(p.parent.name for p in artifact_dir.glob("*/model_int8.pt2"))
+        raise TinyzooError(f"{artifact_dir} has no {program_path.relative_to(artifact_dir).as_posix()} and "
+                           f"metrics.json: pass a published model's artifact directory, e.g. zoo/artifacts/kws/ds_cnn"
+                           + (f" (its further programs: {', '.join(others)})" if others else ""))
+    exported = load_quantized_program(program_path)
+    user_inputs = set(exported.graph_signature.user_inputs)
+    shapes = [node.meta["val"].shape for node in exported.graph.nodes
+              if node.op == "placeholder" and node.name in user_inputs]
+    return export_portable(exported, tuple(torch.zeros(*shape) for shape in shapes), path)
 
 
 def run_portable(pte_path: str | Path, model_input: torch.Tensor) -> torch.Tensor:
@@ -87,8 +94,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("artifact_dir", help="zoo/artifacts/<task>/<model>")
     parser.add_argument("output", help="where to write the .pte")
+    parser.add_argument("--program", help="a further program of the model, e.g. decode_step (a language model's "
+                                          "KV-cache decode step)")
     args = parser.parse_args(argv)
-    print(export_published(args.artifact_dir, args.output))
+    try:
+        print(export_published(args.artifact_dir, args.output, args.program))
+    except TinyzooError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
