@@ -162,14 +162,15 @@ def pte_facts(pte_path: str | Path) -> PteFacts:
     return _pte_facts(str(path.resolve()), path.stat().st_mtime)
 
 
-def app_buffer_bytes(metrics: dict) -> int:
-    """The reference app's own buffers (common/firmware/apps/<task>.cpp), by its task (`Task.app_buffer_bytes`)."""
-    return tasks.of(metrics).app_buffer_bytes(metrics)
+def app_buffer_bytes(metrics: dict, program: str | None = None) -> int:
+    """The reference app's own buffers (common/firmware/apps/<task>.cpp) running the model's first program or
+    a further one, by its task (`Task.app_buffer_bytes`)."""
+    return tasks.of(metrics).app_buffer_bytes(metrics, program)
 
 
-def read_only_data_bytes(metrics: dict) -> int:
+def read_only_data_bytes(metrics: dict, program: str | None = None) -> int:
     """Read-only app data stored with the model (`Task.read_only_data_bytes`: a language model's embedding table)."""
-    return tasks.of(metrics).read_only_data_bytes(metrics)
+    return tasks.of(metrics).read_only_data_bytes(metrics, program)
 
 
 def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, app_bytes: int = 0,
@@ -233,25 +234,28 @@ def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, ap
 def fit_table(artifact_dir: str | Path, boards: list[str] | None = None, targets: list[str] | None = None,
               metrics: dict | None = None) -> list[dict]:
     """memory_fit for every published target of a model (`zoo/artifacts/<task>/<model>` or a build dir) on every
-    board that carries it: one row per (target, board) with "fits" or "needs N KiB more". `metrics` defaults to
-    the folder's metrics.json."""
+    board that carries it: one row per (target, program, board) with "fits" or "needs N KiB more" (a further
+    program's rows name it: "program"). `metrics` defaults to the folder's metrics.json."""
     artifact_dir = Path(artifact_dir)
     if metrics is None:
         metrics_path = artifact_dir / "metrics.json"
         if not metrics_path.is_file():
             raise TinyzooError(f"no metrics.json in {artifact_dir}")
         metrics = json.loads(metrics_path.read_text())
-    app = app_buffer_bytes(metrics)
     rows = []
     for target, report in metrics["targets"].items():
         if targets and target not in targets:
             continue
-        for name in boards or list(BOARDS):
-            if target not in board(name).npus:
-                continue
-            fit = memory_fit(artifact_dir / target / "model.pte", {"target": target, **report}, name, app_bytes=app,
-                             model_data_bytes=read_only_data_bytes(metrics))
-            rows.append(fit)
+        # the model's first program (model.pte), then each further one (<program>/model.pte: an LM's decode step)
+        programs = [None] + sorted(p.parent.name for p in (artifact_dir / target).glob("*/model.pte"))
+        for program in programs:
+            app, data = app_buffer_bytes(metrics, program), read_only_data_bytes(metrics, program)
+            for name in boards or list(BOARDS):
+                if target not in board(name).npus:
+                    continue
+                fit = memory_fit(artifact_dir / target / (program or "") / "model.pte", {"target": target, **report},
+                                 name, app_bytes=app, model_data_bytes=data)
+                rows.append({**fit, "program": program} if program else fit)
     return rows
 
 
@@ -268,7 +272,8 @@ def main(argv=None) -> int:
         return 0
     for row in rows:
         pools = ", ".join(f"{p} {v['bytes'] / KIB:.1f} KiB->{v['memory']}" for p, v in row["pools"].items())
-        print(f"{row['target']:<15} {row['board']:<13} {row['memory_mode']:<20} {row['summary']}\n    {pools}")
+        target = row["target"] + (f" {row['program']}" if row.get("program") else "")
+        print(f"{target:<15} {row['board']:<13} {row['memory_mode']:<20} {row['summary']}\n    {pools}")
     return 0
 
 

@@ -286,16 +286,18 @@ def targets_section(m: dict) -> str:
 
 
 def memory_fit_section(m: dict) -> str:
-    rows = [[r["target"], r["board"], r["memory_mode"], "yes" if r["fits"] else "**no**", r["summary"]]
-            for r in m.get("memory_fit", [])]
+    rows = [[r["target"] + (f" ({r['program']})" if r.get("program") else ""), r["board"], r["memory_mode"],
+             "yes" if r["fits"] else "**no**", r["summary"]] for r in m.get("memory_fit", [])]
     if not rows:
         return ""
     return "\n".join([
         "## Memory fit per board (reference firmware)", "",
         table(["target", "board", "memory mode", "fits", "pools the app needs, per memory"], rows), "",
         "From the `.pte` (planned buffers, Ethos-U scratch) and the reference app's own buffers, against each "
-        "board's memory map (common/boards.py; the app's code size is not included). Build the firmware with "
-        "these pool sizes: common/firmware/README.md.",
+        "board's memory map (common/boards.py; the app's code size is not included)"
+        + ("; a row that names a program is the app built with that program instead of the model's first, its "
+           "own buffers and tables included" if any(r.get("program") for r in m["memory_fit"]) else "")
+        + ". Build the firmware with these pool sizes: common/firmware/README.md.",
     ])
 
 

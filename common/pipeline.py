@@ -414,9 +414,10 @@ def add_memory_fit(metrics: dict, artifact_dir: Path) -> dict:
     from tinyzoo.common.boards import fit_table
 
     rows = fit_table(artifact_dir, metrics=metrics)
-    metrics["memory_fit"] = [{"target": r["target"], "board": r["board"], "memory_mode": r["memory_mode"],
-                              "fits": r["fits"], "summary": r["summary"],
-                              "pools": {p: v["bytes"] for p, v in r["pools"].items()}} for r in rows]
+    metrics["memory_fit"] = [{"target": r["target"], **({"program": r["program"]} if r.get("program") else {}),
+                              "board": r["board"], "memory_mode": r["memory_mode"], "fits": r["fits"],
+                              "summary": r["summary"], "pools": {p: v["bytes"] for p, v in r["pools"].items()}}
+                             for r in rows]
     return metrics
 
 

@@ -69,3 +69,23 @@ def test_fit_table_covers_every_published_target():
     assert {r["target"] for r in rows} == targets
     assert all(r["fits"] for r in rows)            # a 35 KiB KWS model fits every board that carries its NPU
     assert {"corstone-300", "corstone-320", "alif-e7", "alif-e8"} <= {r["board"] for r in rows}
+
+
+def test_a_further_program_has_its_own_rows_with_its_own_buffers():
+    """A language model's decode step (its own .pte per target) gets rows of its own: the app built with it holds
+    the window app's buffers plus the int8 key and value cache and the mask, and its own tables with the model."""
+    lm = ARTIFACTS / "text" / "tiny_lm"
+    metrics = json.loads((lm / "metrics.json").read_text())
+    rows = boards.fit_table(lm)
+    window = {(r["target"], r["board"]): r for r in rows if "program" not in r}
+    step = {(r["target"], r["board"]): r for r in rows if r.get("program") == "decode_step"}
+    assert window and set(step) == set(window)
+    *_, keys, values, visible = metrics["kv_cache"]["shapes"]["inputs"]
+    cache = 2 * keys[0] * keys[1] * keys[2] + visible[-1]
+    assert keys == values
+    for key, row in step.items():
+        assert row["pools"]["app"]["bytes"] == window[key]["pools"]["app"]["bytes"] + cache
+        assert row["pools"]["model"]["bytes"] > (lm / key[0] / "decode_step" / "model.pte").stat().st_size
+        assert row["pools"]["temp_pool"]["bytes"] == boards.pte_facts(
+            lm / key[0] / "decode_step" / "model.pte").scratch_bytes
+    assert [r for r in metrics["memory_fit"] if r.get("program") == "decode_step"]   # and the card shows them

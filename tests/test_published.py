@@ -25,7 +25,9 @@ def test_card_is_generated_from_its_metrics(model):
     png = f"{model.stem}/confusion.png" if metrics.get("confusion") else None
     assert model.card_path.read_text() == render_card(metrics, png)
     assert png is None or (model.card_path.parent / model.stem / "confusion.png").exists()
-    assert metrics["memory_fit"] and all(r["fits"] for r in metrics["memory_fit"])
+    # the app with the model's first program fits every board that carries its NPU; a further program's rows
+    # (an LM's decode step, which holds a cache) say where it does not, and the card shows them
+    assert metrics["memory_fit"] and all(r["fits"] for r in metrics["memory_fit"] if "program" not in r)
 
 
 def test_card_meets_the_bar(model):

@@ -142,12 +142,13 @@ class Task:
 
     # --- its firmware app (common/firmware/apps/) ---------------------------------------------------------
 
-    def app_buffer_bytes(self, metrics: dict) -> int:
-        """The app's own buffers besides the runtime's pools: for a user's model, its int8 input and output."""
+    def app_buffer_bytes(self, metrics: dict, program: str | None = None) -> int:
+        """The app's own buffers besides the runtime's pools when it runs `program` (None: the model's first
+        program; else a further one, e.g. "decode_step"): for a user's model, its int8 input and output."""
         info = metrics["model_info"]
         return numel(info["input"]["shape"]) + numel(info["output"]["shape"])
 
-    def read_only_data_bytes(self, metrics: dict) -> int:
+    def read_only_data_bytes(self, metrics: dict, program: str | None = None) -> int:
         """Read-only app data stored with the model (e.g. a language model's embedding table)."""
         return 0
 

@@ -43,7 +43,7 @@ class ImageClassification(Classification):
 
         return ImageFeatures(cfg).eval()
 
-    def app_buffer_bytes(self, metrics) -> int:
+    def app_buffer_bytes(self, metrics, program=None) -> int:
         """One RGB frame at the model's size (3*H*W bytes), the int8 input and the float class scores
         (common/firmware/apps/image_classification.cpp)."""
         inputs = numel(metrics["model_info"]["input"]["shape"])

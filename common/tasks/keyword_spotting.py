@@ -52,7 +52,7 @@ class KeywordSpotting(Classification):
 
         return WaveformFeatures(cfg).eval()
 
-    def app_buffer_bytes(self, metrics) -> int:
+    def app_buffer_bytes(self, metrics, program=None) -> int:
         """One clip of int16 audio, the float MFCC matrix, the MFCC workspace, the int8 input and the float
         class scores (common/firmware/apps/keyword_spotting.cpp)."""
         info, front = metrics["model_info"], metrics["frontend"]

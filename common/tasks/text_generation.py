@@ -113,15 +113,33 @@ class TextGeneration(Task):
     def index_target_quality(self, m, target) -> dict:
         return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
 
-    def app_buffer_bytes(self, metrics) -> int:
-        """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + the prompt's window)."""
+    def app_buffer_bytes(self, metrics, program=None) -> int:
+        """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + the prompt's window); running the decode
+        step, also its int8 cache of keys and values and its mask (common/firmware/apps/text_generation.cpp)."""
         shape = metrics["model_info"]["input"]["shape"]
-        return numel(shape) + 4 * (shape[1] + 256)
+        window = numel(shape) + 4 * (shape[1] + 256)
+        if program is None:
+            return window
+        _, _, _, keys, values, visible = self._decode_step_shapes(metrics, program)
+        return window + numel(keys) + numel(values) + numel(visible)
 
-    def read_only_data_bytes(self, metrics) -> int:
-        """The (vocab, dim) int8 token-embedding table the app copies rows from."""
+    def read_only_data_bytes(self, metrics, program=None) -> int:
+        """The (vocab, dim) int8 token-embedding table the app copies rows from; for the decode step, its own
+        table and the int8 cos/sin rows of the positions the app reaches (a window's prompt + 256 tokens)."""
         info = metrics["model_info"]
-        return int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
+        table = int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
+        if program is None:
+            return table
+        cos = self._decode_step_shapes(metrics, program)[1]
+        return table + 2 * cos[-1] * (info["input"]["shape"][1] + 255)
+
+    @staticmethod
+    def _decode_step_shapes(metrics, program):
+        shapes = (metrics.get("kv_cache") or {}).get("shapes")
+        if program != "decode_step" or shapes is None:
+            raise ConfigError(f"{metrics.get('model', 'this model')} has no program {program!r} with recorded shapes "
+                              f"(a language model's decode_step, built with kv_cache.enabled)")
+        return shapes["inputs"]
 
     def header_front_end(self, front, cfg, input_shape, source) -> list[str]:
         return []   # its front end is the tokenizer: header_task writes the prompt's ids and the piece table
