@@ -317,13 +317,8 @@ def write_decode_step_tables(step, io: dict, directory: Path, positions: int = D
     embedding = quantize(embeddings_of(lm, torch.arange(lm.token_embedding.weight.shape[0])), io["inputs"][0])
     rows = [lm.rotary(p) for p in range(positions)]
     rotary = np.stack([np.stack([quantize(cos, io["inputs"][1]), quantize(sin, io["inputs"][2])]) for cos, sin in rows])
-    written = []
-    for name, table in (("embedding_int8.bin", embedding), ("rotary_int8.bin", rotary)):
-        path = Path(directory) / name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(np.ascontiguousarray(table).tobytes())
-        written.append(tmp.replace(path))
-    return written
+    return [_write_table(embedding, Path(directory) / "embedding_int8.bin"),
+            _write_table(rotary, Path(directory) / "rotary_int8.bin")]
 
 
 @torch.no_grad()
@@ -452,8 +447,11 @@ def write_embedding_table(lm, io: dict, path: Path) -> Path:
     scale and zero point — identical to quantizing the embedded window."""
     from tinyzoo.common.verify import quantize
 
-    table = quantize(lm.token_embedding.weight.detach(), io["input"])
+    return _write_table(quantize(lm.token_embedding.weight.detach(), io["input"]), path)
+
+
+def _write_table(table: np.ndarray, path: Path) -> Path:
+    """An int8 table the app reads, written whole or not at all."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(table.tobytes())
-    tmp.replace(path)
-    return path
+    tmp.write_bytes(np.ascontiguousarray(table).tobytes())
+    return tmp.replace(path)

@@ -157,3 +157,17 @@ def test_apps_and_front_ends_compile(tmp_path, app_headers, cpu, model):
     compile_one(APPS[model], cpu, [board, "TZ_FAST_SCRATCH_SIZE=393216"], includes, tmp_path / "main.o")
     for source in sorted(frontend.glob("*.c")):
         compile_one(source, cpu, [], [f"-I{frontend}"], tmp_path / f"{source.stem}.o")
+
+
+def test_a_truncated_rotary_table_is_refused_by_name(lm_step_app_header, tmp_path):
+    import shutil
+
+    from tinyzoo.common.errors import TinyzooError
+    from tinyzoo.common.firmware.app_header import generate
+
+    folder = tmp_path / "model"
+    shutil.copytree(lm_step_app_header, folder)
+    rotary = folder / "decode_step" / "rotary_int8.bin"
+    rotary.write_bytes(rotary.read_bytes()[:-3])
+    with pytest.raises(TinyzooError, match="rotary_int8.bin: 1021 bytes, not rows of 2 x 8 int8"):
+        generate(folder, folder / "app_model.h")

@@ -418,7 +418,7 @@ def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     # the decode step: the app's KV cache continues the prompt exactly as greedy_continuation on the same portable
     # program, and as the decode step's TOSA graph did (the card's sample) until a near tie between two logits,
     # which the float arithmetic between the portable program's quantize/dequantize pairs and the integer graph
-    # break differently (measured: the first 11 words agree)
+    # break differently (the test asks for the first 8 words)
     import tinyzoo
     from tinyzoo.common import text
     from tinyzoo.common.tokenizer import Tokenizer

@@ -158,15 +158,19 @@ def _image_lines(front: dict, input_shape: list[int] | None, source: str) -> lis
             "}", ""]
 
 
+def _qparams_c(q: dict, what: str) -> str:
+    """A `tz_qparams` initializer (tz_quantize.h) of one int8 tensor's scale and zero point."""
+    if q.get("dtype", "int8") != "int8":
+        raise ConfigError(f"{what} is {q['dtype']}, the firmware handles int8 only")
+    return f"{{{c_float(q['scale'])}, {int(q['zero_point'])}, {int(q['qmin'])}, {int(q['qmax'])}}}"
+
+
 def _qparams_lines(io: dict) -> list[str]:
     lines = ["#define TZ_HAVE_QPARAMS 1"]
     for which in ("input", "output"):
-        q = io[which]
-        if q.get("dtype", "int8") != "int8":
-            raise ConfigError(f"the model's {which} is {q['dtype']}, the firmware handles int8 only")
+        init = _qparams_c(io[which], f"the model's {which}")
         lines.append(f"/* model {which}: real = (q - zero_point) * scale */")
-        lines.append(f"#define TZ_{which.upper()}_QPARAMS {{{c_float(q['scale'])}, {int(q['zero_point'])}, "
-                     f"{int(q['qmin'])}, {int(q['qmax'])}}}")
+        lines.append(f"#define TZ_{which.upper()}_QPARAMS {init}")
     return lines
 
 
@@ -222,12 +226,7 @@ def fnv1a(data: bytes) -> int:
     return h
 
 
-def _qparams_init(q: dict) -> str:
-    if q.get("dtype", "int8") != "int8":
-        raise ConfigError(f"a decode-step tensor is {q['dtype']}, the firmware handles int8 only")
-    return f"{{{c_float(q['scale'])}, {int(q['zero_point'])}, {int(q['qmin'])}, {int(q['qmax'])}}}"
-
-
+MAX_NEW_TOKENS = 256   # TZ_LM_MAX_NEW_TOKENS' default in common/firmware/apps/text_generation.cpp
 DECODE_INPUTS = ("x", "cos", "sin", "keys", "values", "visible")   # the decode step's inputs, in order
 DECODE_OUTPUTS = ("logits", "new_keys", "new_values")
 
@@ -251,10 +250,14 @@ def _decode_step_lines(kv: dict, folder: Path, prompt_length: int, dim: int, voc
         if not path.is_file():
             raise ConfigError(f"{path} is missing: the decode step's app tables come with the model's build "
                               f"(`tinyzoo build` then publish, or `tinyzoo pull`)")
-    rotary = np.fromfile(rotary_path, dtype=np.int8).reshape(-1, 2 * head_dim)
-    positions = min(len(rotary), prompt_length + 256 - 1)   # the bundled prompt and TZ_LM_MAX_NEW_TOKENS' default
+    rotary = np.fromfile(rotary_path, dtype=np.int8)
+    if rotary.size == 0 or rotary.size % (2 * head_dim):
+        raise TinyzooError(f"{rotary_path}: {rotary.size} bytes, not rows of 2 x {head_dim} int8 (cos, sin): pull "
+                           f"or rebuild the model")
+    rotary = rotary.reshape(-1, 2 * head_dim)
+    positions = min(len(rotary), prompt_length + MAX_NEW_TOKENS - 1)   # the bundled prompt + the most new tokens
     q = io["inputs"][DECODE_INPUTS.index("visible")]
-    hidden, shown_ = (int(v) for v in quantize(np.array([0.0, 1.0], dtype=np.float32), q))
+    visible_off, visible_on = (int(v) for v in quantize(np.array([0.0, 1.0], dtype=np.float32), q))
     out = ["/* the KV-cache decode step (decode_step/model.pte): one token per inference, the keys and values of the",
            " * previous tokens in a ring of TZ_LM_SLOTS slots per layer (common/text.py KVCache) */",
            "#define TZ_LM_DECODE_STEP 1",
@@ -262,13 +265,13 @@ def _decode_step_lines(kv: dict, folder: Path, prompt_length: int, dim: int, voc
            f"#define TZ_LM_SLOTS {slots}",
            f"#define TZ_LM_HEAD_DIM {head_dim}",
            f"#define TZ_LM_STEP_EMBEDDING_FNV1A 0x{fnv1a(table_path.read_bytes()):08x}u   /* decode_step/embedding_int8.bin */",
-           f"#define TZ_LM_VISIBLE_OFF {hidden}   /* the visible mask's int8 0 and 1 */",
-           f"#define TZ_LM_VISIBLE_ON {shown_}",
+           f"#define TZ_LM_VISIBLE_OFF {visible_off}   /* the visible mask's int8 0 and 1 */",
+           f"#define TZ_LM_VISIBLE_ON {visible_on}",
            "/* inputs x, cos, sin, keys, values, visible; outputs logits, new keys, new values: real = (q - zero_point) * scale */",
            f"static const tz_qparams tz_lm_step_inputs[{len(DECODE_INPUTS)}] = {{"
-           + ", ".join(_qparams_init(v) for v in io["inputs"]) + "};",
+           + ", ".join(_qparams_c(v, f"decode-step input {n}") for n, v in zip(DECODE_INPUTS, io["inputs"])) + "};",
            f"static const tz_qparams tz_lm_step_outputs[{len(DECODE_OUTPUTS)}] = {{"
-           + ", ".join(_qparams_init(v) for v in io["outputs"]) + "};",
+           + ", ".join(_qparams_c(v, f"decode-step output {n}") for n, v in zip(DECODE_OUTPUTS, io["outputs"])) + "};",
            f"#define TZ_LM_ROTARY_POSITIONS {positions}",
            f"/* int8 cos then sin row of each absolute position 0 … {positions - 1} ({rotary_path.name}) */"]
     out += _bytes_array("tz_lm_rotary", rotary[:positions].tobytes(), "alignas(16)")
@@ -295,11 +298,15 @@ def _lm_lines(info: dict, tokenizer_path: Path, prompt: str, new_tokens: int, kv
     pieces = piece_bytes(tokenizer)
     offsets = np.cumsum([0] + [len(p) for p in pieces]).tolist()
     table = b"".join(pieces)
+    folder = tokenizer_path.parent
+    embedding_file = folder / "embedding_int8.bin"
     out = ["#define TZ_APP_LANGUAGE_MODEL 1",
            f"#define TZ_LM_VOCAB {vocab}",
            f"#define TZ_LM_DIM {dim}",
            f"#define TZ_LM_CONTEXT {context}      /* the graph's window: (1, context, dim) int8 in */",
            f"#define TZ_LM_EMBEDDING_BYTES {vocab * dim}   /* embedding_int8.bin: (vocab, dim) int8 */",
+           *([f"#define TZ_LM_EMBEDDING_FNV1A 0x{fnv1a(embedding_file.read_bytes()):08x}u   /* embedding_int8.bin */"]
+             if embedding_file.is_file() else []),
            f"#define TZ_LM_NEW_TOKENS {new_tokens}",
            f"#define TZ_LM_PROMPT_LENGTH {len(ids)}",
            f"#define TZ_LM_PROMPT_TEXT {c_string(prompt)}",
@@ -313,11 +320,6 @@ def _lm_lines(info: dict, tokenizer_path: Path, prompt: str, new_tokens: int, kv
     parts = [table[i:i + chunk] for i in range(0, len(table), chunk)] or [b""]
     out += [f"    {c_bytes_string(p)}" for p in parts]
     out[-1] += ";"
-    folder = tokenizer_path.parent
-    if (folder / "embedding_int8.bin").is_file():
-        out.insert(out.index(f"#define TZ_LM_NEW_TOKENS {new_tokens}"),
-                   f"#define TZ_LM_EMBEDDING_FNV1A 0x{fnv1a((folder / 'embedding_int8.bin').read_bytes()):08x}u"
-                   f"   /* embedding_int8.bin */")
     out.append("")
     if kv and kv.get("shapes"):
         out += _decode_step_lines(kv, folder, len(ids), dim, vocab)

@@ -114,10 +114,12 @@ class TextGeneration(Task):
         return {"tosa_int8_perplexity": m["perplexity"]["tosa_int8"][target]["perplexity"]}
 
     def app_buffer_bytes(self, metrics, program=None) -> int:
-        """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS 256 + the prompt's window); running the decode
+        """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS + the prompt's window); running the decode
         step, also its int8 cache of keys and values and its mask (common/firmware/apps/text_generation.cpp)."""
+        from tinyzoo.common.firmware.app_header import MAX_NEW_TOKENS
+
         shape = metrics["model_info"]["input"]["shape"]
-        window = numel(shape) + 4 * (shape[1] + 256)
+        window = numel(shape) + 4 * (shape[1] + MAX_NEW_TOKENS)
         if program is None:
             return window
         _, _, _, keys, values, visible = self._decode_step_shapes(metrics, program)
@@ -125,13 +127,15 @@ class TextGeneration(Task):
 
     def read_only_data_bytes(self, metrics, program=None) -> int:
         """The (vocab, dim) int8 token-embedding table the app copies rows from; for the decode step, its own
-        table and the int8 cos/sin rows of the positions the app reaches (a window's prompt + 256 tokens)."""
+        table and the int8 cos/sin rows of the positions the app reaches (a window's prompt + TZ_LM_MAX_NEW_TOKENS)."""
+        from tinyzoo.common.firmware.app_header import MAX_NEW_TOKENS
+
         info = metrics["model_info"]
         table = int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
         if program is None:
             return table
         cos = self._decode_step_shapes(metrics, program)[1]
-        return table + 2 * cos[-1] * (info["input"]["shape"][1] + 255)
+        return table + 2 * cos[-1] * (info["input"]["shape"][1] + MAX_NEW_TOKENS - 1)
 
     @staticmethod
     def _decode_step_shapes(metrics, program):
