@@ -254,12 +254,14 @@ def accuracy_section(m: dict) -> str:
         f"the float-vs-int8 differences above are paired on the same samples, so the agreement column is the "
         f"sharper measure of what quantization and lowering changed.", "",
         f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric int8, per-channel weights), "
-        f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training samples (`calibration.txt`)"
+        f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training samples (`calibration.txt`"
+        + (", activation ranges by their min/max" if q["ptq"].get("observer") == "minmax" else "") + ")"
         + (f"; QAT {q['qat']['epochs']} epochs at lr {q['qat']['lr']}" if q.get("qat") else "")
         + (f" on {q['qat']['world_size']} processes (DDP, the last partial batch dropped)"
            if (q.get("qat") or {}).get("world_size", 1) > 1 else "")
         + f"; deployed: {q['deployed'].upper()}. Input int8 scale {io['input']['scale']:.6g}, zero point "
-        f"{io['input']['zero_point']}; output scale {io['output']['scale']:.6g}, zero point "
+        f"{io['input']['zero_point']}" + (", channels-last (NHWC: the .pte takes HWC bytes)"
+                                          if io["input"].get("layout") == "NHWC" else "") + f"; output scale {io['output']['scale']:.6g}, zero point "
         f"{io['output']['zero_point']}.",
     ])
 
@@ -282,6 +284,52 @@ def targets_section(m: dict) -> str:
         "Cycles and time are Vela's performance estimates for the NPU at the system config's clock (not measured "
         "on silicon). MAC utilisation = MACs ÷ (cycles × MACs per cycle). Ops NPU / CPU counts the operators "
         "of the int8 graph delegated to the Ethos-U versus left to the Cortex-M.",
+    ])
+
+
+def side_by_side_section(m: dict) -> str:
+    """The same network through another tool (config `reference`: e.g. MLPerf Tiny's int8 .tflite for TFLite Micro
+    + Vela) beside this card's .pte: accuracy on the same test samples, and Vela's figures per target with the
+    same system config and memory mode."""
+    other = m.get("tflite")
+    if not other:
+        return ""
+    acc, lite = m["accuracy"], m["accuracy"].get("tflite_int8") or {}
+    worst = min(acc["tosa_int8"].values()) if acc["tosa_int8"] else None
+    target = other.get("quality_target")
+    rows = [["float (PyTorch)", pct(acc["float"]), "–"],
+            [f"{other['name']} (LiteRT, reference kernels)", pct(lite["int8"]) if lite else "–",
+             pct(lite["agreement_int8_float"]) if lite else "–"],
+            ["ExecuTorch int8 fake-quant", pct(acc["fake_quant_int8"]), "–"],
+            *[[f"ExecuTorch int8, TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t])]
+              for t, a in acc["tosa_int8"].items()]]
+    targets = []
+    for t, o in other["targets"].items():
+        r = m["targets"][t]
+        targets.append([t, f"{r['cycles']:,}", f"{o['cycles']:,}", f"**{o['cycle_ratio']:.3f}**",
+                        f"{r['inference_time_ms']:.3f} / {o['inference_time_ms']:.3f}",
+                        f"{r['sram_kib']:.1f} / {o['sram_kib']:.1f}",
+                        f"{r['weights_bytes_encoded'] / 1024:.1f} / {o['weights_bytes_encoded'] / 1024:.1f}",
+                        f"{r['pte_bytes'] / 1024:.1f} / {o['tflite_bytes'] / 1024:.1f}"])
+    verdict = ""
+    if target is not None and worst is not None:
+        verdict = (f" MLPerf Tiny's quality target for this task is {pct(target)}: the ExecuTorch int8 model as the NPU "
+                   f"computes it scores {pct(worst)} on these samples ("
+                   + ("meets it" if worst >= target else f"{100 * (target - worst):.1f} pp short") + ").")
+    return "\n".join([
+        f"## Side by side: ExecuTorch vs {other['name']}", "",
+        f"The same network and weights through both paths, on the same {acc['samples']} test samples; each path "
+        f"quantized by its own tool from the same float model." + verdict, "",
+        table(["model", "top-1 accuracy", "top-1 agreement with float"], rows), "",
+        table(["target", ".pte cycles", ".tflite cycles", "ratio", "time ms (.pte / .tflite)",
+               "SRAM KiB", "encoded weights KiB", "file KiB"], targets), "",
+        "Both compiled by Vela 5.1 with the system config and memory mode of the table above (ExecuTorch's "
+        "`EthosUCompileSpec` defaults); ratio = .pte cycles ÷ .tflite cycles (below 1: the ExecuTorch path is "
+        "cheaper). The .tflite file is Vela's output (NPU command stream and weights) as TFLite Micro loads it."
+        + (" The .tflite ends in a softmax on the NPU ("
+           + ", ".join(f"{t}: {o['softmax_cycles']:,}" for t, o in other["targets"].items()) + " cycles of its total); "
+           f"the .pte returns the logits (same top-1), its softmax, if any, runs in the app."
+           if any(o.get("softmax_cycles") for o in other["targets"].values()) else ""),
     ])
 
 
@@ -333,7 +381,23 @@ def training_machine(m: dict) -> str:
     return m.get("hardware", "the build machine")
 
 
+def weights_section(m: dict) -> str:
+    """Weights not trained by the chain (train.epochs 0): where they came from and how the port was checked."""
+    s = m["weights_source"]
+    parity = s.get("parity") or {}
+    return "\n".join([
+        "## Weights", "",
+        f"Not trained here: {s['origin']}. Converted from `{s['keras']}` (sha256 `{s['keras_sha256'][:16]}…`) by "
+        f"scripts/convert_mlperf.py"
+        + (f"; the PyTorch float model equals {parity['against']} (`{s['float_tflite']}`) to a max absolute logit "
+           f"difference of {parity['max_abs_logit_diff']:.1e} on {parity['inputs']} (top-1 agreement "
+           f"{pct(parity['top1_agreement'])})" if parity else "") + ".",
+    ])
+
+
 def training_section(m: dict) -> str:
+    if m.get("weights_source"):
+        return weights_section(m)
     t, cfg = m["training"], m["config"]["train"]
     final = t.get("final") or {}
     aug = cfg.get("augment", {})
@@ -370,6 +434,7 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         *([training_section(m), ""] if m.get("training") else []),
         view.section(m), "",
         targets_section(m), "",
+        *([side_by_side_section(m), ""] if m.get("tflite") else []),
         *([cpu_ops_section(m), ""] if any(r.get("cpu_op_details") for r in m["targets"].values()) else []),
         *([memory_fit_section(m), ""] if m.get("memory_fit") else []),
         *(part for section in view.extra_sections if (text := section(m)) for part in (text, "")),
@@ -449,12 +514,13 @@ def write_card(metrics: dict, directory: str | Path) -> Path:
 def render_model_table(all_metrics: list[dict]) -> str:
     """The README's table: one row per published model, its accuracy ladder and per-target NPU figures."""
     targets = sorted({t for m in all_metrics for t in m["targets"]})
-    header = (["model", "task", "params", "MACs", "test samples", "float", "int8 (TOSA ref.)"]
+    header = (["model", "task", "params", "MACs", "test samples", "float", "int8 (TOSA ref.)", "MLPerf Tiny target"]
               + [f"{t}: ms / SRAM KiB" for t in targets] + ["card"])
     rows = []
     for m in sorted(all_metrics, key=lambda m: m["model"]):
         cells = [f"`{m['model']}`", m.get("task", ""), f"{m['model_info']['params']:,}",
-                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–", *quality_of(m).readme_cells(m)]
+                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–", *quality_of(m).readme_cells(m),
+                 quality_target_cell(m)]
         for t in targets:
             r = m["targets"].get(t)
             cells.append(f"{r['inference_time_ms']:.3f} / {r['sram_kib']:.1f}" if r else "–")
@@ -463,8 +529,21 @@ def render_model_table(all_metrics: list[dict]) -> str:
     note = ("Generated by `tinyzoo card <model>` from each card's metrics.json: accuracy on the card's test set "
             "(int8 = the lowest over targets; for a language model perplexity, int8 = the highest), time = Vela's NPU estimate at the system config's clock. The "
             "published models were trained on the small datasets at hand here (synthetic speech for KWS, a CIFAR-10 "
-            "subset, a few hundred VWW images, a 2 MB TinyStories subset): each card says what its model saw.")
+            "subset, a few hundred VWW images, a 2 MB TinyStories subset): each card says what its model saw. "
+            "`<model>.mlperf` rows carry MLPerf Tiny's reference weights through the same chain, side by side "
+            "with MLPerf's own int8 .tflite in each card and in [docs/mlperf.md](docs/mlperf.md).")
     return table(header, rows) + "\n\n" + note
+
+
+def quality_target_cell(m: dict) -> str:
+    """Whether the int8 model as the NPU computes it (the lowest over targets) meets the accuracy its config's
+    reference expects (MLPerf Tiny's closed-division target), "–" without one."""
+    target = (m.get("tflite") or {}).get("quality_target")
+    tosa = (m.get("accuracy") or {}).get("tosa_int8") or {}
+    if target is None or not tosa:
+        return "–"
+    worst = min(tosa.values())
+    return f"{'yes' if worst >= target else '**no**'} ({pct(target)})"
 
 
 def update_readme_table(readme: str | Path, table: str) -> Path:

@@ -61,17 +61,34 @@ def load_config(path: str | Path) -> dict:
 CARD_ORDER = ("title", "task", "summary", "intended_use", "frontend_matches", "data_note", "limitations")
 
 
-def load_recipe_config(recipe_dir: str | Path) -> dict:
+def merged(base: dict, overlay: dict) -> dict:
+    """`overlay` laid over `base`: mappings merge key by key, any other value (a list too) replaces."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def load_recipe_config(recipe_dir: str | Path, weights: str | None = None) -> dict:
     """A recipe's config.yaml with its card prose (card.md beside it, common.card_text) in the card section, as
-    every build records it."""
+    every build records it. `weights` names another set of the recipe's weights (`weights/<tag>.yaml`: a partial
+    config laid over config.yaml, e.g. MLPerf Tiny's reference weights with their front end and PTQ only; its
+    card prose in `weights/<tag>.md`)."""
     from tinyzoo.common import card_text
+    from tinyzoo.common.layout import weights_file
 
     recipe_dir = Path(recipe_dir)
     cfg = load_config(recipe_dir / "config.yaml")
+    if weights is not None:
+        overlay = weights_file(recipe_dir, weights, "config.yaml")
+        if not overlay.is_file():
+            raise TinyzooError(f"no weights {weights!r} for {recipe_dir.name}: {overlay} does not exist")
+        cfg = merged(cfg, load_config(overlay))
     card = cfg.get("card")
     if isinstance(card, dict):   # (a broken card section: validate says so)
-        merged = {**card, **card_text.read(recipe_dir / "card.md")}
-        cfg["card"] = {**{k: merged[k] for k in CARD_ORDER if k in merged}, **merged}
+        merged_card = {**card, **card_text.read(weights_file(recipe_dir, weights, "card.md"))}
+        cfg["card"] = {**{k: merged_card[k] for k in CARD_ORDER if k in merged_card}, **merged_card}
     return cfg
 
 
@@ -244,7 +261,12 @@ DATA = Choose("dataset", {
 FRONTEND = Choose("type", {
     "mfcc": {"type": TEXT, "sample_rate": INT_POS, "window_ms": NUM_POS, "hop_ms": NUM_POS,
              "n_fft": Key("int", ge=2), "n_mels": INT_POS, "f_min": NUM_NONNEG, "f_max": NUM_POS,
-             "power": Key("number", choices=(1, 2)), "log_offset": NUM_POS, "n_mfcc": INT_POS},
+             "power": Key("number", choices=(1, 2)), "log_offset": NUM_POS, "n_mfcc": INT_POS,
+             # MLPerf Tiny's KWS front end (common/frontend/mfcc.py): per-clip peak normalisation, TF's mel
+             # triangles and TF's DCT scaling; the defaults are tinyzoo's own front end
+             "normalize": Key("str", choices=("none", "peak"), optional=True),
+             "mel_triangles": Key("str", choices=("hz", "mel"), optional=True),
+             "dct": Key("str", choices=("ortho", "tf"), optional=True)},
     "image": {"type": TEXT, "size": Key("list", item=INT_POS, length=2),
               "mean": Key("list", item=Key("number"), length=3), "std": Key("list", item=NUM_POS, length=3),
               "channel_order": Key("str", choices=("RGB",), optional=True),
@@ -261,7 +283,7 @@ AUGMENT = Choose("frontend.type", {
 }, optional=True)
 
 TRAIN = Section({
-    "epochs": INT_POS, "batch_size": INT_POS, "optimizer": Key("str", choices=("adam", "adamw", "sgd")),
+    "epochs": INT_NONNEG, "batch_size": INT_POS, "optimizer": Key("str", choices=("adam", "adamw", "sgd")),
     "momentum": Key("number", ge=0, lt=1, optional=True), "lr": NUM_POS,
     "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": _opt(INT_NONNEG),
     "weight_decay": _opt(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
@@ -270,18 +292,29 @@ TRAIN = Section({
 
 QUANTIZE = Section({
     "scheme": Key("str", choices=_schemes),
-    "ptq": Section({"samples": INT_POS}),
+    "ptq": Section({"samples": INT_POS,
+                    # activation ranges: ExecuTorch's histogram (default) or min/max as TFLite (common/quantize.py)
+                    "observer": Key("str", choices=("histogram", "minmax"), optional=True)}),
     "qat": Section({"enabled": Key("bool"), "epochs": _opt(INT_POS), "lr": _opt(NUM_POS)}),
 })
 
 EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_length=1),
-                  "int8_io": Key("bool", optional=True), "allow_cpu_fallback": Key("bool", optional=True)})
+                  "int8_io": Key("bool", optional=True), "allow_cpu_fallback": Key("bool", optional=True),
+                  # the memory layout of the deployed program's 4-D inputs: NHWC as TFLite, cameras and the NPU
+                  # itself hold an image (no transposes on the NPU), NCHW as PyTorch does (common/lower.py)
+                  "input_layout": Key("str", choices=("NCHW", "NHWC"), optional=True)})
+
+# another tool's int8 model of the same network, measured beside the chain's (common/tflite_path.py): what to call
+# it, the accuracy it is expected to reach and its output's label order when not the recipe's; the model is
+# `reference.tflite` beside the --weights checkpoint
+REFERENCE = Section({"name": TEXT, "labels": Key("list", item=Key("str"), min_length=2, optional=True), "quality_target": Key("number", gt=0, le=1, optional=True)},
+                    optional=True)
 
 # the sections every recipe shares; a task adds its own (`Task.config_schema`: e.g. text generation's tokenizer,
 # evaluate, generate and kv_cache), all of them optional here and required by the task (`Task.config_sections`)
 SCHEMA = {
     "card": CARD, "model": MODEL, "data": DATA, "frontend": FRONTEND,
-    "train": TRAIN, "quantize": QUANTIZE, "export": EXPORT,
+    "train": TRAIN, "quantize": QUANTIZE, "export": EXPORT, "reference": REFERENCE,
     "quick": Key("mapping", optional=True),                      # `--profile quick` overrides (section.key: value)
     "profile": Key("str", choices=("full", "quick"), optional=True),   # added by common.recipe.config
     "run": Key("mapping", optional=True),                        # added by resolved(): tools and date

@@ -131,7 +131,8 @@ def random_inputs(shapes: Sequence[tuple[int, ...]], count: int = RANDOM_CALIBRA
 
 def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, targets: Sequence[str],
                  out_dir: str | Path, calibration: Iterable | None = None, eval_inputs: Sequence[torch.Tensor] | None = None,
-                 scheme: str = "a8w8", npu_only: bool = False, name: str = "user/model", weights: str = "",
+                 scheme: str = "a8w8", npu_only: bool = False, input_layout: str = "NCHW", name: str = "user/model",
+                 weights: str = "",
                  random_samples: int = RANDOM_CALIBRATION_SAMPLES, reproduce: str = "", log=print) -> dict:
     """Deploy `model` to each Ethos-U target and measure it; writes `<out_dir>/<target>/model.pte` (+ TOSA graph,
     Vela's reports), `<out_dir>/metrics.json` and a card, and returns the metrics.
@@ -139,7 +140,9 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     `example_inputs`: one batch-1 tensor per model input (the deployed static shapes). `calibration`: batches (a
     tensor (N, ...) or a tuple of them per batch); None → seeded random-normal inputs, and the figures then
     describe the architecture, not accuracy (`random_samples` of them). `eval_inputs`: one tensor (N, ...) per input for the fidelity
-    figures (default: the calibration inputs). `npu_only` makes any operator left on the CPU an error."""
+    figures (default: the calibration inputs). `npu_only` makes any operator left on the CPU an error.
+    `input_layout` NHWC gives the program its 4-D inputs channels-last (HWC bytes, as a camera gives an image; no
+    NCHW→NHWC transposes on the NPU; common.lower.in_layout)."""
     from tinyzoo.common import pipeline
     from tinyzoo.common.verify import fidelity
 
@@ -168,7 +171,8 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = {"quantize": {"scheme": scheme, "qat": {"enabled": False}},
-           "export": {"targets": targets, "int8_io": True, "allow_cpu_fallback": not npu_only}}
+           "export": {"targets": targets, "int8_io": True, "allow_cpu_fallback": not npu_only,
+                      "input_layout": input_layout}}
 
     def evaluate(float_model, fake_quant, tosa_graphs, io):
         return fidelity(float_model, fake_quant, eval_inputs, tosa_graphs, pipeline.every_io(io))

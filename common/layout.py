@@ -17,6 +17,23 @@ REPO = _ROOT if (_ROOT / "pyproject.toml").is_file() and (_ROOT / "zoo").is_dir(
 CARDS = REPO / "cards" if REPO else None
 
 
+def split_name(name: str) -> tuple[str, str | None]:
+    """A catalogue name → (recipe, weights tag): "vision/resnet8_cifar10.mlperf" → ("vision/resnet8_cifar10",
+    "mlperf"), as timm names a model's pretrained weights `<model>.<tag>`. A recipe's own weights have no tag."""
+    recipe, _, tag = name.partition(".")
+    return recipe, tag or None
+
+
+def weights_file(recipe_dir: Path, tag: str | None, file: str) -> Path:
+    """A recipe file of one set of its weights: `<recipe>/<file>` for the recipe's own; for another set
+    `weights/<tag>.yaml` (its config overlay, for config.yaml), `weights/<tag>.md` (its card prose, for card.md)
+    or `weights/<tag>.<file>` (e.g. its calibration.txt)."""
+    if tag is None:
+        return Path(recipe_dir) / file
+    name = {"config.yaml": f"{tag}.yaml", "card.md": f"{tag}.md"}.get(file, f"{tag}.{file}")
+    return Path(recipe_dir) / "weights" / name
+
+
 def checkout(what: str) -> Path:
     """The repository root, for what only a clone has (`what`: e.g. "publishing a card")."""
     if REPO is None:
@@ -32,7 +49,7 @@ def shown(path: Path) -> str:
 
 
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
-               "reference_input.bin",
+               "reference_input.bin", "reference.tflite",   # another tool's int8 model of the network (config `reference`)
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
 TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin")
 PROGRAM_TARGET_FILES = ("model.pte", "model.bpte")   # + reference_output*.bin (its TOSA graph: `tinyzoo export`)

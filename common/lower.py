@@ -129,19 +129,36 @@ def _forget_intermediate_path(edge) -> None:
                 specs[i] = type(spec)(spec.key, b"tinyzoo-lowering")
 
 
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def in_layout(example_inputs: tuple, layout: str) -> tuple:
+    """The example inputs in the memory layout the program is to take: with NHWC every 4-D input channels-last
+    (ExecuTorch then gives the delegate an NHWC input, and the NPU no NCHW→NHWC transpose to run)."""
+    if layout not in LAYOUTS:
+        raise TinyzooError(f"unknown input layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    if layout == "NCHW":
+        return tuple(example_inputs)
+    return tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in example_inputs)
+
+
 def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target: str, out_dir: str | Path, *,
                   int8_io: bool = True, allow_cpu_fallback: bool = False, system_config: str | None = None,
-                  memory_mode: str | None = None) -> Lowered:
+                  memory_mode: str | None = None, input_layout: str = "NCHW") -> Lowered:
     """Quantized GraphModule → `<out_dir>/model.pte`, `model.tosa`, `vela/` and `vela.log`.
 
     With `int8_io` the program takes the int8 input and returns the int8 output directly (no quantize /
     dequantize left on the CPU); the scales are in `common.quantize.io_quant_params`. Operators the NPU
     cannot run raise `CpuFallbackError` naming them, unless `allow_cpu_fallback`.
+    `input_layout` NHWC makes every 4-D input channels-last (`in_layout`): the `.pte` and the TOSA graph take
+    NHWC bytes, as a TFLite model does. The chain's own passes (common/arm_passes.py) run inside ExecuTorch's.
     Nothing is written to out_dir unless lowering succeeds.
     """
     from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner
     from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
     from executorch.exir.passes.quantize_io_pass import QuantizeInputs, QuantizeOutputs
+
+    from tinyzoo.common import arm_passes
 
     check_target(target)
     system_config, memory_mode = EthosUCompileSpec._default_system_config_and_memory_mode(
@@ -154,8 +171,8 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
                                  extra_flags=["--verbose-performance"]).dump_intermediate_artifacts_to(str(tmp / "ir"))
         # The partitioner logs why a node stays on the CPU at INFO; keep Vela itself quiet (see notes).
         logging.getLogger("executorch.backends.arm.tosa.partitioner").setLevel(logging.WARNING)
-        with captured_native_output() as log, partitioner_reasons() as reasons:
-            program = torch.export.export(quantized, example_inputs)
+        with captured_native_output() as log, partitioner_reasons() as reasons, arm_passes.registered():
+            program = torch.export.export(quantized, in_layout(example_inputs, input_layout))
             edge = to_edge_transform_and_lower(program, partitioner=[EthosUPartitioner(spec)],
                                                compile_config=EdgeCompileConfig(_check_ir_validity=False))
             if int8_io:   # every input and output int8

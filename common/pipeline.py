@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from tinyzoo.common import distributed, layout, tasks
+from tinyzoo.common import distributed, layout, tasks, tflite_path
 from tinyzoo.common import quantize as q
 from tinyzoo.common.config import save_yaml, tool_versions
 from tinyzoo.common.lower import check_target, lower_ethos_u
@@ -40,10 +40,27 @@ def save_fake_quant(quantized: torch.fx.GraphModule, example_inputs: tuple, path
     return path
 
 
-def io_params(quantized: torch.fx.GraphModule) -> dict:
+def io_params(quantized: torch.fx.GraphModule, layout: str = "NCHW") -> dict:
     """The int8 scales and zero points of the model's inputs and outputs: {"input", "output"} for a model with
-    one of each (the recipes' schema), else {"inputs": [...], "outputs": [...]}."""
+    one of each (the recipes' schema), else {"inputs": [...], "outputs": [...]}. With `layout` NHWC each 4-D
+    input's entry says `layout: NHWC` (the program takes it channels-last: common.lower.in_layout), and so does
+    each output that comes out channels-last from such inputs (a 4-D feature map); common.verify's quantize and
+    dequantize and the firmware's front ends follow them."""
     every = q.all_io_quant_params(quantized)
+    if layout == "NHWC":
+        from tinyzoo.common.lower import in_layout
+
+        shapes = [n.meta["val"].shape for n in quantized.graph.nodes if n.op == "placeholder"
+                  and "val" in n.meta][-len(every["inputs"]):]
+        with torch.no_grad():
+            outputs = quantized(*in_layout(tuple(torch.zeros(s) for s in shapes), "NHWC"))
+        outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+        for entry, shape in zip(every["inputs"], shapes):
+            if len(shape) == 4:
+                entry["layout"] = "NHWC"
+        for entry, out in zip(every["outputs"], outputs):
+            if out.dim() == 4 and out.dim_order() == (0, 2, 3, 1):
+                entry["layout"] = "NHWC"
     if len(every["inputs"]) == 1 and len(every["outputs"]) == 1:
         return {"input": every["inputs"][0], "output": every["outputs"][0]}
     return every
@@ -82,11 +99,13 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
 
     log(f"PTQ ({scheme}) at batch 1")
     start = time.perf_counter()
-    ptq = q.quantize_ptq(model, example_inputs, calibration, target=targets[0], scheme=scheme)
+    observer = qcfg.get("ptq", {}).get("observer", "histogram")
+    ptq = q.quantize_ptq(model, example_inputs, calibration, target=targets[0], scheme=scheme, observer=observer)
     timings["ptq_seconds"] = time.perf_counter() - start
     samples = sum(len(b[0] if isinstance(b, (tuple, list)) else b) for b in calibration)
     deployed, quant_info = ptq, {"scheme": scheme, "deployed": "ptq",
-                                 "ptq": {"calibration_samples": int(samples)}, "qat": None}
+                                 "ptq": {"calibration_samples": int(samples),
+                                         **({"observer": observer} if observer != "histogram" else {})}, "qat": None}
     scores = {}
     if qcfg.get("qat", {}).get("enabled"):
         if qat_train is None:
@@ -105,21 +124,28 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
                                                "world_size": processes})
         if score is not None:
             scores = {"ptq_fake_quant_int8": score(ptq), "qat_fake_quant_int8": score(deployed)}
-    io = io_params(deployed)
+    layout = ecfg.get("input_layout", "NCHW")
+    io = io_params(deployed, layout)
     program_dir = build_dir / program if program else build_dir
     program_dir.mkdir(parents=True, exist_ok=True)
     save_fake_quant(deployed, reference_inputs, program_dir / "model_int8.pt2")
 
-    lowered, target_reports = {}, {}
+    lowered, target_reports, tflite_targets = {}, {}, {}
+    reference_tflite = reference_model(cfg, build_dir)
     for target in targets:
         log(f"lowering {program + ' ' if program else ''}for {target}")
         low = lower_ethos_u(deployed, example_inputs, target, build_dir / target / (program or ""),
                             int8_io=ecfg.get("int8_io", True),
-                            allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False))
+                            allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False), input_layout=layout)
         lowered[target] = low
         target_reports[target] = report.target_report(low)
         log(f"  {target}: {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
             f"{target_reports[target]['cycles']} cycles, {low.pte_path.stat().st_size} B .pte ({low.seconds:.1f} s)")
+        if reference_tflite is not None and program is None:
+            other = tflite_path.vela_compile(reference_tflite, target, build_dir / target / "tflite_vela")
+            tflite_targets[target] = tflite_path.side_by_side(target_reports[target], other)
+            log(f"  {target}: {cfg['reference']['name']}: {other['cycles']} cycles "
+                f"(.pte / .tflite = {tflite_targets[target]['cycle_ratio']:.3f})")
 
     log("verifying: float, int8 fake-quant, int8 TOSA reference per target")
     start = time.perf_counter()
@@ -128,8 +154,27 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     quality.update(scores)
     timings["verify_seconds"] = time.perf_counter() - start
     reference = write_reference_io(program_dir, whole, reference_inputs, io)
-    return {"quantization": {**quant_info, "io": io}, tasks.of(cfg).quality: quality, "targets": target_reports,
-            "timings": timings, "reference": reference}
+    result = {"quantization": {**quant_info, "io": io}, tasks.of(cfg).quality: quality, "targets": target_reports,
+              "timings": timings, "reference": reference}
+    if tflite_targets:
+        result["tflite"] = {"name": cfg["reference"]["name"], "quality_target": cfg["reference"].get("quality_target"),
+                            "targets": tflite_targets}
+    return result
+
+
+def reference_model(cfg: dict, build_dir: Path) -> Path | None:
+    """The config's `reference` model (another tool's int8 .tflite of the same network, copied into the build from
+    beside --weights), or None when the config names none."""
+    from tinyzoo.common.errors import ConfigError
+    from tinyzoo.common.recipe import REFERENCE_FILE
+
+    if not cfg.get("reference"):
+        return None
+    path = build_dir / REFERENCE_FILE
+    if not path.is_file():
+        raise ConfigError(f"the config's reference section needs {REFERENCE_FILE} beside the --weights checkpoint "
+                          f"(scripts/convert_mlperf.py writes both)")
+    return path
 
 
 def write_bundled_program(pte_path: Path, inputs: list, expected: list) -> Path:
@@ -242,8 +287,11 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     from tinyzoo.common.config import build_model, resolved
     from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
 
+    from tinyzoo.common.layout import split_name
+
     args = recipe.arguments(name, argv)
-    cfg = recipe.config(recipe_dir, args)
+    weights = split_name(name)[1]
+    cfg = recipe.config(recipe_dir, args, weights)
     build_dir = recipe.build_dir(name, args)
     task = tasks.of(cfg)
     distributed.init()   # under torchrun: one of several training processes
@@ -253,10 +301,15 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     data = task.load_data(cfg, args.data_root, build_dir)
     training = task.training(cfg, data)
 
-    # 2-3. The float model, trained (or resumed, or from --weights).
+    # 2-3. The float model, trained (or resumed, or from --weights; with train.epochs 0 the --weights as they are,
+    # e.g. a reference model's converted weights).
     model = build_model(cfg)
-    trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", **training,
-                  resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
+    source = None
+    if cfg["train"]["epochs"] == 0:
+        trained, source = given_weights(model, build_dir / "checkpoint.pt", args.weights)
+    else:
+        trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", **training,
+                      resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
     if not after_training(model, cfg, data.train, training.get("batch_transform"), build_dir, task.features_of):
         return build_dir   # the other processes' work ends with training (and QAT)
 
@@ -264,7 +317,7 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     # evaluation on the TOSA reference, Vela report; then the metrics and the card.
     calibration = recipe.calibration_indices(data.train.ids, recipe_dir, build_dir,
                                              count=cfg["quantize"]["ptq"]["samples"], seed=cfg["train"]["seed"],
-                                             new=args.new_calibration or args.profile == "quick")
+                                             new=args.new_calibration or args.profile == "quick", weights=weights)
     deployed: dict = {}
     example = None
     for program in task.programs(model, data, cfg, build_dir, calibration, training):
@@ -276,7 +329,28 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
         example = example or program.example_inputs
     metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=task.data_summary(cfg, data),
                              reproduce=f"tinyzoo build {name} --data-root <{task.data_hint(cfg)}>")
+    if source:
+        metrics["weights_source"] = source
     return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
+
+
+def given_weights(model: torch.nn.Module, checkpoint: Path, weights: Path | None):
+    """No training (train.epochs 0): the float weights of --weights (a state dict, or a checkpoint holding one
+    under "model") loaded as they are; `recipe.build_dir` has copied them to the build's checkpoint. Returns the
+    (empty) training result and where the weights came from (the checkpoint's "source", e.g. a converted
+    reference model's provenance and parity figures), which the card records."""
+    from tinyzoo.common.errors import ConfigError
+    from tinyzoo.common.train import TrainResult, load_weights
+
+    if weights is None:
+        raise ConfigError("train.epochs is 0: the float weights come from --weights CHECKPOINT (no training)")
+    try:
+        load_weights(model, checkpoint)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ConfigError(f"--weights {weights} does not fit this model ({first})") from None
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    return TrainResult(), state.get("source") if isinstance(state, dict) else None
 
 
 def qat_batch(cfg: dict) -> int:
@@ -334,8 +408,10 @@ def recipe_metrics(name: str, cfg: dict, args, model: torch.nn.Module, example_i
                      "hardware": trained.hardware or None},
         **deployed,
         "reproduce": reproduce + (" --profile quick" if args.profile == "quick" else "")
-                     + (f" --weights zoo/artifacts/{name}/checkpoint.pt   # the published float weights; without "
-                        f"--weights the same command trains them" if getattr(args, "weights", None) else ""),
+                     + (f" --weights zoo/artifacts/{name}/checkpoint.pt   # the published float weights"
+                        + ("; without --weights the same command trains them" if cfg["train"]["epochs"]
+                           else " (train.epochs 0: used as they are, no training)")
+                        if getattr(args, "weights", None) else ""),
     }
     return metrics
 
@@ -472,4 +548,6 @@ def load_artifacts(artifacts_dir: Path, cfg: dict, targets: list[str] | None = N
     if missing:
         raise ArtifactError(f"no lowered graph for {', '.join(missing)} in {artifacts_dir}; "
                             f"available: {', '.join(available)}")
-    return model, fake_quant, {t: artifacts_dir / t / "model.tosa" for t in targets}, q.io_quant_params(fake_quant)
+    io = io_params(fake_quant, cfg["export"].get("input_layout", "NCHW"))
+    return model, fake_quant, {t: artifacts_dir / t / "model.tosa" for t in targets}, every_io(io) if "inputs" in io \
+        else io

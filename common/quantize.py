@@ -17,9 +17,28 @@ from torch import nn
 from tinyzoo.common.errors import ExportError, TinyzooError
 
 SCHEMES = ("a8w8", "a16w8")
+# how PTQ observes an activation's range: ExecuTorch's default HistogramObserver (chooses the range that minimises
+# the quantization error, clipping rare outliers) or the plain min/max of the calibration data, as TFLite's
+# converter does (MLPerf Tiny's reference flow)
+OBSERVERS = ("histogram", "minmax")
 
 
-def _quantizer(target: str, scheme: str, *, qat: bool = False):
+def _with_minmax_activations(config):
+    """A QuantizationConfig whose activations are observed by their min/max (weights unchanged)."""
+    import dataclasses
+
+    from torchao.quantization.pt2e import MinMaxObserver
+
+    def minmax(spec):
+        if spec is None:
+            return None
+        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2 ** -16))
+
+    return dataclasses.replace(config, input_activation=minmax(config.input_activation),
+                               output_activation=minmax(config.output_activation))
+
+
+def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "histogram"):
     from executorch.backends.arm.ethosu import EthosUCompileSpec
     from executorch.backends.arm.quantizer import (
         EthosUQuantizer,
@@ -29,11 +48,14 @@ def _quantizer(target: str, scheme: str, *, qat: bool = False):
 
     if scheme not in SCHEMES:
         raise TinyzooError(f"unknown quantization scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    if observer not in OBSERVERS:
+        raise TinyzooError(f"unknown activation observer {observer!r}; choose one of {', '.join(OBSERVERS)}")
     quantizer = EthosUQuantizer(EthosUCompileSpec(target))
     if scheme == "a8w8":
-        quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
+        config = get_symmetric_quantization_config(is_per_channel=True, is_qat=qat)
     else:
-        quantizer.set_global(get_symmetric_a16w8_quantization_config(is_per_channel=True, is_qat=qat))
+        config = get_symmetric_a16w8_quantization_config(is_per_channel=True, is_qat=qat)
+    quantizer.set_global(_with_minmax_activations(config) if observer == "minmax" and not qat else config)
     return quantizer
 
 
@@ -90,12 +112,12 @@ def samples_of(batches: Iterable) -> Iterator[tuple]:
 
 
 def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable,
-                 *, target: str, scheme: str = "a8w8") -> torch.fx.GraphModule:
+                 *, target: str, scheme: str = "a8w8", observer: str = "histogram") -> torch.fx.GraphModule:
     """Post-training quantization of the graph at the static batch-1 shape it is deployed with: observe
-    activation ranges on every calibration sample (fed one at a time), then convert."""
+    activation ranges (`observer`: OBSERVERS) on every calibration sample (fed one at a time), then convert."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs), _quantizer(target, scheme))
+    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs), _quantizer(target, scheme, observer=observer))
     seen = 0
     with torch.no_grad():
         for sample in samples_of(calibration):

@@ -10,7 +10,7 @@ from typing import Sequence
 from tinyzoo.common.config import apply_overrides, as_override, load_recipe_config, validate
 from tinyzoo.common.errors import ConfigError, TinyzooError
 
-from tinyzoo.common.layout import RECIPES, REPO, shown
+from tinyzoo.common.layout import RECIPES, REPO, shown, split_name, weights_file
 
 
 def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -64,7 +64,8 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     # the build's arguments and config checked here: a mistake is one line, not one traceback per process
     from tinyzoo.common.train import check_global_batch
 
-    check_global_batch(config(RECIPES / name, arguments(name, rest))["train"]["batch_size"], known.nproc)
+    recipe, weights = split_name(name)
+    check_global_batch(config(RECIPES / recipe, arguments(name, rest), weights)["train"]["batch_size"], known.nproc)
     return distributed.launch(known.nproc, ["tinyzoo", "build", name, *rest])
 
 
@@ -84,11 +85,12 @@ def check_nproc(name: str, nproc: int | None) -> None:
                           f"torchrun --nproc_per_node {nproc} $(which tinyzoo) build {name} ...")
 
 
-def config(recipe_dir: Path, args: argparse.Namespace) -> dict:
-    """The recipe's config with the profile, --set overrides and --target applied, every value checked against
-    common.config.schema() (one ConfigError listing every problem) before any data is touched."""
-    path = recipe_dir / "config.yaml"
-    cfg = load_recipe_config(recipe_dir)
+def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = None) -> dict:
+    """The recipe's config (with `weights`: that set of weights' overlay) with the profile, --set overrides and
+    --target applied, every value checked against common.config.schema() (one ConfigError listing every problem)
+    before any data is touched."""
+    path = weights_file(recipe_dir, weights, "config.yaml")
+    cfg = load_recipe_config(recipe_dir, weights)
     quick = cfg.pop("quick", {})
     if args.profile == "quick":
         cfg = apply_overrides(cfg, [as_override(k, v) for k, v in quick.items()])
@@ -118,6 +120,9 @@ def data_root(root: str | Path | None, hint: str) -> Path:
     raise DatasetNotFoundError(f"no data root: pass --data-root DIR or set TINYZOO_DATA ({hint})")
 
 
+REFERENCE_FILE = "reference.tflite"   # config `reference.tflite`: another tool's int8 model of the same network
+
+
 def build_dir(name: str, args: argparse.Namespace) -> Path:
     """The build's folder; with --weights, the given checkpoint becomes the build's training checkpoint."""
     path = args.build_dir or (REPO or Path.cwd()) / "build" / name
@@ -128,23 +133,25 @@ def build_dir(name: str, args: argparse.Namespace) -> Path:
             raise ConfigError("--weights starts from trained weights and --no-resume trains from scratch: pass one")
         if not Path(weights).is_file():
             raise ConfigError(f"--weights {weights}: no such file (a checkpoint.pt written by `tinyzoo build`)")
-        checkpoint = path / "checkpoint.pt"
-        if Path(weights).resolve() != checkpoint.resolve():
-            tmp = checkpoint.with_name("checkpoint.pt.tmp")
-            shutil.copyfile(weights, tmp)
-            tmp.replace(checkpoint)
+        for file in ("checkpoint.pt", REFERENCE_FILE):   # the weights, and a reference model beside them
+            source = Path(weights) if file == "checkpoint.pt" else Path(weights).parent / file
+            if source.is_file() and source.resolve() != (path / file).resolve():
+                tmp = path / (file + ".tmp")
+                shutil.copyfile(source, tmp)
+                tmp.replace(path / file)
     return path
 
 
 def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, count: int, seed: int,
-                        new: bool = False) -> list[int]:
-    """Indices into the training set of the committed calibration list (recipe_dir/calibration.txt).
+                        new: bool = False, weights: str | None = None) -> list[int]:
+    """Indices into the training set of the committed calibration list (recipe_dir/calibration.txt, or
+    weights/<tag>.calibration.txt for another set of the recipe's weights).
 
     The list is data: the same clips calibrate every build, so int8 numbers are reproducible. `new` draws a
     fresh list from this training set (seeded) — needed when training on different data."""
     from tinyzoo.common.quantize import read_calibration_list, write_calibration_list
 
-    committed = recipe_dir / "calibration.txt"
+    committed = weights_file(recipe_dir, weights, "calibration.txt")
     position = {clip_id: i for i, clip_id in enumerate(train_ids)}
     if new or not committed.exists():
         unique = sorted(set(train_ids))

@@ -14,14 +14,20 @@ from tinyzoo.common.native_output import captured_native_output
 
 
 def quantize(x: torch.Tensor | np.ndarray, q: dict) -> np.ndarray:
-    """float → int8 exactly as quantized_decomposed.quantize_per_tensor does (round half to even, clamp)."""
+    """float → int8 exactly as quantized_decomposed.quantize_per_tensor does (round half to even, clamp), in the
+    layout the program takes: a 4-D input whose parameters say `layout: NHWC` comes out channels-last."""
     x = torch.as_tensor(x, dtype=torch.float32)
+    if q.get("layout") == "NHWC" and x.dim() == 4:
+        x = x.permute(0, 2, 3, 1)
     inv_scale = 1.0 / q["scale"]
     out = torch.clamp(torch.round(x * inv_scale) + q["zero_point"], q["qmin"], q["qmax"])
     return out.to(torch.int8 if q.get("dtype", "int8") == "int8" else torch.int16).numpy()
 
 
 def dequantize(x: np.ndarray, q: dict) -> np.ndarray:
+    """int8 → float, back in PyTorch's layout: an output whose parameters say `layout: NHWC` comes back NCHW."""
+    if q.get("layout") == "NHWC" and x.ndim == 4:
+        x = x.transpose(0, 3, 1, 2)
     return (x.astype(np.float32) - q["zero_point"]) * q["scale"]
 
 

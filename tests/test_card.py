@@ -120,7 +120,7 @@ def test_readme_table_between_markers(metrics, tmp_path):
     update_readme_table(readme, table)
     text = readme.read_text()
     assert "old" not in text and text.endswith("tail\n") and "[card](cards/kws__demo.md)" in text
-    assert "| `kws/demo` | keyword-spotting | 23,180 | 2.66 M | 12 | 75.00 % | 73.33 % | 0.215 / 21.6 | 0.051 / 21.6 |" in text
+    assert "| `kws/demo` | keyword-spotting | 23,180 | 2.66 M | 12 | 75.00 % | 73.33 % | – | 0.215 / 21.6 | 0.051 / 21.6 |" in text
     update_readme_table(readme, table)
     assert readme.read_text() == text
     readme.write_text("no markers")

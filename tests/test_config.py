@@ -56,7 +56,7 @@ def test_model_args_are_checked_against_the_registered_builders_signature():
     from tinyzoo.recipes.kws.ds_cnn.model import ds_cnn
 
     assert get_builder("kws/ds_cnn") is ds_cnn
-    assert set(args_schema(ds_cnn)) == {"num_classes", "filters", "blocks", "dropout"}
+    assert set(args_schema(ds_cnn)) == {"num_classes", "filters", "blocks", "dropout", "tf_padding"}
     cfg = load_recipe_config(Path(__file__).resolve().parents[1] / "recipes/kws/ds_cnn")
     cfg["model"]["args"].update(num_classes=1, dropout=1.5, filters="wide")
     assert sorted(config_problems(cfg)) == ["model.args.dropout = 1.5: must be a number >= 0 < 1",

@@ -8,7 +8,9 @@ Tolerances, from the arithmetic (the same figures and reasoning are in common/fi
 * MFCC. The C runs in float32, the reference (mfcc_numpy) in float64. On speech and other broadband signals the
   error is float32 rounding of the log-mel energies and the 40-term DCT sums: |MFCC| <= ~90 (c0 of digital
   silence is sqrt(40) * log(1e-6) = -87.4), ulp(90) = 7.6e-6, so a few ulp of the largest coefficient.
-  Bound: |C - ref| <= 1e-4 + 1e-5 |ref| (measured max: 1.1e-5 on the clips, 2.3e-5 on silence).
+  Bound: |C - ref| <= 1e-4 + 1e-5 |ref| (measured max: 1.1e-5 on the clips, 2.3e-5 on silence). The same bound
+  holds for MLPerf Tiny's front end (normalize: peak, mel_triangles: mel, dct: tf; measured 1.8e-5 on the clips,
+  3.4e-5 on silence, whose c0 is sqrt(80) log(1e-6) = -123.6 with TF's DCT).
   Narrowband synthetic signals (pure tones, DC, chirps) are different: a float32 FFT's absolute error is
   ~1e-7 of the frame's peak, and the Hann sidelobes 120+ dB below a pure tone's peak sit at that level, so those
   mel bands (where mel + 1e-6 is itself ~1e-5) get percent-level relative errors and their logs ~1e-2 absolute
@@ -212,6 +214,125 @@ def test_generated_mel_ranges_match_c(built, model):
     assert sum(count) <= 2 * (1024 // 2 + 1)   # every bin is in at most two triangles: the generic bound holds
 
 
+# --- MLPerf Tiny's front end (normalize: peak, mel_triangles: mel, dct: tf) ----------------------------------------
+
+MLPERF_FRONTEND = {"type": "mfcc", "sample_rate": 16000, "window_ms": 30, "hop_ms": 20, "n_fft": 512, "n_mels": 40,
+                   "f_min": 20, "f_max": 4000, "power": 1, "log_offset": 1e-6, "n_mfcc": 10, "normalize": "peak",
+                   "mel_triangles": "mel", "dct": "tf"}
+
+
+def header_for_frontend(out: Path, front: dict, model: str = "kws/ds_cnn") -> Path:
+    """app_model.h of a published KWS model (its quantization, labels, config) with another MFCC front end."""
+    metrics = json.loads((REPO / "zoo" / "artifacts" / model / "metrics.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "app_model.h"
+    path.write_text(app_header.render(metrics["config"], {**metrics, "frontend": front}, f"{model}, test front end"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mlperf_cli(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlperf_frontend")
+    text = header_for_frontend(out, MLPERF_FRONTEND).read_text()
+    assert "cfg = {16000, 480, 320, 512, 40, 10, 20.0f, 4000.0f, 1.0f, " in text
+    assert "first_bin, num_bins, TZ_MFCC_NORMALIZE, TZ_MFCC_MEL_TRIANGLES, TZ_MFCC_DCT};" in text
+    assert "#define TZ_MFCC_NORMALIZE TZ_MFCC_NORMALIZE_PEAK" in text and "#define TZ_MFCC_DCT TZ_MFCC_DCT_TF" in text
+    return out, compile_cli(out), MfccConfig.from_dict(MLPERF_FRONTEND)
+
+
+def test_default_header_selects_todays_front_end(built):
+    out, _, _ = built("kws/ds_cnn")
+    text = (out / "app_model.h").read_text()
+    for line in ("#define TZ_MFCC_NORMALIZE TZ_MFCC_NORMALIZE_NONE", "#define TZ_MFCC_MEL_TRIANGLES "
+                 "TZ_MFCC_MEL_TRIANGLES_HZ", "#define TZ_MFCC_DCT TZ_MFCC_DCT_ORTHO"):
+        assert line in text
+
+
+def test_mlperf_mfcc_matches_float64_reference(built, mlperf_cli):
+    """The C front end with MLPerf's options equals mfcc_numpy (float64) on the golden clips and the broadband edge
+    signals, within the tolerance of the default front end; the mel ranges it computes are NumPy's."""
+    out, exe, cfg = mlperf_cli
+    golden_dir, _, manifest = built("kws/ds_cnn")
+    signals = {s["name"]: np.fromfile(golden_dir / s["pcm"], "<i2") for s in manifest["samples"]}
+    edges = edge_signals()
+    signals.update({name: pcm.astype(np.int16) for name, (pcm, narrowband) in edges.items() if not narrowband})
+    quiet = signals[manifest["samples"][0]["name"]]
+    signals["same_clip_at_0.3x"] = np.rint(0.3 * quiet).astype(np.int16)
+    signals["no_positive_sample"] = -np.abs(quiet)
+    for name, pcm in signals.items():
+        ref = mfcc_numpy(pcm / 32768.0, cfg)
+        c, _ = c_mfcc(exe, out, pcm)
+        assert ref.shape == c.shape == (49, 10)
+        err = np.abs(c - ref)
+        assert (err <= 1e-4 + 1e-5 * np.abs(ref)).all(), f"{name}: max abs error {err.max():.2e}"
+        (out / "x.f32").write_bytes((pcm.astype(np.float32) / 32768.0).astype("<f4").tobytes())
+        run_cli(exe, "mfcc-f32", out / "x.f32", out / "xf.f32")   # float input: its own peak, same result
+        err = np.abs(np.fromfile(out / "xf.f32", "<f4").reshape(ref.shape) - ref)
+        assert (err <= 1e-4 + 1e-5 * np.abs(ref)).all(), f"{name} (f32): max abs error {err.max():.2e}"
+    torch_mfcc = MFCC(cfg)   # narrowband signals: the rule of test_mfcc_edge_signals (3x PyTorch's float32 error)
+    for name, pcm in ((name, pcm.astype(np.int16)) for name, (pcm, narrowband) in edges.items() if narrowband):
+        ref = mfcc_numpy(pcm / 32768.0, cfg)
+        pytorch = torch_mfcc(torch.from_numpy(pcm.astype(np.float32) / 32768.0)[None])[0].numpy()
+        err, allowed = np.abs(c_mfcc(exe, out, pcm)[0] - ref).max(), max(1e-4, 3 * np.abs(pytorch - ref).max())
+        assert err <= allowed, f"{name}: max error {err:.2e} > {allowed:.2e}"
+    # silence stays unnormalised: every mel energy 0, c0 = 40 log(1e-6) sqrt(2 / 40) with TF's DCT
+    c, _ = c_mfcc(exe, out, np.zeros(16000, np.int16))
+    np.testing.assert_allclose(c[:, 0], np.sqrt(80) * np.log(1e-6), rtol=1e-6)
+    run_cli(exe, "mel-ranges", out / "ranges.txt")
+    c_ranges = [tuple(map(int, line.split())) for line in (out / "ranges.txt").read_text().splitlines()]
+    assert c_ranges == list(zip(*app_header.mel_ranges(cfg)))
+
+
+C_MLPERF_API_CHECK = r"""
+#include <stdio.h>
+#include "app_model.h"
+int main(void) {
+    static float ws[TZ_MFCC_WORKSPACE_FLOATS_EXACT];
+    tz_mfcc m;
+    tz_mfcc_config cfg = *tz_frontend_mfcc_config(), bad;
+    int fails = 0;
+#define EXPECT(cond) do { if (!(cond)) { printf("failed: %s\n", #cond); fails++; } } while (0)
+    EXPECT(tz_mfcc_init(&m, &cfg, ws, TZ_MFCC_WORKSPACE_FLOATS_EXACT) == TZ_MFCC_OK);
+    bad = cfg; bad.normalize = 2;
+    EXPECT(tz_mfcc_init(&m, &bad, ws, TZ_MFCC_WORKSPACE_FLOATS_EXACT) == TZ_MFCC_ERR_CONFIG);
+    bad = cfg; bad.mel_triangles = -1;
+    EXPECT(tz_mfcc_init(&m, &bad, ws, TZ_MFCC_WORKSPACE_FLOATS_EXACT) == TZ_MFCC_ERR_CONFIG);
+    bad = cfg; bad.dct = 7;
+    EXPECT(tz_mfcc_init(&m, &bad, ws, TZ_MFCC_WORKSPACE_FLOATS_EXACT) == TZ_MFCC_ERR_CONFIG);
+    int16_t pcm[4] = {-30000, 1000, 16384, -5};
+    float x[4] = {-0.9f, 0.25f, 0.5f, 0.0f};
+    EXPECT(tz_mfcc_clip_gain_s16(&cfg, pcm, 4) == 2.0f);    /* x / 32768 * 2 = x / 16384 */
+    EXPECT(tz_mfcc_clip_gain_f32(&cfg, x, 4) == 2.0f);
+    int16_t negative[2] = {-3, -1};
+    EXPECT(tz_mfcc_clip_gain_s16(&cfg, negative, 2) == 1.0f && tz_mfcc_clip_gain_s16(&cfg, NULL, 0) == 1.0f);
+    bad = cfg; bad.normalize = TZ_MFCC_NORMALIZE_NONE;
+    EXPECT(tz_mfcc_clip_gain_s16(&bad, pcm, 4) == 1.0f && tz_mfcc_clip_gain_f32(&bad, x, 4) == 1.0f);
+    /* the per-frame API with the clip's gain gives what tz_mfcc_compute_s16 gives */
+    static int16_t clip[TZ_MFCC_CLIP_SAMPLES];
+    for (int i = 0; i < TZ_MFCC_CLIP_SAMPLES; i++) clip[i] = (int16_t)((i * 7919) % 2001 - 1000);
+    static float all[TZ_MFCC_NUM_FRAMES * TZ_MFCC_N_MFCC];
+    float frame[TZ_MFCC_N_MFCC];
+    EXPECT(tz_mfcc_init(&m, &cfg, ws, TZ_MFCC_WORKSPACE_FLOATS_EXACT) == TZ_MFCC_OK);   /* bad inits unset it */
+    EXPECT(tz_mfcc_compute_s16(&m, clip, TZ_MFCC_CLIP_SAMPLES, all, TZ_MFCC_NUM_FRAMES * TZ_MFCC_N_MFCC, NULL) == 0);
+    const float gain = tz_mfcc_clip_gain_s16(&cfg, clip, TZ_MFCC_CLIP_SAMPLES);
+    EXPECT(tz_mfcc_frame_s16_gain(&m, clip + 5 * TZ_MFCC_HOP_LENGTH, gain, frame) == TZ_MFCC_OK);
+    for (int k = 0; k < TZ_MFCC_N_MFCC; k++) EXPECT(frame[k] == all[5 * TZ_MFCC_N_MFCC + k]);
+    return fails;
+}
+"""
+
+
+def test_mlperf_c_api(mlperf_cli, tmp_path):
+    out, _, _ = mlperf_cli
+    (tmp_path / "api.c").write_text(C_MLPERF_API_CHECK)
+    exe = tmp_path / "api"
+    build = subprocess.run(["cc", *CFLAGS, f"-I{out}", f"-I{FRONTEND}", str(tmp_path / "api.c"), *map(str, C_SOURCES),
+                            "-lm", "-o", str(exe)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    result = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
 # --- images --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model", VISION_MODELS)
@@ -391,7 +512,7 @@ int main(void) {
     bad.f_max = 9000.0f;
     EXPECT(tz_mfcc_init(&m, &bad, ws, sizeof ws / sizeof ws[0]) == TZ_MFCC_ERR_CONFIG);
     EXPECT(tz_mfcc_num_frames(&cfg, 16000) == 49 && tz_mfcc_num_frames(&cfg, 639) == 0);
-    tz_image_config icfg = {32, 32, {0.5f, 0.5f, 0.5f}, {0.5f, 0.0f, 0.5f}};
+    tz_image_config icfg = {32, 32, {0.5f, 0.5f, 0.5f}, {0.5f, 0.0f, 0.5f}, 0};
     uint8_t px[3] = {0, 0, 0};
     float f[3 * 32 * 32];
     EXPECT(tz_image_preprocess(&icfg, px, 1, 1, f) == TZ_IMAGE_ERR_CONFIG);

@@ -11,7 +11,7 @@ __all__ = ["Model", "Pulled", "Weights", "deploy", "get", "get_weights", "list_m
 
 def deploy(model, example_inputs, **options) -> dict:
     """Your own nn.Module onto Ethos-U with no recipe: `tinyzoo.common.deploy.deploy_model` (options: targets,
-    out_dir, calibration, eval_inputs, scheme, npu_only, name). Returns the metrics it writes to
+    out_dir, calibration, eval_inputs, scheme, npu_only, input_layout, name). Returns the metrics it writes to
     `<out_dir>/metrics.json`."""
     from tinyzoo.common.deploy import deploy_model
 

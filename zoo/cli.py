@@ -77,7 +77,7 @@ def _check_build_arguments(model, rest: list[str]) -> None:
 
     build_args = recipe.build_parser(model.name, OneLineParser).parse_args(rest)
     preflight.check_targets(build_args.target)
-    cfg = recipe.config(model.recipe_dir, build_args)
+    cfg = recipe.config(model.recipe_dir, build_args, model.weights)
     preflight.check_data_root(cfg, build_args.data_root, needed=tasks.of(cfg).default_data_root() is None)
 
 
@@ -148,7 +148,8 @@ def _export(args) -> None:
             out = (args.out or Path("build") / "export" / model.name) / target / (name or "")
             low = lower_ethos_u(quantized, example, target, out,
                                 int8_io=cfg["export"].get("int8_io", True),
-                                allow_cpu_fallback=args.allow_cpu_fallback)
+                                allow_cpu_fallback=args.allow_cpu_fallback,
+                                input_layout=cfg["export"].get("input_layout", "NCHW"))
             print(f"{target}{' ' + name if name else ''}: {low.pte_path} ({low.pte_path.stat().st_size} B, "
                   f"{low.npu_ops} NPU ops, {low.cpu_ops} CPU ops"
                   + (f"; input int8 scale {io['input']['scale']:.6g} zero point {io['input']['zero_point']})"
@@ -252,11 +253,13 @@ def _deploy(args) -> None:
     metrics = deploy.deploy_model(
         model, [torch.zeros(s) for s in shapes], targets=targets, out_dir=args.out, calibration=calibration,
         eval_inputs=eval_inputs, scheme=args.scheme, npu_only=args.npu_only, random_samples=args.samples,
+        input_layout=args.input_layout,
         name=args.name or deploy.default_name(args.model), weights=weights, log=log,
         reproduce=(f"tinyzoo deploy {args.model} {shape_args} " + " ".join(f"--target {t}" for t in targets)
                    + (f" --calibration {args.calibration}" if args.calibration else "")
                    + (f" --eval {args.eval}" if args.eval else "") + f" --scheme {args.scheme}"
-                   + (" --npu-only" if args.npu_only else "") + f" --out {args.out}"))
+                   + (" --npu-only" if args.npu_only else "")
+                   + (f" --input-layout {args.input_layout}" if args.input_layout != "NCHW" else "") + f" --out {args.out}"))
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
         return
@@ -381,6 +384,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scheme", choices=["a8w8", "a16w8"], default="a8w8",
                    help="int8 activations and weights, or int16 activations with int8 weights")
     s.add_argument("--npu-only", action="store_true", help="an operator left on the CPU is an error")
+    s.add_argument("--input-layout", choices=["NCHW", "NHWC"], default="NCHW",
+                   help="the .pte's 4-D inputs: NCHW as PyTorch, or NHWC (HWC bytes as a camera and TFLite give "
+                        "them; saves the NPU's input transposes)")
     s.add_argument("--name", help="the name in the card and metrics (default: from MODEL)")
     s.add_argument("--json", action="store_true", help="print metrics.json (progress goes to stderr)")
     sub.add_parser("index", help="maintainers: regenerate zoo/index.json from zoo/artifacts/ "

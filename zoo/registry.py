@@ -12,20 +12,25 @@ from tinyzoo.common.card import model_stem
 from tinyzoo.common.config import load_recipe_config
 from tinyzoo.common.errors import UnknownModelError
 
-from tinyzoo.common.layout import ARTIFACTS, CARDS, RECIPES, REPO  # noqa: F401  (REPO, CARDS: for the CLI)
+from tinyzoo.common.layout import ARTIFACTS, CARDS, RECIPES, REPO, split_name  # noqa: F401  (REPO, CARDS: for the CLI)
 
 
 @dataclass(frozen=True)
 class Model:
-    name: str            # "kws/ds_cnn"
+    name: str            # "kws/ds_cnn", or "kws/ds_cnn.mlperf": the recipe with another set of its weights
 
     @property
     def recipe_dir(self) -> Path:
-        return RECIPES / self.name
+        return RECIPES / split_name(self.name)[0]
+
+    @property
+    def weights(self) -> str | None:
+        """The weights tag (None: the recipe's own weights)."""
+        return split_name(self.name)[1]
 
     @cached_property
     def config(self) -> dict:
-        return load_recipe_config(self.recipe_dir)
+        return load_recipe_config(self.recipe_dir, self.weights)
 
     @property
     def stem(self) -> str:
@@ -57,7 +62,11 @@ class Model:
 
 
 def list_models() -> list[str]:
-    return sorted(str(p.parent.relative_to(RECIPES)) for p in RECIPES.glob("*/*/config.yaml"))
+    """Every recipe (`<task>/<model>`) and every other set of a recipe's weights (`<task>/<model>.<tag>`, from
+    its `weights/<tag>.yaml`)."""
+    recipes = [p.parent.relative_to(RECIPES).as_posix() for p in RECIPES.glob("*/*/config.yaml")]
+    tagged = [f"{p.parent.parent.relative_to(RECIPES).as_posix()}.{p.stem}" for p in RECIPES.glob("*/*/weights/*.yaml")]
+    return sorted(recipes + tagged)
 
 
 def get(name: str) -> Model:

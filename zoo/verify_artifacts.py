@@ -77,12 +77,18 @@ def check(model, artifacts: Path, files: list[str], *, published: bool, load: bo
 
 
 def _check_same_model(model, artifacts: Path) -> None:
-    """A build folder of another model would be evaluated (or exported) under this model's name."""
-    from tinyzoo.common.config import load_config
+    """A build folder of another model would be evaluated (or exported) under this model's name: the catalogue name
+    its metrics.json records (with its weights tag), else the recipe its config builds."""
+    import json
 
+    from tinyzoo.common.config import load_config
+    from tinyzoo.common.layout import split_name
+
+    metrics = artifacts / "metrics.json"
+    recorded = json.loads(metrics.read_text()).get("model") if metrics.is_file() else None
     section = load_config(artifacts / "config.resolved.yaml").get("model")
-    built = section.get("name") if isinstance(section, dict) else None
-    if built != model.name:
+    built = recorded or (section.get("name") if isinstance(section, dict) else None)
+    if built != (model.name if recorded else split_name(model.name)[0]):
         raise ArtifactError(f"{artifacts} is a build of {built}, not {model.name}: pass {model.name}'s own build "
                             f"folder, or run the command for {built}")
 

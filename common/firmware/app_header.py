@@ -106,8 +106,17 @@ def mel_ranges(cfg: MfccConfig) -> tuple[list[int], list[int]]:
     return first, count
 
 
+# the MLPerf Tiny options of MfccConfig -> (C macro, {recipe value: tz_mfcc.h enum constant}), the default first
+MFCC_OPTIONS = {
+    "normalize": ("TZ_MFCC_NORMALIZE", {"none": "TZ_MFCC_NORMALIZE_NONE", "peak": "TZ_MFCC_NORMALIZE_PEAK"}),
+    "mel_triangles": ("TZ_MFCC_MEL_TRIANGLES", {"hz": "TZ_MFCC_MEL_TRIANGLES_HZ", "mel": "TZ_MFCC_MEL_TRIANGLES_MEL"}),
+    "dct": ("TZ_MFCC_DCT", {"ortho": "TZ_MFCC_DCT_ORTHO", "tf": "TZ_MFCC_DCT_TF"}),
+}
+
+
 def _mfcc_lines(front: dict, cfg: dict, input_numel: int | None, source: str) -> list[str]:
     m = MfccConfig.from_dict(front)
+    options = {key: values[getattr(m, key)] for key, (_, values) in MFCC_OPTIONS.items()}
     first, count = mel_ranges(m)
     clip = int(cfg.get("data", {}).get("clip_samples", m.sample_rate))
     frames = m.num_frames(clip)
@@ -127,6 +136,9 @@ def _mfcc_lines(front: dict, cfg: dict, input_numel: int | None, source: str) ->
             f"#define TZ_MFCC_MEL_WEIGHTS {sum(count)}   /* non-zero mel weights */",
             "#define TZ_MFCC_WORKSPACE_FLOATS_EXACT TZ_MFCC_WORKSPACE_FLOATS(TZ_MFCC_WIN_LENGTH, TZ_MFCC_N_FFT, "
             "TZ_MFCC_N_MELS, TZ_MFCC_N_MFCC, TZ_MFCC_MEL_WEIGHTS)",
+            "/* normalize / mel_triangles / dct (tz_mfcc.h; MLPerf Tiny's front end: PEAK, MEL, TF) */",
+            *(f"#define {macro} {options[key]}   /* {key}: {getattr(m, key)} */"
+              for key, (macro, _) in MFCC_OPTIONS.items()),
             "",
             "/* The front end's config with NumPy's mel-filter ranges (first FFT bin, bin count per filter). */",
             "static inline const tz_mfcc_config *tz_frontend_mfcc_config(void)",
@@ -135,12 +147,14 @@ def _mfcc_lines(front: dict, cfg: dict, input_numel: int | None, source: str) ->
             f"    static const uint16_t num_bins[{m.n_mels}] = {{{', '.join(map(str, count))}}};",
             f"    static const tz_mfcc_config cfg = {{{m.sample_rate}, {m.win_length}, {m.hop_length}, {m.n_fft}, "
             f"{m.n_mels}, {m.n_mfcc}, {c_float(m.f_min)}, {c_float(m.f_max)}, {c_float(m.power)}, "
-            f"{c_float(m.log_offset)}, first_bin, num_bins}};",
+            f"{c_float(m.log_offset)}, first_bin, num_bins, "
+            f"{', '.join(macro for macro, _ in MFCC_OPTIONS.values())}}};",
             "    return &cfg;",
             "}", ""]
 
 
-def _image_lines(front: dict, input_shape: list[int] | None, source: str) -> list[str]:
+def _image_lines(front: dict, input_shape: list[int] | None, source: str, layout: str = "NCHW") -> list[str]:
+    """The image front end's constants; `layout` is the program's input layout (export.input_layout)."""
     im = ImageConfig.from_dict(front)
     h, w = im.size
     if input_shape is not None and list(input_shape[1:]) != [3, h, w]:
@@ -153,7 +167,7 @@ def _image_lines(front: dict, input_shape: list[int] | None, source: str) -> lis
             "static inline const tz_image_config *tz_frontend_image_config(void)",
             "{",
             f"    static const tz_image_config cfg = {{{h}, {w}, {{{', '.join(c_float(v) for v in im.mean)}}}, "
-            f"{{{', '.join(c_float(v) for v in im.std)}}}}};",
+            f"{{{', '.join(c_float(v) for v in im.std)}}}, {int(layout == 'NHWC')}}};",
             "    return &cfg;",
             "}", ""]
 

@@ -185,7 +185,7 @@ def export_golden(model: str, out_dir: str | Path) -> Path:
             features = image_reference(image, front)
             _write(out_dir, name, "u8", image)
             _write(out_dir, name, "features.f64", features)
-            _write(out_dir, name, "input.s8", quantize(features, q))
+            _write(out_dir, name, "input.s8", quantize(features[None], q)[0])   # in the program's layout
             samples.append({"name": name, "source": "synthetic (common/firmware/golden.py, fixed seed)",
                             "image": f"{name}.u8", "height": int(image.shape[0]), "width": int(image.shape[1]),
                             "features": f"{name}.features.f64", "features_shape": list(features.shape),

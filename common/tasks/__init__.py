@@ -161,7 +161,8 @@ class Task:
         if kind == "mfcc":
             return app_header._mfcc_lines(front, cfg, values, source)
         if kind == "image":
-            return app_header._image_lines(front, input_shape, source)
+            return app_header._image_lines(front, input_shape, source,
+                                           (cfg.get("export") or {}).get("input_layout", "NCHW"))
         raise ConfigError(f"{source}: front end type {kind!r} has no firmware front end (mfcc or image)")
 
     def header_task(self, cfg: dict, metrics: dict, source: str, *, artifact_dir: Path | None = None,
@@ -199,7 +200,16 @@ class Classification(Task):
             pipeline.qat_fine_tune(qat_model, data.train, cfg, build_dir, training["batch_transform"])
 
         def evaluate(float_model, fake_quant, tosa_graphs, io):
-            return compare(float_model, fake_quant, test_features, labels, tosa_graphs, io, len(cfg["data"]["labels"]))
+            result = compare(float_model, fake_quant, test_features, labels, tosa_graphs, io,
+                             len(cfg["data"]["labels"]))
+            reference = pipeline.reference_model(cfg, build_dir)
+            if reference is not None:   # another tool's int8 model of the network, on the same test data
+                from tinyzoo.common import tflite_path
+
+                result["tflite_int8"] = tflite_path.accuracy(
+                    reference, test_features, labels, logits_of(float_model, test_features).argmax(1),
+                    names=cfg["data"]["labels"], reference_names=cfg["reference"].get("labels"))
+            return result
 
         def score(fake_quant):
             return float((logits_of(fake_quant, test_features).argmax(1) == labels).float().mean())

@@ -62,7 +62,8 @@ static void run(const tz_image_config *cfg, const uint8_t *src, int32_t src_h, i
                     v = unit(src[((size_t)y * (size_t)W + (size_t)x) * 3 + c]);
                 }
                 v = (v - cfg->mean[c]) / cfg->std[c];
-                const size_t o = ((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x;
+                const size_t o = cfg->nhwc ? ((size_t)y * (size_t)W + (size_t)x) * 3 + (size_t)c
+                                           : ((size_t)c * (size_t)H + (size_t)y) * (size_t)W + (size_t)x;
                 if (out_f != NULL)
                     out_f[o] = v;
                 else

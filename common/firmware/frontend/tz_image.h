@@ -7,7 +7,8 @@
  *   -> bilinear resize to the model's (height, width) if the source size differs
  *      (torch.nn.functional.interpolate, mode="bilinear", align_corners=False, no antialias)
  *   -> (x - mean[c]) / std[c] per channel
- *   -> planar NCHW (3, height, width), channel order RGB.
+ *   -> planar NCHW (3, height, width), or interleaved NHWC (height, width, 3) when the program takes its input
+ *      channels-last (the recipe's `export.input_layout: NHWC`), channel order RGB.
  *
  * At the model's size the arithmetic is the same float32 operations in the same order as the PyTorch front
  * end, so the result is bit-identical to it (and within 1e-6 of the float64 reference); with a resize it is
@@ -35,12 +36,13 @@
 extern "C" {
 #endif
 
-/* The recipe's `frontend:` section (type: image; channel_order RGB, layout NCHW). */
+/* The recipe's `frontend:` section (type: image; channel_order RGB) and its program's input layout. */
 typedef struct {
     int32_t height;   /* the model's input height */
     int32_t width;    /* the model's input width */
     float mean[3];    /* per channel, R G B, on the [0, 1] scale */
     float std[3];
+    int32_t nhwc;     /* 0: planar (3, height, width); 1: interleaved (height, width, 3) */
 } tz_image_config;
 
 enum {
@@ -50,7 +52,7 @@ enum {
     TZ_IMAGE_ERR_SOURCE = -3    /* source height/width <= 0 */
 };
 
-/* out_chw: 3 * cfg->height * cfg->width floats, planar R then G then B. */
+/* out_chw: 3 * cfg->height * cfg->width floats, planar R then G then B (interleaved RGB with cfg->nhwc). */
 int tz_image_preprocess(const tz_image_config *cfg, const uint8_t *rgb_hwc, int32_t src_height, int32_t src_width,
                         float *out_chw);
 

@@ -16,7 +16,10 @@ static int check_config(const tz_mfcc_config *c)
 {
     if (c->sample_rate <= 0 || c->win_length <= 0 || c->hop_length <= 0 || c->n_mels <= 0 || c->n_mfcc <= 0 ||
         c->n_mfcc > c->n_mels || c->n_mels > TZ_MFCC_MAX_MELS || !(c->f_min >= 0.0f) || !(c->f_max > c->f_min) ||
-        c->f_max > 0.5f * (float)c->sample_rate || !(c->power > 0.0f) || !(c->log_offset > 0.0f))
+        c->f_max > 0.5f * (float)c->sample_rate || !(c->power > 0.0f) || !(c->log_offset > 0.0f) ||
+        (c->normalize != TZ_MFCC_NORMALIZE_NONE && c->normalize != TZ_MFCC_NORMALIZE_PEAK) ||
+        (c->mel_triangles != TZ_MFCC_MEL_TRIANGLES_HZ && c->mel_triangles != TZ_MFCC_MEL_TRIANGLES_MEL) ||
+        (c->dct != TZ_MFCC_DCT_ORTHO && c->dct != TZ_MFCC_DCT_TF))
         return TZ_MFCC_ERR_CONFIG;
     if (!is_power_of_two(c->n_fft) || c->n_fft < 4 || c->n_fft > 65536 || c->n_fft < c->win_length)
         return TZ_MFCC_ERR_NFFT;
@@ -26,18 +29,26 @@ static int check_config(const tz_mfcc_config *c)
     return TZ_MFCC_OK;
 }
 
-/* --- mel filterbank, as mel_filterbank() in mfcc.py (HTK mel, triangles over linear frequency) -------------- */
+/* --- mel filterbank, as mel_filterbank() in mfcc.py ----------------------------------------------------------
+ * mel_triangles HZ: HTK mel, triangles over linear frequency (edges and bins in Hz).
+ * mel_triangles MEL: tf.signal.linear_to_mel_weight_matrix (edges and bins in mel, 1127 ln(1 + f/700), DC 0). */
 
 static double hz_to_mel(double hz) { return 2595.0 * log10(1.0 + hz / 700.0); }
 static double mel_to_hz(double mel) { return 700.0 * (pow(10.0, mel / 2595.0) - 1.0); }
+static double hz_to_mel_tf(double hz) { return 1127.0 * log1p(hz / 700.0); }
 
-/* Edge j of the n_mels + 2 edges, as np.linspace(mel(f_min), mel(f_max), n_mels + 2) mapped back to Hz. */
-static double mel_edge_hz(const tz_mfcc_config *c, int j)
+static int mel_space(const tz_mfcc_config *c) { return c->mel_triangles == TZ_MFCC_MEL_TRIANGLES_MEL; }
+
+/* Edge j of the n_mels + 2 edges, as np.linspace(mel(f_min), mel(f_max), n_mels + 2): mapped back to Hz for
+ * triangles in Hz, kept in (TF's) mel for triangles in mel. */
+static double mel_edge(const tz_mfcc_config *c, int j)
 {
-    double lo = hz_to_mel(c->f_min), hi = hz_to_mel(c->f_max);
+    const int tf = mel_space(c);
+    double lo = tf ? hz_to_mel_tf(c->f_min) : hz_to_mel(c->f_min);
+    double hi = tf ? hz_to_mel_tf(c->f_max) : hz_to_mel(c->f_max);
     int last = c->n_mels + 1;
     double mel = (j == last) ? hi : lo + j * ((hi - lo) / last);   /* np.linspace sets the end point exactly */
-    return mel_to_hz(mel);
+    return tf ? mel : mel_to_hz(mel);
 }
 
 /* Frequency of FFT bin k, as np.linspace(0, sample_rate / 2, n_fft / 2 + 1). */
@@ -48,10 +59,10 @@ static double bin_hz(const tz_mfcc_config *c, int k)
     return (k == last) ? nyquist : k * (nyquist / last);
 }
 
-/* Lower edge, centre and upper edge of filter j, in Hz. */
+/* Lower edge, centre and upper edge of filter j, in Hz (or in mel for triangles in mel). */
 static void filter_edges(const tz_mfcc_config *c, int j, double edges[3])
 {
-    for (int i = 0; i < 3; i++) edges[i] = mel_edge_hz(c, j + i);
+    for (int i = 0; i < 3; i++) edges[i] = mel_edge(c, j + i);
 }
 
 static double triangle(const double e[3], double f)
@@ -59,6 +70,13 @@ static double triangle(const double e[3], double f)
     double rising = (f - e[0]) / (e[1] - e[0]), falling = (e[2] - f) / (e[2] - e[1]);
     double w = rising < falling ? rising : falling;
     return w > 0.0 ? w : 0.0;
+}
+
+/* Weight of FFT bin k in the filter with edges e (in the units filter_edges gives for this config). */
+static double mel_weight(const tz_mfcc_config *c, const double e[3], int k)
+{
+    if (!mel_space(c)) return triangle(e, bin_hz(c, k));
+    return k == 0 ? 0.0 : triangle(e, hz_to_mel_tf(bin_hz(c, k)));   /* TF zeroes the DC bin */
 }
 
 /* Non-zero bins of each filter: a contiguous run, since a triangle is positive on an open interval. */
@@ -69,9 +87,9 @@ static void compute_mel_ranges(const tz_mfcc_config *c, uint16_t *first, uint16_
         double e[3];
         filter_edges(c, j, e);
         int k = 0;
-        while (k < n_bins && triangle(e, bin_hz(c, k)) <= 0.0) k++;
+        while (k < n_bins && mel_weight(c, e, k) <= 0.0) k++;
         first[j] = (uint16_t)k;
-        while (k < n_bins && triangle(e, bin_hz(c, k)) > 0.0) k++;
+        while (k < n_bins && mel_weight(c, e, k) > 0.0) k++;
         count[j] = (uint16_t)(k - first[j]);
     }
 }
@@ -152,13 +170,15 @@ int tz_mfcc_init(tz_mfcc *m, const tz_mfcc_config *cfg, float *workspace, size_t
     for (int j = 0; j < n_mels; j++) {
         double e[3];
         filter_edges(cfg, j, e);
-        for (int i = 0; i < m->num_bins[j]; i++) *w++ = (float)triangle(e, bin_hz(cfg, m->first_bin[j] + i));
+        for (int i = 0; i < m->num_bins[j]; i++) *w++ = (float)mel_weight(cfg, e, m->first_bin[j] + i);
     }
-    /* Orthonormal DCT-II, as dct_matrix(): cos(pi / n_mels * (n + 0.5) * k), scaled sqrt(1/n) for k = 0 and
-     * sqrt(2/n) otherwise; stored (n_mels, n_mfcc) so coefficients = log_mel @ dct. */
+    /* DCT-II, as dct_matrix(): cos(pi / n_mels * (n + 0.5) * k), scaled sqrt(1/n) for k = 0 and sqrt(2/n)
+     * otherwise (orthonormal), or 2 / sqrt(2 n) for every k (TF); stored (n_mels, n_mfcc) so coefficients =
+     * log_mel @ dct. */
     for (int n = 0; n < n_mels; n++)
         for (int k = 0; k < n_mfcc; k++) {
-            double scale = sqrt((k == 0 ? 1.0 : 2.0) / n_mels);
+            double scale = cfg->dct == TZ_MFCC_DCT_TF ? 2.0 / sqrt(2.0 * n_mels)
+                                                      : sqrt((k == 0 ? 1.0 : 2.0) / n_mels);
             m->dct[n * n_mfcc + k] = (float)(cos(TZ_PI / n_mels * (n + 0.5) * k) * scale);
         }
     m->ready = 1;
@@ -288,25 +308,58 @@ static int frame_ready(const tz_mfcc *m, const void *samples, const float *out)
     return m->ready ? TZ_MFCC_OK : TZ_MFCC_ERR_NOT_INIT;
 }
 
-int tz_mfcc_frame_s16(tz_mfcc *m, const int16_t *samples, float *out)
+int tz_mfcc_frame_s16_gain(tz_mfcc *m, const int16_t *samples, float gain, float *out)
 {
     int status = frame_ready(m, samples, out);
     if (status != TZ_MFCC_OK) return status;
     const int win = m->cfg.win_length;
-    /* x / 32768 as the data loader does; a power-of-two scale, so exact in float. */
-    for (int n = 0; n < win; n++) m->fft[n] = ((float)samples[n] * (1.0f / 32768.0f)) * m->window[n];
+    /* x / 32768 as the data loader does; a power-of-two scale, so exact in float (and gain / 32768 exact too:
+     * gain 1 is bit-identical to the plain 1/32768 scale). */
+    const float scale = gain * (1.0f / 32768.0f);
+    for (int n = 0; n < win; n++) m->fft[n] = ((float)samples[n] * scale) * m->window[n];
     for (int n = win; n < m->cfg.n_fft; n++) m->fft[n] = 0.0f;
     return finish_frame(m, out);
 }
 
-int tz_mfcc_frame_f32(tz_mfcc *m, const float *samples, float *out)
+int tz_mfcc_frame_f32_gain(tz_mfcc *m, const float *samples, float gain, float *out)
 {
     int status = frame_ready(m, samples, out);
     if (status != TZ_MFCC_OK) return status;
     const int win = m->cfg.win_length;
-    for (int n = 0; n < win; n++) m->fft[n] = samples[n] * m->window[n];
+    for (int n = 0; n < win; n++) m->fft[n] = (samples[n] * gain) * m->window[n];
     for (int n = win; n < m->cfg.n_fft; n++) m->fft[n] = 0.0f;
     return finish_frame(m, out);
+}
+
+int tz_mfcc_frame_s16(tz_mfcc *m, const int16_t *samples, float *out)
+{
+    return tz_mfcc_frame_s16_gain(m, samples, 1.0f, out);
+}
+
+int tz_mfcc_frame_f32(tz_mfcc *m, const float *samples, float *out)
+{
+    return tz_mfcc_frame_f32_gain(m, samples, 1.0f, out);
+}
+
+/* --- clip-level peak normalisation (normalize = TZ_MFCC_NORMALIZE_PEAK) --------------------------------------- */
+
+float tz_mfcc_clip_gain_s16(const tz_mfcc_config *cfg, const int16_t *pcm, size_t num_samples)
+{
+    if (cfg == NULL || cfg->normalize != TZ_MFCC_NORMALIZE_PEAK || pcm == NULL || num_samples == 0) return 1.0f;
+    int32_t peak = pcm[0];
+    for (size_t i = 1; i < num_samples; i++)
+        if (pcm[i] > peak) peak = pcm[i];
+    /* x / 32768 * (32768 / p) = x / p, as peak_normalize_numpy; max <= 0 (silence): unchanged */
+    return peak > 0 ? (float)(32768.0 / peak) : 1.0f;
+}
+
+float tz_mfcc_clip_gain_f32(const tz_mfcc_config *cfg, const float *signal, size_t num_samples)
+{
+    if (cfg == NULL || cfg->normalize != TZ_MFCC_NORMALIZE_PEAK || signal == NULL || num_samples == 0) return 1.0f;
+    float peak = signal[0];
+    for (size_t i = 1; i < num_samples; i++)
+        if (signal[i] > peak) peak = signal[i];
+    return peak > 0.0f ? (float)(1.0 / (double)peak) : 1.0f;
 }
 
 static int check_signal(const tz_mfcc *m, const void *signal, size_t num_samples, const float *out,
@@ -326,8 +379,10 @@ int tz_mfcc_compute_s16(tz_mfcc *m, const int16_t *pcm, size_t num_samples, floa
     size_t frames = 0;
     int status = check_signal(m, pcm, num_samples, out, out_capacity, &frames);
     if (num_frames != NULL) *num_frames = status == TZ_MFCC_OK ? frames : 0;
+    const float gain = status == TZ_MFCC_OK ? tz_mfcc_clip_gain_s16(&m->cfg, pcm, num_samples) : 1.0f;
     for (size_t t = 0; status == TZ_MFCC_OK && t < frames; t++)
-        status = tz_mfcc_frame_s16(m, pcm + t * (size_t)m->cfg.hop_length, out + t * (size_t)m->cfg.n_mfcc);
+        status = tz_mfcc_frame_s16_gain(m, pcm + t * (size_t)m->cfg.hop_length, gain,
+                                        out + t * (size_t)m->cfg.n_mfcc);
     return status;
 }
 
@@ -337,8 +392,10 @@ int tz_mfcc_compute_f32(tz_mfcc *m, const float *signal, size_t num_samples, flo
     size_t frames = 0;
     int status = check_signal(m, signal, num_samples, out, out_capacity, &frames);
     if (num_frames != NULL) *num_frames = status == TZ_MFCC_OK ? frames : 0;
+    const float gain = status == TZ_MFCC_OK ? tz_mfcc_clip_gain_f32(&m->cfg, signal, num_samples) : 1.0f;
     for (size_t t = 0; status == TZ_MFCC_OK && t < frames; t++)
-        status = tz_mfcc_frame_f32(m, signal + t * (size_t)m->cfg.hop_length, out + t * (size_t)m->cfg.n_mfcc);
+        status = tz_mfcc_frame_f32_gain(m, signal + t * (size_t)m->cfg.hop_length, gain,
+                                        out + t * (size_t)m->cfg.n_mfcc);
     return status;
 }
 
@@ -349,8 +406,9 @@ const char *tz_mfcc_error_message(int status)
     case TZ_MFCC_ERR_NULL: return "tz_mfcc: a required pointer is NULL; pass the state, config, workspace and buffers";
     case TZ_MFCC_ERR_CONFIG:
         return "tz_mfcc: config out of range: need sample_rate, win_length, hop_length, n_mels > 0, "
-               "0 < n_mfcc <= n_mels <= TZ_MFCC_MAX_MELS, 0 <= f_min < f_max <= sample_rate / 2, power > 0 and "
-               "log_offset > 0; regenerate app_model.h from the recipe config";
+               "0 < n_mfcc <= n_mels <= TZ_MFCC_MAX_MELS, 0 <= f_min < f_max <= sample_rate / 2, power > 0, "
+               "log_offset > 0, and normalize, mel_triangles and dct each 0 or 1; regenerate app_model.h from the "
+               "recipe config";
     case TZ_MFCC_ERR_NFFT:
         return "tz_mfcc: n_fft must be a power of two between 4 and 65536 (32..4096 with CMSIS-DSP) and "
                ">= win_length";

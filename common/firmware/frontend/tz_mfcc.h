@@ -7,6 +7,24 @@
  *   -> HTK-mel triangles over linear frequency, unnormalised (torchaudio melscale_fbanks, norm=None)
  *   -> log(mel + log_offset) (natural log) -> orthonormal DCT-II, first n_mfcc coefficients.
  *
+ * Three options reproduce MLPerf Tiny's KWS front end (TensorFlow's, the one its DS-CNN was trained with); each
+ * is a config field whose 0 value is the default above (recipe keys `normalize`, `mel_triangles`, `dct`):
+ *
+ *   normalize = TZ_MFCC_NORMALIZE_PEAK: the clip is divided by its own signed maximum sample (x / max(x)) before
+ *       framing; a clip whose maximum is <= 0 (silence) is left unchanged. This is a clip-level step:
+ *       tz_mfcc_compute_s16/_f32 find the peak over the num_samples they are given and apply it to every frame.
+ *       The per-frame functions tz_mfcc_frame_s16/_f32 do NOT normalise; to compute frames yourself, get the
+ *       clip's gain once with tz_mfcc_clip_gain_s16/_f32 and pass it to tz_mfcc_frame_s16_gain/_f32_gain. With
+ *       a sliding window the peak (so the gain) changes whenever the window moves: recompute every frame.
+ *   mel_triangles = TZ_MFCC_MEL_TRIANGLES_MEL: tf.signal.linear_to_mel_weight_matrix; HTK mel 1127 ln(1 + f/700),
+ *       each FFT bin's frequency converted to mel and the triangles computed in mel (linear in mel, not in Hz),
+ *       the DC bin's weight 0, unnormalised.
+ *   dct = TZ_MFCC_DCT_TF: tf.signal.mfccs_from_log_mel_spectrograms, the unnormalised DCT-II / sqrt(2 n_mels),
+ *       i.e. sqrt(2 / n_mels) cos(pi / n_mels (n + 0.5) k) for every k (c0 sqrt(2) larger than orthonormal).
+ *
+ * MLPerf's configuration is win_length 480, hop_length 320, n_fft 512, 40 mels from 20 to 4000 Hz, power 1,
+ * log_offset 1e-6, 10 coefficients, and all three options on.
+ *
  * No malloc: the caller owns a float workspace (window, FFT twiddles, FFT buffer, mel weights, DCT matrix),
  * filled once by tz_mfcc_init. After init only the FFT and log-mel buffers are written, so one tz_mfcc
  * serves one audio stream at a time.
@@ -69,7 +87,22 @@ typedef struct {
      * them (computed by NumPy from the same config). NULL: tz_mfcc_init computes them. */
     const uint16_t *mel_first_bin;
     const uint16_t *mel_num_bins;
+    /* MLPerf Tiny's front end (see the top of this file); 0 = tinyzoo's default. Last in the struct so that
+     * positional initialisers written without them keep compiling and mean the defaults. */
+    int32_t normalize;      /* TZ_MFCC_NORMALIZE_NONE (0) or TZ_MFCC_NORMALIZE_PEAK (1) */
+    int32_t mel_triangles;  /* TZ_MFCC_MEL_TRIANGLES_HZ (0) or TZ_MFCC_MEL_TRIANGLES_MEL (1) */
+    int32_t dct;            /* TZ_MFCC_DCT_ORTHO (0) or TZ_MFCC_DCT_TF (1) */
 } tz_mfcc_config;
+
+/* Values of tz_mfcc_config.normalize, .mel_triangles and .dct. */
+enum {
+    TZ_MFCC_NORMALIZE_NONE = 0,      /* recipe `normalize: none` */
+    TZ_MFCC_NORMALIZE_PEAK = 1,      /* `normalize: peak`: x / max(x) per clip */
+    TZ_MFCC_MEL_TRIANGLES_HZ = 0,    /* `mel_triangles: hz`: triangles linear in Hz */
+    TZ_MFCC_MEL_TRIANGLES_MEL = 1,   /* `mel_triangles: mel`: TF's, linear in mel, DC bin 0 */
+    TZ_MFCC_DCT_ORTHO = 0,           /* `dct: ortho`: orthonormal DCT-II */
+    TZ_MFCC_DCT_TF = 1               /* `dct: tf`: TF's DCT-II scaling */
+};
 
 /* Workspace size in floats. `mel_weights` is the total number of non-zero mel weights; every FFT bin lies in
  * at most two adjacent triangles, so TZ_MFCC_MEL_WEIGHTS_BOUND(n_fft) always suffices. */
@@ -127,11 +160,22 @@ int tz_mfcc_init(tz_mfcc *m, const tz_mfcc_config *cfg, float *workspace, size_t
 /* Frames that num_samples samples give: 1 + (num_samples - win_length) / hop_length, 0 if too short. */
 size_t tz_mfcc_num_frames(const tz_mfcc_config *cfg, size_t num_samples);
 
-/* One frame: win_length samples in, n_mfcc coefficients out. */
+/* One frame: win_length samples in, n_mfcc coefficients out (no peak normalisation, whatever cfg.normalize). */
 int tz_mfcc_frame_s16(tz_mfcc *m, const int16_t *samples, float *out);
 int tz_mfcc_frame_f32(tz_mfcc *m, const float *samples, float *out);
 
-/* All frames of a signal: out is (frames, n_mfcc) row-major; *num_frames (may be NULL) gets the count. */
+/* The clip-level gain of cfg.normalize for a whole clip: with TZ_MFCC_NORMALIZE_PEAK and a clip maximum p > 0,
+ * 32768 / p (s16: the frame then sees x / 32768 * gain = x / p) or 1 / p (f32); otherwise (no normalisation,
+ * a maximum <= 0, NULL or empty input) 1. */
+float tz_mfcc_clip_gain_s16(const tz_mfcc_config *cfg, const int16_t *pcm, size_t num_samples);
+float tz_mfcc_clip_gain_f32(const tz_mfcc_config *cfg, const float *signal, size_t num_samples);
+
+/* One frame with the samples multiplied by `gain` first (on top of s16's 1/32768); gain 1 is tz_mfcc_frame_*. */
+int tz_mfcc_frame_s16_gain(tz_mfcc *m, const int16_t *samples, float gain, float *out);
+int tz_mfcc_frame_f32_gain(tz_mfcc *m, const float *samples, float gain, float *out);
+
+/* All frames of a signal: out is (frames, n_mfcc) row-major; *num_frames (may be NULL) gets the count. With
+ * TZ_MFCC_NORMALIZE_PEAK the signal is one clip, normalised by its peak over all num_samples. */
 int tz_mfcc_compute_s16(tz_mfcc *m, const int16_t *pcm, size_t num_samples, float *out, size_t out_capacity,
                         size_t *num_frames);
 int tz_mfcc_compute_f32(tz_mfcc *m, const float *signal, size_t num_samples, float *out, size_t out_capacity,

@@ -9,21 +9,23 @@ from torch import nn
 
 from tinyzoo.common.builders import register_model
 from tinyzoo.common.config import Classes, Dropout, PositiveInt
+from tinyzoo.common.keras_compat import conv2d
 
 
-def _conv_bn_relu(in_ch: int, out_ch: int, kernel, stride=1, padding=0, groups=1) -> nn.Sequential:
+def _conv_bn_relu(in_ch: int, out_ch: int, kernel, stride=1, padding=0, groups=1, tf_padding=False) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, groups=groups, bias=False),
+        conv2d(in_ch, out_ch, kernel, stride, padding=padding, groups=groups, tf_padding=tf_padding),
         nn.BatchNorm2d(out_ch),
         nn.ReLU(),
     )
 
 
 class DSCNN(nn.Module):
-    def __init__(self, num_classes: int = 12, filters: int = 64, blocks: int = 4, dropout: float = 0.2):
+    def __init__(self, num_classes: int = 12, filters: int = 64, blocks: int = 4, dropout: float = 0.2,
+                 tf_padding: bool = False):
         super().__init__()
-        # 49x10 -> 25x5: "same" padding of the original TensorFlow model, written out explicitly.
-        self.stem = _conv_bn_relu(1, filters, (10, 4), stride=2, padding=(5, 1))
+        # 49x10 -> 25x5: symmetric padding (5, 1), or TensorFlow's 'same' (4 top, 5 bottom, 1 left, 1 right)
+        self.stem = _conv_bn_relu(1, filters, (10, 4), stride=2, padding=(5, 1), tf_padding=tf_padding)
         self.stem_dropout = nn.Dropout(dropout)
         self.blocks = nn.Sequential(*[
             nn.Sequential(
@@ -43,6 +45,8 @@ class DSCNN(nn.Module):
 
 
 @register_model
-def ds_cnn(num_classes: Classes = 12, filters: PositiveInt = 64, blocks: PositiveInt = 4, dropout: Dropout = 0.2) -> DSCNN:
-    """The MLPerf Tiny DS-CNN: 64 filters, 4 depthwise-separable blocks."""
-    return DSCNN(num_classes=num_classes, filters=filters, blocks=blocks, dropout=dropout)
+def ds_cnn(num_classes: Classes = 12, filters: PositiveInt = 64, blocks: PositiveInt = 4, dropout: Dropout = 0.2,
+           tf_padding: bool = False) -> DSCNN:
+    """The MLPerf Tiny DS-CNN: 64 filters, 4 depthwise-separable blocks; `tf_padding`: TensorFlow's 'same'
+    padding in the first convolution (weights trained in Keras, such as MLPerf Tiny's reference model)."""
+    return DSCNN(num_classes=num_classes, filters=filters, blocks=blocks, dropout=dropout, tf_padding=tf_padding)

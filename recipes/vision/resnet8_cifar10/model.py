@@ -9,14 +9,15 @@ from torch import nn
 
 from tinyzoo.common.builders import register_model
 from tinyzoo.common.config import INT_POS, Classes, Key
+from tinyzoo.common.keras_compat import conv2d
 
 Widths = Annotated[list, Key("list", item=INT_POS, length=3)]   # the three stages' filters
 
 
 class Block(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
+    def __init__(self, cin: int, cout: int, stride: int, tf_padding: bool = False):
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv1 = conv2d(cin, cout, 3, stride, tf_padding=tf_padding)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
@@ -31,12 +32,12 @@ class Block(nn.Module):
 
 
 class ResNet8(nn.Module):
-    def __init__(self, num_classes: int = 10, filters: tuple[int, int, int] = (16, 32, 64)):
+    def __init__(self, num_classes: int = 10, filters: tuple[int, int, int] = (16, 32, 64), tf_padding: bool = False):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, filters[0], 3, 1, 1, bias=False), nn.BatchNorm2d(filters[0]), nn.ReLU())
         self.stack1 = Block(filters[0], filters[0], 1)
-        self.stack2 = Block(filters[0], filters[1], 2)
-        self.stack3 = Block(filters[1], filters[2], 2)
+        self.stack2 = Block(filters[0], filters[1], 2, tf_padding)
+        self.stack3 = Block(filters[1], filters[2], 2, tf_padding)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(filters[2], num_classes)
 
@@ -46,5 +47,7 @@ class ResNet8(nn.Module):
 
 
 @register_model
-def resnet8(num_classes: Classes = 10, filters: Widths = (16, 32, 64)) -> ResNet8:
-    return ResNet8(num_classes, tuple(filters))
+def resnet8(num_classes: Classes = 10, filters: Widths = (16, 32, 64), tf_padding: bool = False) -> ResNet8:
+    """`tf_padding`: TensorFlow's 'same' padding in the stride-2 convolutions (weights trained in Keras, such as
+    MLPerf Tiny's reference ResNet-8)."""
+    return ResNet8(num_classes, tuple(filters), tf_padding)

@@ -1,0 +1,271 @@
+"""MLPerf Tiny's reference models in the zoo: Keras weights mapped onto the PyTorch models (on a small Keras-style
+.h5 the test writes), TensorFlow's 'same' padding, the chain's Arm passes and NHWC inputs (a PAD, a ReLU after a
+convolution and the NCHW transposes cost no NPU cycles, and the integer graph stays the fake-quant model), the
+weights variants in the catalogue, and the side-by-side figures and card section."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.keras_compat import Conv2dSame, keras_state_dict, read_h5, same_padding
+
+
+# --- TensorFlow's 'same' padding ----------------------------------------------------------------------------
+
+def test_same_padding_puts_the_odd_pixel_after():
+    assert same_padding(96, 3, 2) == (0, 1)       # stride 2, even input: bottom/right only
+    assert same_padding(49, 10, 2) == (4, 5)      # MLPerf KWS's first convolution, along time
+    assert same_padding(10, 4, 2) == (1, 1)
+    assert same_padding(32, 3, 1) == (1, 1)       # stride 1, odd kernel: symmetric
+    assert same_padding(8, 1, 2) == (0, 0)        # 1x1 stride 2: no padding
+
+
+@pytest.mark.parametrize("size,kernel,stride", [((96, 96), 3, 2), ((49, 10), (10, 4), 2), ((25, 5), 3, 1)])
+def test_conv2d_same_is_a_convolution_of_the_tf_padded_input(size, kernel, stride):
+    torch.manual_seed(0)
+    conv = Conv2dSame(3, 4, kernel, stride).eval()
+    x = torch.randn(1, 3, *size)
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    top, bottom = same_padding(size[0], kh, stride)
+    left, right = same_padding(size[1], kw, stride)
+    expected = F.conv2d(F.pad(x, (left, right, top, bottom)), conv.weight, conv.bias, stride)
+    out = conv(x)
+    assert out.shape[-2:] == (-(-size[0] // stride), -(-size[1] // stride))
+    assert torch.equal(out, expected)
+    assert set(conv.state_dict()) == {"weight", "bias"}   # nn.Conv2d's parameters: weights load as usual
+
+
+# --- Keras .h5 weights ------------------------------------------------------------------------------------------
+
+def write_keras_h5(path, layers):
+    """A Keras-2.x-style .h5 (model_config JSON + model_weights/<layer>/<layer>/<weight>:0) of `layers`:
+    [(class, name, config, {weight: array}, inbound)]."""
+    import h5py
+
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": [
+        {"class_name": kind, "config": {"name": name, **cfg}, "name": name,
+         "inbound_nodes": [[[i, 0, 0, {}] for i in inbound]] if inbound else []}
+        for kind, name, cfg, _, inbound in layers]}}
+    with h5py.File(path, "w") as h5:
+        h5.attrs["model_config"] = json.dumps(config)
+        h5.attrs["keras_version"] = "2.4.0"
+        weights = h5.create_group("model_weights")
+        for _, name, _, arrays, _ in layers:
+            group = weights.create_group(name)
+            group.attrs["weight_names"] = [f"{name}/{w}:0".encode() for w in arrays]
+            for w, value in arrays.items():
+                group.create_dataset(f"{name}/{w}:0", data=value.astype(np.float32))
+
+
+class Small(nn.Module):
+    """Conv (no bias) + BN + ReLU, depthwise (no bias) + BN + ReLU, global average pooling, linear: the shape of
+    the MLPerf models, written as a PyTorch user writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = Conv2dSame(2, 4, 3, 2, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.dw = nn.Conv2d(4, 4, 3, 1, 1, groups=4, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv(x)))
+        x = torch.relu(self.bn2(self.dw(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+def keras_forward(x_nhwc, w):
+    """The Keras model the .h5 describes, computed directly from its NHWC weights (the test's reference)."""
+    def bn(y, p):
+        return p["gamma"] * (y - p["moving_mean"]) / np.sqrt(p["moving_variance"] + 1e-3) + p["beta"]
+
+    x = torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)
+    k = torch.from_numpy(w["conv"]["kernel"]).permute(3, 2, 0, 1)
+    y = F.conv2d(F.pad(x, (0, 1, 0, 1)), k, torch.from_numpy(w["conv"]["bias"]), 2).permute(0, 2, 3, 1).numpy()
+    y = np.maximum(bn(y, w["bn1"]), 0)
+    d = torch.from_numpy(w["dw"]["depthwise_kernel"]).permute(2, 3, 0, 1)
+    y = F.conv2d(torch.from_numpy(y).permute(0, 3, 1, 2), d, torch.from_numpy(w["dw"]["bias"]), 1, 1, groups=4)
+    y = np.maximum(bn(y.permute(0, 2, 3, 1).numpy(), w["bn2"]), 0)
+    return y.mean((1, 2)) @ w["fc"]["kernel"] + w["fc"]["bias"]
+
+
+@pytest.fixture
+def keras_model(tmp_path):
+    rng = np.random.default_rng(0)
+    bn = lambda: {"gamma": rng.uniform(0.5, 1.5, 4), "beta": rng.normal(0, 0.1, 4),
+                  "moving_mean": rng.normal(0, 0.1, 4), "moving_variance": rng.uniform(1e-4, 2e-3, 4)}
+    weights = {"conv": {"kernel": rng.normal(0, 0.3, (3, 3, 2, 4)), "bias": rng.normal(0, 0.2, 4)}, "bn1": bn(),
+               "dw": {"depthwise_kernel": rng.normal(0, 0.3, (3, 3, 4, 1)), "bias": rng.normal(0, 0.2, 4)}, "bn2": bn(),
+               "fc": {"kernel": rng.normal(0, 0.5, (4, 3)), "bias": rng.normal(0, 0.1, 3)}}
+    weights = {k: {n: v.astype(np.float32) for n, v in d.items()} for k, d in weights.items()}
+    layers = [("InputLayer", "input_1", {}, {}, []),
+              ("Conv2D", "conv", {"strides": [2, 2], "padding": "same"}, weights["conv"], ["input_1"]),
+              ("BatchNormalization", "bn1", {"epsilon": 1e-3}, weights["bn1"], ["conv"]),
+              ("Activation", "relu1", {"activation": "relu"}, {}, ["bn1"]),
+              ("DepthwiseConv2D", "dw", {"strides": [1, 1], "padding": "same"}, weights["dw"], ["relu1"]),
+              ("BatchNormalization", "bn2", {"epsilon": 1e-3}, weights["bn2"], ["dw"]),
+              ("Activation", "relu2", {"activation": "relu"}, {}, ["bn2"]),
+              ("GlobalAveragePooling2D", "pool", {}, {}, ["relu2"]),
+              ("Dense", "fc", {"units": 3}, weights["fc"], ["pool"])]
+    path = tmp_path / "small.h5"
+    write_keras_h5(path, layers)
+    return path, weights
+
+
+def test_keras_weights_give_the_keras_models_outputs(keras_model):
+    """Biases before batch norm move into its mean, Keras' epsilon into its variance (torch keeps 1e-5): the
+    torch model computes the Keras model's outputs (variances near epsilon make a wrong epsilon visible)."""
+    path, weights = keras_model
+    layers = read_h5(path)
+    assert [layer.kind for layer in layers][:3] == ["InputLayer", "Conv2D", "BatchNormalization"]
+    model = Small().eval()
+    model.load_state_dict(keras_state_dict(layers, model))
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 2)).astype(np.float32)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert np.abs(out - keras_forward(x, weights)).max() < 1e-4
+    reordered = Small().eval()   # a different label order: the last layer's rows follow it
+    reordered.load_state_dict(keras_state_dict(layers, reordered, output_order=[2, 0, 1]))
+    with torch.no_grad():
+        assert torch.allclose(reordered(torch.from_numpy(x).permute(0, 3, 1, 2)), torch.from_numpy(out[:, [2, 0, 1]]))
+
+
+def test_a_keras_file_of_another_network_is_refused_by_layer(keras_model, tmp_path):
+    path, _ = keras_model
+    wider = Small()
+    wider.fc = nn.Linear(4, 5)
+    with pytest.raises(TinyzooError, match=r"fc.weight: Keras gives \(3, 4\), the torch layer has \(5, 4\)"):
+        keras_state_dict(read_h5(path), wider)
+    fewer = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4))
+    with pytest.raises(TinyzooError, match="3 weighted layers, the torch model 1"):
+        keras_state_dict(read_h5(path), fewer)
+    (tmp_path / "not.h5").write_bytes(b"no hdf5 here")
+    with pytest.raises(TinyzooError, match="not a readable HDF5 file"):
+        read_h5(tmp_path / "not.h5")
+
+
+# --- the catalogue's weights variants -------------------------------------------------------------------------
+
+def test_the_mlperf_weights_are_catalogue_entries_of_their_recipes():
+    from tinyzoo import registry
+
+    names = registry.list_models()
+    assert {"vision/resnet8_cifar10.mlperf", "vision/mobilenet_vww.mlperf"} <= set(names)
+    model = registry.get("vision/resnet8_cifar10.mlperf")
+    assert model.recipe_dir == registry.get("vision/resnet8_cifar10").recipe_dir and model.weights == "mlperf"
+    cfg, own = model.config, registry.get("vision/resnet8_cifar10").config
+    assert cfg["model"]["args"]["tf_padding"] is True and own["model"]["args"].get("tf_padding") is None
+    assert cfg["train"]["epochs"] == 0 and cfg["quantize"]["qat"]["enabled"] is False
+    assert cfg["export"]["input_layout"] == "NHWC" and cfg["reference"]["quality_target"] == 0.85
+    assert cfg["card"]["title"].startswith("ResNet-8 CIFAR-10 (MLPerf Tiny reference weights)")
+    assert cfg["data"] == own["data"] and cfg["frontend"]["size"] == own["frontend"]["size"]
+
+
+def test_no_training_needs_the_weights(tmp_path):
+    from tinyzoo.common.pipeline import given_weights
+
+    with pytest.raises(ConfigError, match="train.epochs is 0: the float weights come from --weights"):
+        given_weights(Small(), tmp_path / "checkpoint.pt", None)
+    torch.save({"model": nn.Linear(2, 2).state_dict(), "source": {"origin": "x"}}, tmp_path / "checkpoint.pt")
+    with pytest.raises(ConfigError, match="does not fit this model"):
+        given_weights(Small(), tmp_path / "checkpoint.pt", tmp_path / "checkpoint.pt")
+    torch.save({"model": Small().state_dict(), "source": {"origin": "x"}}, tmp_path / "checkpoint.pt")
+    result, source = given_weights(Small(), tmp_path / "checkpoint.pt", tmp_path / "checkpoint.pt")
+    assert result.epochs_run == 0 and source == {"origin": "x"}
+
+
+# --- the chain's passes and NHWC inputs -----------------------------------------------------------------------
+
+@pytest.mark.lowering
+def test_pad_relu_and_layout_cost_no_npu_passes_and_keep_the_int8_model(tmp_path):
+    """A TF-padded stride-2 convolution with a ReLU, on an NHWC input: Vela gets no PAD (MemoryCopy), no
+    transpose and no separate activation, and the integer TOSA graph equals the fake-quant model."""
+    from tinyzoo.common import quantize as q
+    from tinyzoo.common import report, verify
+    from tinyzoo.common.lower import lower_ethos_u
+    from tinyzoo.common.pipeline import io_params
+
+    torch.manual_seed(0)
+    model = nn.Sequential(Conv2dSame(3, 8, 3, 2), nn.ReLU(), nn.Conv2d(8, 8, 1), nn.ReLU6()).eval()
+    x = torch.randn(1, 3, 16, 16)
+    fake_quant = q.quantize_ptq(model, (x,), [torch.randn(16, 3, 16, 16)], target="ethos-u55-128")
+    low = lower_ethos_u(fake_quant, (x,), "ethos-u55-128", tmp_path / "u55", input_layout="NHWC")
+    passes = [(layer["npu_op"], layer["cycles"]) for layer in report.parse_vela_per_layer(low.vela_dir)]
+    assert [op for op, cycles in passes if cycles] == ["Conv2D", "Conv2D"], passes   # the clamps fused: 0 cycles
+    io = io_params(fake_quant, "NHWC")
+    assert io["input"]["layout"] == "NHWC"
+    assert verify.quantize(x, io["input"]).shape == (1, 16, 16, 3)   # the bytes the program takes
+    every = {"inputs": [io["input"]], "outputs": [io["output"]]}
+    fidelity = verify.fidelity(model, fake_quant, (torch.randn(4, 3, 16, 16),), {"ethos-u55-128": low.tosa_path}, every)
+    assert fidelity["max_lsb_diff_tosa_fake_quant"]["ethos-u55-128"] == 0
+
+
+# --- side by side ------------------------------------------------------------------------------------------------
+
+def test_side_by_side_ratios_and_card_section():
+    from tests.test_card import metrics as metrics_fixture, target   # the card tests' metrics
+    from tinyzoo.common.card import render_card
+    from tinyzoo.common.tflite_path import side_by_side
+
+    pte = {**target("ethos-u55-128", 100_000), "weights_bytes_encoded": 24_000}
+    lite = {**target("ethos-u55-128", 125_000), "weights_bytes_encoded": 24_032, "flash_kib": 30.0,
+            "npu_cycles": 120_000, "tflite_bytes": 54_000, "softmax_cycles": 850}
+    row = side_by_side(pte, lite)
+    assert row["cycle_ratio"] == 0.8 and row["cycles"] == 125_000 and row["sram_ratio"] == 1.0
+
+    m = metrics_fixture.__wrapped__()
+    m["targets"] = {"ethos-u55-128": pte}
+    m["accuracy"].update(tosa_int8={"ethos-u55-128": 0.9}, agreement_int8_float={"ethos-u55-128": 0.97},
+                         tflite_int8={"int8": 0.88, "agreement_int8_float": 0.95})
+    m["tflite"] = {"name": "Reference int8 .tflite", "quality_target": 0.9, "targets": {"ethos-u55-128": row}}
+    text = render_card(m)
+    assert "## Side by side: ExecuTorch vs Reference int8 .tflite" in text
+    assert "| ethos-u55-128 | 100,000 | 125,000 | **0.800** |" in text
+    assert "| Reference int8 .tflite (LiteRT, reference kernels) | 88.00 % | 95.00 % |" in text
+    assert "scores 90.00 % on these samples (meets it)" in text
+    assert "The .tflite ends in a softmax on the NPU (ethos-u55-128: 850 cycles of its total)" in text
+
+
+def test_savedmodel_variables_give_the_layers_and_skip_optimizer_slots(keras_model):
+    """A SavedModel's checkpoint lists each weight once as itself and again per optimizer slot (Adam's m and v):
+    only the weights themselves are layers' weights, in layer order, kinds read from their names and shapes."""
+    from tinyzoo.common.keras_compat import read_savedmodel_variables
+
+    _, w = keras_model
+    arrays = {}
+    for i, (layer, weights) in enumerate((("conv", w["conv"]), ("bn1", w["bn1"]), ("dw", w["dw"]), ("bn2", w["bn2"]),
+                                          ("fc", w["fc"]))):
+        for name, value in weights.items():
+            arrays[f"layer_with_weights-{i}/{name}/.ATTRIBUTES/VARIABLE_VALUE"] = value
+            arrays[f"layer_with_weights-{i}/{name}/.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE"] = value * 0
+    layers = read_savedmodel_variables(arrays)
+    assert [layer.kind for layer in layers] == ["Conv2D", "BatchNormalization", "DepthwiseConv2D",
+                                                "BatchNormalization", "Dense"]
+    model = Small().eval()
+    model.load_state_dict(keras_state_dict(layers, model))
+    x = np.random.default_rng(2).normal(size=(1, 8, 8, 2)).astype(np.float32)
+    with torch.no_grad():
+        out = model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert np.abs(out - keras_forward(x, w)).max() < 1e-4
+
+
+def test_minmax_observer_takes_the_calibration_range():
+    """`quantize.ptq.observer: minmax` (TFLite's way) quantizes activations over the calibration data's whole
+    range, where ExecuTorch's histogram observer may clip an outlier."""
+    from tinyzoo.common import quantize as q
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU()).eval()
+    calibration = [torch.cat([torch.randn(63, 4), torch.full((1, 4), 40.0)])]   # one outlier
+    ranges = {}
+    for observer in ("histogram", "minmax"):
+        fake_quant = q.quantize_ptq(model, (torch.randn(1, 4),), calibration, target="ethos-u55-128",
+                                    observer=observer)
+        ranges[observer] = q.io_quant_params(fake_quant)["input"]["scale"] * 255
+    assert ranges["minmax"] == pytest.approx(40.0 + 2.5, abs=2.5) and ranges["histogram"] < ranges["minmax"]
+    with pytest.raises(TinyzooError, match="unknown activation observer 'mean'"):
+        q.quantize_ptq(model, (torch.randn(1, 4),), calibration, target="ethos-u55-128", observer="mean")
