@@ -269,3 +269,20 @@ def test_minmax_observer_takes_the_calibration_range():
     assert ranges["minmax"] == pytest.approx(40.0 + 2.5, abs=2.5) and ranges["histogram"] < ranges["minmax"]
     with pytest.raises(TinyzooError, match="unknown activation observer 'mean'"):
         q.quantize_ptq(model, (torch.randn(1, 4),), calibration, target="ethos-u55-128", observer="mean")
+
+
+def test_a_recipes_name_gives_its_best_measured_weights():
+    """torchvision's DEFAULT weights: `get_weights("kws/ds_cnn")` is the best of the recipe's published weights by
+    int8 accuracy as the NPU computes it; a tagged name, or `exact=True`, gives exactly those weights."""
+    import tinyzoo
+
+    assert tinyzoo.list_weights("kws/ds_cnn") == ["kws/ds_cnn", "kws/ds_cnn.mlperf"]
+    best = tinyzoo.get_weights("kws/ds_cnn")
+    accuracy = lambda n: min(tinyzoo.get(n).metrics()["accuracy"]["tosa_int8"].values())
+    assert best.name == max(tinyzoo.list_weights("kws/ds_cnn"), key=accuracy)
+    assert tinyzoo.get_weights("kws/ds_cnn", exact=True).name == "kws/ds_cnn"
+    assert tinyzoo.get_weights("kws/ds_cnn.mlperf").name == "kws/ds_cnn.mlperf"
+    assert tinyzoo.get_weights("kws/kwt").name == "kws/kwt"   # one set of weights: itself
+    model = tinyzoo.load("vision/resnet8_cifar10")
+    assert isinstance(model.stack2.conv1, Conv2dSame) == (tinyzoo.get_weights("vision/resnet8_cifar10").name
+                                                          == "vision/resnet8_cifar10.mlperf")

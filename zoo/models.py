@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tinyzoo import hub, registry
 from tinyzoo.common.errors import ArtifactError, UnknownModelError
+from tinyzoo.common.layout import split_name
 
 
 def list_models(pattern: str | None = None, published: bool | None = None) -> list[str]:
@@ -121,9 +122,30 @@ class Weights:
         return tasks.of(self.config).transforms(self.config, lambda: _artifact_folder(self.name))
 
 
-def get_weights(name: str) -> Weights:
-    """The published weights of `name`; a model without published artifacts is a one-line UnknownModelError."""
+def list_weights(name: str) -> list[str]:
+    """Every published set of weights of the recipe `name` (e.g. "kws/ds_cnn" → ["kws/ds_cnn", "kws/ds_cnn.mlperf"]:
+    the recipe's own and MLPerf Tiny's reference weights), as torchvision's `get_model_weights` lists a model's."""
+    recipe = split_name(registry.get(name).name)[0]
+    return [n for n in registry.list_models() if split_name(n)[0] == recipe and registry.Model(n).published]
+
+
+def _int8_accuracy(name: str) -> float:
+    """The card's int8 accuracy as the NPU computes it (the lowest over targets); -inf without one."""
+    tosa = registry.Model(name).metrics().get("accuracy", {}).get("tosa_int8") or {}
+    return min(tosa.values()) if tosa else float("-inf")
+
+
+def get_weights(name: str, *, exact: bool = False) -> Weights:
+    """The published weights of `name`: exactly those for a name with a weights tag ("kws/ds_cnn.mlperf"); for a
+    recipe's name ("kws/ds_cnn") the best measured of its published weights (`list_weights`: the highest int8
+    accuracy as the NPU computes it, on each card's test set), as torchvision's DEFAULT weights, or with `exact`
+    the recipe's own. `Weights.name` says which. A model without published artifacts is a one-line
+    UnknownModelError."""
     model = registry.get(name)
+    if model.weights is None and not exact:
+        published = list_weights(name)
+        if len(published) > 1:
+            return Weights(max(published, key=lambda n: (_int8_accuracy(n), n == name)))
     if not model.published:
         raise UnknownModelError(f"{name} has no published weights yet; build it with `tinyzoo build {name}`")
     return Weights(name)
@@ -136,14 +158,16 @@ def _artifact_folder(name: str) -> Path:
     return pull(name).folder
 
 
-def load(name: str, int8: bool = False):
+def load(name: str, int8: bool = False, *, exact: bool = False):
     """The published model as a torch module in eval mode: the float model with its trained weights, or with
-    `int8=True` the int8 fake-quant program (the quantized arithmetic the NPU runs, on the host)."""
+    `int8=True` the int8 fake-quant program (the quantized arithmetic the NPU runs, on the host). A recipe's name
+    loads its best measured weights, with `exact` its own (`get_weights`)."""
     from tinyzoo.common import quantize
     from tinyzoo.common.config import build_model
     from tinyzoo.common.train import load_weights
 
-    weights = get_weights(name)
+    weights = get_weights(name, exact=exact)
+    name = weights.name
     folder = _artifact_folder(name)
     if int8:
         path = folder / "model_int8.pt2"
