@@ -1,7 +1,8 @@
 // Image-classification reference app, shared by every vision recipe (vision/resnet8_cifar10,
 // vision/vit_tiny_cifar10, vision/mobilenet_vww build this source against their own app_model.h):
 //
-//   uint8 RGB (H, W, 3) -> C preprocessing (tz_image: /255, bilinear resize, per-channel normalise, NCHW)
+//   uint8 RGB (H, W, 3) -> C preprocessing (tz_image: /255, bilinear resize, per-channel normalise, NCHW or NHWC
+//   as the program takes it)
 //   fused with int8 quantization -> ExecuTorch -> dequantize -> softmax -> top-k with labels.
 //
 // Host:   vision_app <model.pte> <image.rgb> [<height> <width> | --int8]
