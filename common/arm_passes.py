@@ -3,6 +3,8 @@
 same arithmetic does not need. They are registered around the lowering only (`registered()`), through the
 backend's own insertion points (`register_pass_insertions_after`) and its list of skipped passes.
 
+- `FuseQuantizedActivationIntoLinearPass` in place of ExecuTorch's FuseQuantizedActivationPass: a ReLU after a
+  convolution stays a CLAMP, which Vela fuses into the convolution (see the class).
 - `FoldPadIntoConvPass`: a zero `F.pad` in front of a convolution (TensorFlow's asymmetric 'same' padding, as
   `common.keras_compat.Conv2dSame` writes it) becomes the convolution's own padding. TOSA's CONV2D and
   DEPTHWISE_CONV2D take a padding per side, which the NPU applies for free; left as a PAD operator, Vela copies
@@ -16,6 +18,7 @@ import torch
 from executorch.backends.arm._passes import ArmPass
 from executorch.backends.arm._passes import arm_pass_manager
 from executorch.backends.arm._passes.fuse_quantized_activation_pass import FuseQuantizedActivationPass
+from executorch.backends.arm._passes.rewrite_bool_to_fp32_cast_via_int8_pass import RewriteBoolToFp32CastViaInt8Pass
 from executorch.backends.arm._passes.rewrite_conv_pass import RewriteConvPass
 from executorch.exir.dialects._ops import ops as exir_ops
 from executorch.exir.pass_base import PassResult
@@ -92,15 +95,38 @@ class FoldPadIntoConvPass(ArmPass):
         return PassResult(graph_module, modified)
 
 
-PASSES_AFTER = {RewriteConvPass: (FoldPadIntoConvPass,)}
+class FuseQuantizedActivationIntoLinearPass(FuseQuantizedActivationPass):
+    """ExecuTorch's FuseQuantizedActivationPass for linear layers only. The original also deletes a ReLU/ReLU6
+    after a convolution and folds it into the convolution's int8 output range, so the TOSA graph holds CONV →
+    RESCALE with no CLAMP. The integers are the same either way, but Vela 5.1's cost model then schedules the
+    convolution as one without a fused activation, which its U55 output stage prices at 1 cycle per element
+    instead of 0.5 (U55-128) or 0.25 (U55-256): a 1x1 convolution of DS-CNN costs 9,288 cycles instead of
+    TFLite's 5,944. Left as a CLAMP after a convolution, Vela fuses it as it does TFLite's fused ReLU. A linear
+    layer's activation is still folded: its quantization needs it (the linear's output is not quantized on its
+    own)."""
 
-# ExecuTorch passes the chain leaves out. FuseQuantizedActivationPass deletes a ReLU/ReLU6 after a convolution
-# and folds it into the convolution's int8 output range, so the TOSA graph holds CONV → RESCALE with no CLAMP.
-# The integers are the same either way, but Vela 5.1's cost model then schedules the convolution as one without a
-# fused activation, which its U55 output stage prices at 1 cycle per element instead of 0.5 (U55-128) or 0.25
-# (U55-256): a 1x1 convolution of DS-CNN costs 9,288 cycles instead of TFLite's 5,944. Kept as a CLAMP, Vela fuses
-# it into the convolution as it does for TFLite's fused ReLU.
-SKIPPED = (FuseQuantizedActivationPass,)
+    def call(self, graph_module: torch.fx.GraphModule) -> PassResult:
+        modified = False
+        for node in list(graph_module.graph.nodes):
+            if node.op != "call_function" or not self._is_fuseable_quantized_activation(node):
+                continue
+            source = node.args[0]
+            if source.target != exir_ops.edge.aten.linear.default or len(source.users) != 1:
+                continue
+            self._set_quant_qmin_to_zp(next(iter(node.users)))
+            node.replace_all_uses_with(source)
+            graph_module.graph.erase_node(node)
+            modified = True
+        if modified:
+            graph_module.recompile()
+            graph_module = ArmPass.call(self, graph_module).graph_module
+        return PassResult(graph_module, modified)
+
+
+PASSES_AFTER = {RewriteConvPass: (FoldPadIntoConvPass,)}
+# ExecuTorch passes the chain replaces: (the pass, its replacement, the pass the replacement runs before)
+REPLACED = ((FuseQuantizedActivationPass, FuseQuantizedActivationIntoLinearPass, RewriteBoolToFp32CastViaInt8Pass),)
+SKIPPED = tuple(original for original, _, _ in REPLACED)
 
 
 @contextlib.contextmanager
@@ -118,6 +144,8 @@ def registered():
     try:
         for target, passes in PASSES_AFTER.items():
             arm_pass_manager.register_pass_insertions_after(target, [p() for p in passes])
+        for _, replacement, before in REPLACED:
+            arm_pass_manager.register_pass_insertions_before(before, [replacement()])
         manager.configure_skip_passes = configure_skip_passes
         yield
     finally:

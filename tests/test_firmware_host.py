@@ -34,7 +34,7 @@ import pytest
 
 from tests.conftest import REPO  # noqa: E402
 ARTIFACTS = REPO / "zoo" / "artifacts"
-MODELS = ("kws/ds_cnn", "vision/resnet8_cifar10")
+MODELS = ("kws/ds_cnn", "vision/resnet8_cifar10", "vision/mobilenet_vww")
 
 
 def cmake_328() -> str | None:
@@ -113,12 +113,19 @@ def run_app(build: Path, model: str, pte: Path, *args) -> list[dict]:
     return results
 
 
-def python_output(pte: Path, int8_input: np.ndarray, shape) -> np.ndarray:
+def python_output(pte: Path, int8_input: np.ndarray, shape, layout: str = "NCHW") -> np.ndarray:
+    """The portable program's int8 output for int8 input bytes in the program's layout (NHWC: interleaved, given
+    to the runtime as a channels-last tensor of the logical NCHW shape)."""
     import torch
 
     from tinyzoo.common.firmware.portable import run_portable
 
-    out = run_portable(pte, torch.from_numpy(int8_input.reshape(shape).copy()))
+    if layout == "NHWC":
+        n, c, h, w = shape
+        x = torch.from_numpy(int8_input.reshape(n, h, w, c).copy()).permute(0, 3, 1, 2)
+    else:
+        x = torch.from_numpy(int8_input.reshape(shape).copy())
+    out = run_portable(pte, x)
     assert out.dtype == torch.int8, "the portable program must return the int8 output, as the Ethos-U one does"
     return out.numpy().ravel()
 
@@ -128,7 +135,7 @@ def test_portable_pte_matches_npu_reference(portable, model):
     metrics = json.loads((ARTIFACTS / model / "metrics.json").read_text())
     shape = metrics["model_info"]["input"]["shape"]
     x = np.fromfile(ARTIFACTS / model / "reference_input.bin", dtype=np.int8)
-    ours = python_output(portable[model], x, shape)
+    ours = python_output(portable[model], x, shape, metrics["quantization"]["io"]["input"].get("layout", "NCHW"))
     for target, lsb in metrics["accuracy"]["max_lsb_diff_tosa_fake_quant"].items():
         npu = np.fromfile(ARTIFACTS / model / target / "reference_output.bin", dtype=np.int8)
         assert np.abs(ours.astype(int) - npu.astype(int)).max() <= lsb, (target, ours, npu)
@@ -148,7 +155,7 @@ def test_host_app_matches_python(host_build, portable, tmp_path, model):
     assert manifest["samples"]
     for sample in manifest["samples"]:
         x = np.fromfile(golden / sample["input"], dtype=np.int8)
-        expected = python_output(pte, x, shape)
+        expected = python_output(pte, x, shape, metrics["quantization"]["io"]["input"].get("layout", "NCHW"))
         expected_scores = softmax((expected.astype(np.float32) - q["zero_point"]) * np.float32(q["scale"]))
 
         # 1. The app on the Python-quantized input: exact int8 output, same scores and top-1.

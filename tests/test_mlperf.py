@@ -196,7 +196,8 @@ def test_pad_relu_and_layout_cost_no_npu_passes_and_keep_the_int8_model(tmp_path
     fake_quant = q.quantize_ptq(model, (x,), [torch.randn(16, 3, 16, 16)], target="ethos-u55-128")
     low = lower_ethos_u(fake_quant, (x,), "ethos-u55-128", tmp_path / "u55", input_layout="NHWC")
     passes = [(layer["npu_op"], layer["cycles"]) for layer in report.parse_vela_per_layer(low.vela_dir)]
-    assert [op for op, cycles in passes if cycles] == ["Conv2D", "Conv2D"], passes   # the clamps fused: 0 cycles
+    # each activation a CLAMP of its own in the TOSA graph, fused by Vela into its convolution (0 cycles)
+    assert passes == [("Conv2D", passes[0][1]), ("Clamp", 0), ("Conv2D", passes[2][1]), ("Clamp", 0)], passes
     io = io_params(fake_quant, "NHWC")
     assert io["input"]["layout"] == "NHWC"
     assert verify.quantize(x, io["input"]).shape == (1, 16, 16, 3)   # the bytes the program takes
@@ -286,3 +287,25 @@ def test_a_recipes_name_gives_its_best_measured_weights():
     model = tinyzoo.load("vision/resnet8_cifar10")
     assert isinstance(model.stack2.conv1, Conv2dSame) == (tinyzoo.get_weights("vision/resnet8_cifar10").name
                                                           == "vision/resnet8_cifar10.mlperf")
+
+
+@pytest.mark.lowering
+def test_a_linear_relu_stack_lowers_whole_with_its_activations_fused(tmp_path):
+    """Linear + BatchNorm1d + ReLU (the MLPerf anomaly-detection autoencoder's layers): ExecuTorch's fold of a ReLU
+    into a linear layer's output range stays (the chain keeps a ReLU after a convolution only), so the graph
+    lowers whole and the integer graph equals the fake-quant model."""
+    from tinyzoo.common import quantize as q
+    from tinyzoo.common import verify
+    from tinyzoo.common.lower import lower_ethos_u
+    from tinyzoo.common.pipeline import every_io, io_params
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 8), nn.ReLU(),
+                          nn.Linear(8, 64)).eval()
+    x = torch.randn(1, 64)
+    fake_quant = q.quantize_ptq(model, (x,), [torch.randn(32, 64)], target="ethos-u55-128")
+    low = lower_ethos_u(fake_quant, (x,), "ethos-u55-128", tmp_path / "u55")
+    assert low.whole
+    fidelity = verify.fidelity(model, fake_quant, (torch.randn(8, 64),), {"ethos-u55-128": low.tosa_path},
+                               every_io(io_params(fake_quant)))
+    assert fidelity["max_lsb_diff_tosa_fake_quant"]["ethos-u55-128"] <= 1

@@ -36,7 +36,7 @@ from tinyzoo.common.frontend.image import ImageConfig, preprocess_numpy
 from tinyzoo.common.frontend.mfcc import MfccConfig, mfcc_numpy
 from tinyzoo.common.verify import quantize
 
-from tinyzoo.common.layout import ARTIFACTS, BUNDLED_DATA, RECIPES
+from tinyzoo.common.layout import ARTIFACTS, BUNDLED_DATA, RECIPES, split_name
 SPEECH_SAMPLE = BUNDLED_DATA / "speech_commands_sample"
 
 # Clips picked from the committed sample's test split: four keywords, an unknown word and a background-noise
@@ -45,8 +45,10 @@ KWS_CLIP_WORDS = ("yes", "stop", "left", "go", "_unknown_", "_silence_")
 
 
 def model_paths(model: str) -> tuple[Path, Path]:
-    """(recipe config.yaml, published metrics.json) of a model name such as kws/ds_cnn."""
-    config = RECIPES / model / "config.yaml"
+    """(recipe config.yaml, published metrics.json) of a model name such as kws/ds_cnn; for further weights of a
+    recipe (kws/ds_cnn.mlperf) the config is their published config.resolved.yaml."""
+    recipe, tag = split_name(model)
+    config = RECIPES / recipe / "config.yaml" if tag is None else ARTIFACTS / model / "config.resolved.yaml"
     if not config.exists():
         known = sorted(str(p.parent.relative_to(RECIPES)) for p in RECIPES.glob("*/*/config.yaml"))
         raise UnknownModelError(f"unknown model {model!r}; available: {', '.join(known)}")
@@ -159,7 +161,7 @@ def export_golden(model: str, out_dir: str | Path) -> Path:
     from tinyzoo.common.firmware.app_header import generate
 
     config_path, metrics_path = model_paths(model)
-    cfg = load_recipe_config(config_path.parent)
+    cfg = load_recipe_config(config_path.parent) if config_path.name == "config.yaml" else load_config(config_path)
     metrics = json.loads(metrics_path.read_text())
     q = input_qparams(metrics)
     out_dir = Path(out_dir)

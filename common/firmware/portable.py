@@ -64,7 +64,10 @@ def export_portable(program_or_model, example_inputs: tuple, path: str | Path) -
 def export_published(artifact_dir: str | Path, path: str | Path, program: str | None = None) -> Path:
     """The portable int8 `.pte` of a published model (`zoo/artifacts/<task>/<model>`, its `model_int8.pt2`), or
     of a further program it exports (`program`: e.g. "decode_step", `<program>/model_int8.pt2`), at the
-    static input shapes the program was saved with."""
+    static input shapes the program was saved with, in the layout its `.pte` takes them (`export.input_layout`
+    of its resolved config: NHWC programs take channels-last inputs, as the app writes them)."""
+    from tinyzoo.common.config import load_config
+    from tinyzoo.common.lower import in_layout
     from tinyzoo.common.quantize import load_quantized_program
 
     artifact_dir = Path(artifact_dir)
@@ -78,7 +81,9 @@ def export_published(artifact_dir: str | Path, path: str | Path, program: str | 
     user_inputs = set(exported.graph_signature.user_inputs)
     shapes = [node.meta["val"].shape for node in exported.graph.nodes
               if node.op == "placeholder" and node.name in user_inputs]
-    return export_portable(exported, tuple(torch.zeros(*shape) for shape in shapes), path)
+    resolved = artifact_dir / "config.resolved.yaml"
+    layout = (load_config(resolved).get("export") or {}).get("input_layout", "NCHW") if resolved.is_file() else "NCHW"
+    return export_portable(exported, in_layout(tuple(torch.zeros(*shape) for shape in shapes), layout), path)
 
 
 def run_portable(pte_path: str | Path, model_input: torch.Tensor) -> torch.Tensor:
