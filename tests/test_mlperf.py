@@ -309,3 +309,146 @@ def test_a_linear_relu_stack_lowers_whole_with_its_activations_fused(tmp_path):
     fidelity = verify.fidelity(model, fake_quant, (torch.randn(8, 64),), {"ethos-u55-128": low.tosa_path},
                                every_io(io_params(fake_quant)))
     assert fidelity["max_lsb_diff_tosa_fake_quant"]["ethos-u55-128"] <= 1
+
+
+# --- the TFLite path on a .tflite the test writes ------------------------------------------------------------
+
+def write_tflite(path, weight, bias, *, int8=None):
+    """A .tflite of FULLY_CONNECTED + SOFTMAX (as MLPerf's classifiers end), written with the `tflite` package's
+    flatbuffer schema: float32, or with `int8=(input scale, input zero point, logits scale, logits zero point)`
+    TFLite's full-integer form (int8 weights per tensor, int32 bias, softmax output 1/256, -128)."""
+    import importlib
+
+    import flatbuffers
+
+    # the schema's modules (the package's attributes of the same names are its classes)
+    Buffer, FcOptions, Model, Operator, OperatorCode, Quant, SoftmaxOptions, SubGraph, Tensor = (
+        importlib.import_module(f"tflite.{name}") for name in (
+            "Buffer", "FullyConnectedOptions", "Model", "Operator", "OperatorCode", "QuantizationParameters",
+            "SoftmaxOptions", "SubGraph", "Tensor"))
+
+    FULLY_CONNECTED, SOFTMAX, FLOAT32, INT32, INT8 = 9, 25, 0, 2, 9
+    out_features, in_features = weight.shape
+    b = flatbuffers.Builder(1024)
+    if int8:
+        s_in, z_in, s_logits, z_logits = int8
+        s_w = float(np.abs(weight).max() / 127)
+        weight_data = np.round(weight / s_w).astype(np.int8).tobytes()
+        bias_data = np.round(bias / (s_in * s_w)).astype(np.int32).tobytes()
+        types = (INT8, INT8, INT32, INT8, INT8)
+        quant = [(s_in, z_in), (s_w, 0), (s_in * s_w, 0), (s_logits, z_logits), (1 / 256, -128)]
+    else:
+        weight_data, bias_data = weight.astype(np.float32).tobytes(), bias.astype(np.float32).tobytes()
+        types, quant = (FLOAT32,) * 5, [None] * 5
+    shapes = [[1, in_features], [out_features, in_features], [out_features], [1, out_features], [1, out_features]]
+    datas = [None, weight_data, bias_data, None, None]
+
+    def vector(start, items, prepend):
+        start(b, len(items))
+        for item in reversed(items):
+            prepend(item)
+        return b.EndVector()
+
+    buffers = []
+    for data in [None] + datas:   # buffer 0 is the empty one
+        data_vector = b.CreateByteVector(data) if data else None
+        Buffer.Start(b)
+        if data_vector is not None:
+            Buffer.AddData(b, data_vector)
+        buffers.append(Buffer.End(b))
+    tensors = []
+    for i, (shape, kind, q) in enumerate(zip(shapes, types, quant)):
+        name = b.CreateString(f"t{i}")
+        shape_vector = vector(lambda bb, n: Tensor.StartShapeVector(bb, n), shape, b.PrependInt32)
+        q_offset = None
+        if q is not None:
+            scale = vector(lambda bb, n: Quant.StartScaleVector(bb, n), [float(q[0])], b.PrependFloat32)
+            zero = vector(lambda bb, n: Quant.StartZeroPointVector(bb, n), [int(q[1])], b.PrependInt64)
+            Quant.Start(b)
+            Quant.AddScale(b, scale)
+            Quant.AddZeroPoint(b, zero)
+            q_offset = Quant.End(b)
+        Tensor.Start(b)
+        Tensor.AddShape(b, shape_vector)
+        Tensor.AddType(b, kind)
+        Tensor.AddBuffer(b, i + 1 if datas[i] else 0)
+        Tensor.AddName(b, name)
+        if q_offset is not None:
+            Tensor.AddQuantization(b, q_offset)
+        tensors.append(Tensor.End(b))
+    FcOptions.Start(b)
+    fc_options = FcOptions.End(b)
+    SoftmaxOptions.Start(b)
+    SoftmaxOptions.AddBeta(b, 1.0)
+    softmax_options = SoftmaxOptions.End(b)
+    operators = []
+    for code, inputs, outputs, options_type, options in ((0, [0, 1, 2], [3], 8, fc_options),
+                                                         (1, [3], [4], 9, softmax_options)):
+        ins = vector(lambda bb, n: Operator.StartInputsVector(bb, n), inputs, b.PrependInt32)
+        outs = vector(lambda bb, n: Operator.StartOutputsVector(bb, n), outputs, b.PrependInt32)
+        Operator.Start(b)
+        Operator.AddOpcodeIndex(b, code)
+        Operator.AddInputs(b, ins)
+        Operator.AddOutputs(b, outs)
+        Operator.AddBuiltinOptionsType(b, options_type)
+        Operator.AddBuiltinOptions(b, options)
+        operators.append(Operator.End(b))
+    codes = []
+    for builtin in (FULLY_CONNECTED, SOFTMAX):
+        OperatorCode.Start(b)
+        OperatorCode.AddDeprecatedBuiltinCode(b, builtin)
+        OperatorCode.AddBuiltinCode(b, builtin)
+        OperatorCode.AddVersion(b, 1)
+        codes.append(OperatorCode.End(b))
+    tensor_vector = vector(lambda bb, n: SubGraph.StartTensorsVector(bb, n), tensors, b.PrependUOffsetTRelative)
+    in_vector = vector(lambda bb, n: SubGraph.StartInputsVector(bb, n), [0], b.PrependInt32)
+    out_vector = vector(lambda bb, n: SubGraph.StartOutputsVector(bb, n), [4], b.PrependInt32)
+    op_vector = vector(lambda bb, n: SubGraph.StartOperatorsVector(bb, n), operators, b.PrependUOffsetTRelative)
+    SubGraph.Start(b)
+    SubGraph.AddTensors(b, tensor_vector)
+    SubGraph.AddInputs(b, in_vector)
+    SubGraph.AddOutputs(b, out_vector)
+    SubGraph.AddOperators(b, op_vector)
+    subgraph = SubGraph.End(b)
+    subgraphs = vector(lambda bb, n: Model.StartSubgraphsVector(bb, n), [subgraph], b.PrependUOffsetTRelative)
+    code_vector = vector(lambda bb, n: Model.StartOperatorCodesVector(bb, n), codes, b.PrependUOffsetTRelative)
+    buffer_vector = vector(lambda bb, n: Model.StartBuffersVector(bb, n), buffers, b.PrependUOffsetTRelative)
+    Model.Start(b)
+    Model.AddVersion(b, 3)
+    Model.AddOperatorCodes(b, code_vector)
+    Model.AddSubgraphs(b, subgraphs)
+    Model.AddBuffers(b, buffer_vector)
+    b.Finish(Model.End(b), file_identifier=b"TFL3")
+    path.write_bytes(b.Output())
+    return path
+
+
+def test_litert_runs_a_tflite_the_test_writes(tmp_path):
+    """The TFLite path's runner (common/tflite_path.py) on a FULLY_CONNECTED + SOFTMAX model: the logits it reads
+    (the softmax's input) equal the layer's float output; the int8 model's (input quantized with the model's own
+    scale and zero point, outputs dequantized) are within a few int8 steps of them; its accuracy maps the
+    .tflite's label order onto the model's."""
+    from tinyzoo.common.tflite_path import LiteRT, accuracy
+
+    rng = np.random.default_rng(0)
+    weight, bias = rng.normal(0, 0.5, (3, 4)).astype(np.float32), rng.normal(0, 0.1, 3).astype(np.float32)
+    x = rng.uniform(-1, 1, (16, 4)).astype(np.float32)
+    expected = x @ weight.T + bias
+
+    lite = LiteRT(write_tflite(tmp_path / "float.tflite", weight, bias))
+    assert lite.input_qparams is None
+    assert np.abs(lite.logits(x) - expected).max() < 1e-5
+    assert np.allclose(lite.run(x), torch.softmax(torch.from_numpy(expected), -1).numpy(), atol=1e-6)
+
+    logits_scale = float(np.abs(expected).max() / 120)
+    int8 = LiteRT(write_tflite(tmp_path / "int8.tflite", weight, bias, int8=(2 / 255, 0, logits_scale, 0)))
+    assert int8.input_qparams == pytest.approx((2 / 255, 0))
+    assert np.abs(int8.logits(x) - expected).max() <= 4 * logits_scale
+
+    labels = expected.argmax(1)
+    names, reference_order = ["a", "b", "c"], ["c", "a", "b"]   # the .tflite's output i is label reference_order[i]
+    permuted = write_tflite(tmp_path / "permuted.tflite", weight[[2, 0, 1]], bias[[2, 0, 1]])
+    result = accuracy(permuted, x, labels, labels, names=names, reference_names=reference_order)
+    assert result["int8"] == 1.0 and result["agreement_int8_float"] == 1.0
+    with pytest.raises(TinyzooError, match="not a reordering"):
+        accuracy(permuted, x, labels, labels, names=names, reference_names=["a", "b", "d"])
