@@ -27,8 +27,9 @@ def _list(args) -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
+    width = max([24] + [len(row["model"]) for row in rows])
     for row, status in zip(rows, statuses):
-        print(f"{row['model']:<24} {row['task']:<20} {status}")
+        print(f"{row['model']:<{width}} {row['task']:<20} {status}")
 
 
 def _info(args) -> None:
