@@ -64,7 +64,12 @@ def load_model(spec: str) -> tuple[nn.Module, str]:
     if not callable(getattr(module, factory, None)):
         names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
         raise ConfigError(f"{file} has no function {factory!r}; it has: {', '.join(names) or 'none'}")
-    model = getattr(module, factory)()
+    try:
+        model = getattr(module, factory)()
+    except Exception as err:  # noqa: BLE001 — the user's factory: name it and its error, in one line
+        first = next((line for line in str(err).strip().splitlines() if line.strip()), "")
+        raise ConfigError(f"{file}:{factory}() raised {type(err).__name__}" + (f": {first}" if first else "")
+                          + " — fix the factory, then deploy again") from None
     if not isinstance(model, nn.Module):
         raise ConfigError(f"{file}:{factory}() returned {type(model).__name__}, not a torch.nn.Module")
     return model, f"as returned by {file.name}:{factory}()"
@@ -118,6 +123,10 @@ def load_inputs(path: str | Path, shapes: Sequence[tuple[int, ...]]) -> list[tor
             if tuple(tensor.shape[1:]) != shape[1:]:
                 raise ConfigError(f"{file}: input {i} has shape {tuple(tensor.shape)}; expected {shape} or "
                                   f"(N, {', '.join(map(str, shape[1:]))})")
+            if not torch.isfinite(tensor).all():
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ConfigError(f"{file}: input {i} holds {bad} NaN or infinite value(s): calibration and "
+                                  f"evaluation inputs must be finite numbers")
             per_input[i].append(tensor)
     return [torch.cat(parts) for parts in per_input]
 

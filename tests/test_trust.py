@@ -557,3 +557,29 @@ def test_a_build_folder_of_another_model_is_refused(capsys, tmp_path):
     code, _, err = run(capsys, "eval", "kws/ds_cnn", "--artifacts", build, "--data-root", tmp_path,
                        "--target", "ethos-u55-128")
     assert code == 2 and f"{build} is a build of kws/kwt, not kws/ds_cnn" in one_line_error(err)
+
+
+def test_deploy_names_the_users_own_mistakes(capsys, tmp_path, monkeypatch):
+    """A factory that raises, calibration data with a NaN, --out naming a file: each is the user's, one line, exit
+    2, nothing written (issue 25)."""
+    from tinyzoo.common import deploy as deploy_module
+
+    model_file = tmp_path / "net.py"
+    model_file.write_text("import torch\n\ndef broken():\n    raise RuntimeError('my factory is broken')\n\n"
+                          "def ok():\n    return torch.nn.Linear(4, 2)\n")
+    common = ["--input-shape", "1,4", "--target", "ethos-u55-128", "--out", tmp_path / "out"]
+    code, _, err = run(capsys, "deploy", f"{model_file}:broken", *common)
+    assert code == 2 and f"{model_file}:broken() raised RuntimeError: my factory is broken" in one_line_error(err)
+
+    calibration = tmp_path / "calib.npy"
+    np.save(calibration, np.array([[0.0, np.nan, 1.0, 2.0]], dtype=np.float32))
+    code, _, err = run(capsys, "deploy", f"{model_file}:ok", *common, "--calibration", calibration)
+    assert code == 2 and f"{calibration}: input 0 holds 1 NaN or infinite value(s)" in one_line_error(err)
+
+    taken = tmp_path / "taken.txt"
+    taken.write_text("mine")
+    monkeypatch.setattr(deploy_module, "load_model", lambda spec: pytest.fail("checked before loading the model"))
+    code, _, err = run(capsys, "deploy", f"{model_file}:ok", "--input-shape", "1,4", "--target", "ethos-u55-128",
+                       "--out", taken)
+    assert code == 2 and f"--out {taken} is a file" in one_line_error(err) and taken.read_text() == "mine"
+    assert not (tmp_path / "out").exists()

@@ -246,6 +246,8 @@ def _deploy(args) -> None:
     if args.samples < 1:
         raise TinyzooError(f"--samples {args.samples}: at least 1")
     targets = [check_target(t) for t in args.target]          # arguments first, before loading anything
+    if args.out.exists() and not args.out.is_dir():
+        raise TinyzooError(f"--out {args.out} is a file: give a folder (new or one to overwrite)")
     model, weights = deploy.load_model(args.model)
     calibration = [tuple(deploy.load_inputs(args.calibration, shapes))] if args.calibration else None
     eval_inputs = deploy.load_inputs(args.eval, shapes) if args.eval else None
