@@ -181,12 +181,13 @@ def card_data(m: dict):
     pipeline_tag = PIPELINE_TAGS.get(task, task)
     results = [EvalResult(task_type=pipeline_tag, task_name=task, dataset_type=dataset.get("id", ""),
                           dataset_name=dataset.get("name", ""), dataset_split=split, metric_type=kind,
-                          metric_value=value, metric_name=name) for value, name in figures]
+                          metric_value=value, metric_name=name)
+               for value, name in figures if value is not None]   # e.g. no SQNR of a constant output
     return ModelCardData(
         license=m.get("license", "apache-2.0"), library_name="executorch", pipeline_tag=pipeline_tag,
         tags=["executorch", "ethos-u", "arm", "tinyml", "int8", "tinyzoo", task] + sorted(m.get("targets", {})),
         datasets=[d["id"] for d in m.get("datasets", []) if d.get("id")] or None, metrics=[kind],
-        model_name=m["model"], eval_results=results)
+        model_name=m["model"], eval_results=results or None)
 
 
 def table(header: list[str], rows: list[list]) -> str:

@@ -177,6 +177,14 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     eval_inputs = tuple(torch.as_tensor(x, dtype=torch.float32) for x in eval_inputs)
 
     model = model.eval()
+    with torch.no_grad():
+        produced = model(*example)
+    parts = produced if isinstance(produced, (tuple, list)) else (produced,)
+    if not all(isinstance(p, torch.Tensor) for p in parts):
+        kinds = ", ".join(sorted({type(p).__name__ for p in parts if not isinstance(p, torch.Tensor)}))
+        raise ConfigError(f"{name}: the model returns {type(produced).__name__ if not isinstance(produced, (tuple, list)) else kinds}"
+                          f"; a deployed program returns tensors: make forward return a tensor or a tuple of "
+                          f"tensors (e.g. tuple(out.values()) for a dict, in a fixed order)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = {"quantize": {"scheme": scheme, "qat": {"enabled": False}},

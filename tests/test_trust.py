@@ -583,3 +583,23 @@ def test_deploy_names_the_users_own_mistakes(capsys, tmp_path, monkeypatch):
                        "--out", taken)
     assert code == 2 and f"--out {taken} is a file" in one_line_error(err) and taken.read_text() == "mine"
     assert not (tmp_path / "out").exists()
+
+
+def test_deploy_refuses_a_dict_output_and_survives_a_constant_one(capsys, tmp_path):
+    """A model returning a dict is named (a program returns tensors); a model whose output is constant (SQNR
+    undefined) still gets its card, with no SQNR in its metadata (issue 25)."""
+    model_file = tmp_path / "net.py"
+    model_file.write_text(
+        "import torch\n\n"
+        "class Dict(torch.nn.Module):\n    def forward(self, x):\n        return {'y': x * 2}\n\n"
+        "class Constant(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(4, 2)\n"
+        "    def forward(self, x):\n        return self.fc(x) * 0 + 1\n\n"
+        "def as_dict():\n    return Dict()\n\ndef constant():\n    return Constant()\n")
+    common = ["--input-shape", "1,4", "--target", "ethos-u55-128"]
+    code, _, err = run(capsys, "deploy", f"{model_file}:as_dict", *common, "--out", tmp_path / "a")
+    assert code == 2 and "the model returns dict; a deployed program returns tensors" in one_line_error(err)
+    assert not (tmp_path / "a").exists()
+    code, _, err = run(capsys, "deploy", f"{model_file}:constant", *common, "--out", tmp_path / "b")
+    assert code == 0, err
+    assert list((tmp_path / "b" / "card").glob("*.md"))
