@@ -81,13 +81,16 @@ assert tinyzoo.__file__.startswith(%r), tinyzoo.__file__
 weights = tinyzoo.get_weights("kws/ds_cnn")
 wave = 0.1 * torch.sin(2 * math.pi * 440 * torch.arange(16000) / 16000)
 scores = tinyzoo.load("kws/ds_cnn")(weights.transforms()(wave))
+import os, pathlib
+loaded = sorted(p.name for p in pathlib.Path(os.environ["TINYZOO_CACHE"]).rglob("*") if p.is_file())
 pulled = tinyzoo.pull("kws/ds_cnn", "ethos-u55-128")
-print(json.dumps({"shape": list(scores.shape), "categories": weights.meta["categories"],
+print(json.dumps({"shape": list(scores.shape), "categories": weights.meta["categories"], "loaded": loaded,
                   "pte": str(pulled.pte), "pte_bytes": pulled.pte.stat().st_size}))
 """ % str(site)
     run = subprocess.run([python, "-c", script], cwd=work, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["shape"] == [1, 12] and out["categories"][2] == "yes"
+    assert out["loaded"] == ["checkpoint.pt"]   # load fetches only what it uses (not calibration.txt)
     assert out["pte"].startswith(str(tmp_path / "cache"))
     assert out["pte_bytes"] == (REPO / "zoo/artifacts/kws/ds_cnn/ethos-u55-128/model.pte").stat().st_size

@@ -259,8 +259,9 @@ def pull(name: str, target: str | None = None, *, source: str | None = None, ind
 
 
 def fetch(name: str, target: str | None = None, *, source: str | None = None,
-          index: dict | None = None) -> dict[str, Path]:
-    """Every file of a model (and of one target, if given), verified against the index: {index path: local path}."""
+          index: dict | None = None, only: set[str] | None = None) -> dict[str, Path]:
+    """Every file of a model (and of one target, if given), or with `only` those index paths, verified against the
+    index: {index path: local path}."""
     index = index or load_index()
     source = source or os.environ.get("TINYZOO_MIRROR")
     if source is None and name in index["models"] and not is_pinned(index["models"][name]["hub"]) \
@@ -272,6 +273,8 @@ def fetch(name: str, target: str | None = None, *, source: str | None = None,
     clean_stale_parts(cache_dir() / name)
     paths = {}
     for entry in files_for(name, target, index):
+        if only is not None and entry["path"] not in only:
+            continue
         paths[entry["path"]] = (_from_mirror(source, name, entry) if source
                                 else _from_hub(index["models"][name]["hub"], entry))
     return paths

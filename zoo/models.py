@@ -119,7 +119,8 @@ class Weights:
         (3, H, W) or (batch, 3, H, W), for vision; a string for a language model (→ token ids)."""
         from tinyzoo.common import tasks
 
-        return tasks.of(self.config).transforms(self.config, lambda: _artifact_folder(self.name))
+        task = tasks.of(self.config)
+        return task.transforms(self.config, lambda: _artifact_folder(self.name, *task.eval_files))
 
 
 def list_weights(name: str) -> list[str]:
@@ -151,11 +152,19 @@ def get_weights(name: str, *, exact: bool = False) -> Weights:
     return Weights(name)
 
 
-def _artifact_folder(name: str) -> Path:
+def _artifact_folder(name: str, *needs: str) -> Path:
+    """The folder holding a published model's `needs` files (default: its checkpoint): the clone's own artifacts,
+    else the cache after fetching those files alone (a call fetches only what it uses)."""
+    needs = needs or ("checkpoint.pt",)
     local = registry.ARTIFACTS / name
-    if (local / "checkpoint.pt").is_file():
+    if all((local / n).is_file() for n in needs):
         return local
-    return pull(name).folder
+    registry.get(name)
+    fetched = hub.fetch(name, only=set(needs))
+    missing = [n for n in needs if n not in fetched]
+    if missing:
+        raise ArtifactError(f"{name} publishes no {', '.join(missing)}: `tinyzoo pull {name}` lists what it has")
+    return fetched[needs[0]].parent
 
 
 def load(name: str, int8: bool = False, *, exact: bool = False):
@@ -168,7 +177,7 @@ def load(name: str, int8: bool = False, *, exact: bool = False):
 
     weights = get_weights(name, exact=exact)
     name = weights.name
-    folder = _artifact_folder(name)
+    folder = _artifact_folder(name, "model_int8.pt2" if int8 else "checkpoint.pt")
     if int8:
         path = folder / "model_int8.pt2"
         if not path.is_file():
