@@ -284,15 +284,20 @@ def build(name: str, recipe_dir: Path, argv=None) -> Path:
     `--publish` or `tinyzoo publish` puts them in the catalogue). What differs per task is its `Task`
     (common/tasks/): its data, its training view, its programs and their evaluation."""
     from tinyzoo.common import recipe
-    from tinyzoo.common.config import build_model, resolved
-    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
-
     from tinyzoo.common.layout import split_name
 
     args = recipe.arguments(name, argv)
     weights = split_name(name)[1]
     cfg = recipe.config(recipe_dir, args, weights)
-    build_dir = recipe.build_dir(name, args)
+    with recipe.build_lock(recipe.build_dir(name, args)) as build_dir:
+        return _build(name, recipe_dir, args, cfg, weights, build_dir)
+
+
+def _build(name: str, recipe_dir: Path, args, cfg: dict, weights: str | None, build_dir: Path) -> Path:
+    from tinyzoo.common import recipe
+    from tinyzoo.common.config import build_model, resolved
+    from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
+
     task = tasks.of(cfg)
     distributed.init()   # under torchrun: one of several training processes
     seed_everything(cfg["train"]["seed"])

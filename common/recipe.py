@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import shutil
 from pathlib import Path
@@ -121,6 +122,52 @@ def data_root(root: str | Path | None, hint: str) -> Path:
 
 
 REFERENCE_FILE = "reference.tflite"   # config `reference.tflite`: another tool's int8 model of the same network
+LOCK_FILE = ".tinyzoo-build.lock"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def build_lock(path: Path, log=print):
+    """One build at a time in a build folder: `<build>/.tinyzoo-build.lock` holds the building process's pid
+    (created atomically). A second build into the folder is refused naming that pid; a lock left by a process that
+    no longer runs (a killed build) is said and cleared. Under torchrun only process 0 (RANK 0) takes it: the
+    others are that same build."""
+    import os
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield path
+        return
+    lock = path / LOCK_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            text = lock.read_text().strip() if lock.exists() else ""
+            pid = int(text) if text.isdigit() else 0
+            if pid and _alive(pid):
+                raise ConfigError(f"{path} is in use by another build (pid {pid}): wait for it to finish, or pass "
+                                  f"another --build-dir") from None
+            log(f"{lock}: left by a build that no longer runs (pid {pid or '?'}): cleared")
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        break
+    try:
+        yield path
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def build_dir(name: str, args: argparse.Namespace) -> Path:

@@ -603,3 +603,25 @@ def test_deploy_refuses_a_dict_output_and_survives_a_constant_one(capsys, tmp_pa
     code, _, err = run(capsys, "deploy", f"{model_file}:constant", *common, "--out", tmp_path / "b")
     assert code == 0, err
     assert list((tmp_path / "b" / "card").glob("*.md"))
+
+
+def test_one_build_at_a_time_in_a_build_folder(tmp_path):
+    """A second build into a folder in use is refused naming the first one's pid; a lock a killed build left is
+    said and cleared; the lock goes when the build ends (issue 25)."""
+    import os
+
+    from tinyzoo.common.errors import ConfigError
+    from tinyzoo.common.recipe import LOCK_FILE, build_lock
+
+    said = []
+    with build_lock(tmp_path, log=said.append):
+        assert (tmp_path / LOCK_FILE).read_text().strip() == str(os.getpid())
+        with pytest.raises(ConfigError, match=rf"in use by another build \(pid {os.getpid()}\)"):
+            with build_lock(tmp_path):
+                pass
+    assert not (tmp_path / LOCK_FILE).exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / LOCK_FILE).write_text(dead + "\n")
+    with build_lock(tmp_path, log=said.append):
+        assert said and f"(pid {dead}): cleared" in said[-1]
