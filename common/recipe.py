@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
+from tinyzoo.common import process
 from tinyzoo.common.config import apply_overrides, as_override, load_recipe_config, validate
 from tinyzoo.common.errors import ConfigError, TinyzooError
 
@@ -125,18 +126,6 @@ REFERENCE_FILE = "reference.tflite"   # config `reference.tflite`: another tool'
 LOCK_FILE = ".tinyzoo-build.lock"
 
 
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def build_lock(path: Path, log=print):
     """One build at a time in a build folder: `<build>/.tinyzoo-build.lock` holds the building process's pid
@@ -155,7 +144,7 @@ def build_lock(path: Path, log=print):
         except FileExistsError:
             text = lock.read_text().strip() if lock.exists() else ""
             pid = int(text) if text.isdigit() else 0
-            if pid and _alive(pid):
+            if pid and process.alive(pid):
                 raise ConfigError(f"{path} is in use by another build (pid {pid}): wait for it to finish, or pass "
                                   f"another --build-dir") from None
             log(f"{lock}: left by a build that no longer runs (pid {pid or '?'}): cleared")

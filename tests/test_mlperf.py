@@ -94,6 +94,16 @@ def keras_forward(x_nhwc, w):
     return y.mean((1, 2)) @ w["fc"]["kernel"] + w["fc"]["bias"]
 
 
+def assert_keras_outputs(layers, weights, x_nhwc) -> np.ndarray:
+    """`Small` holding the Keras layers' weights computes the Keras model's outputs on x; returns them."""
+    model = Small().eval()
+    model.load_state_dict(keras_state_dict(layers, model))
+    with torch.no_grad():
+        out = model(torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)).numpy()
+    assert np.abs(out - keras_forward(x_nhwc, weights)).max() < 1e-4
+    return out
+
+
 @pytest.fixture
 def keras_model(tmp_path):
     rng = np.random.default_rng(0)
@@ -123,12 +133,8 @@ def test_keras_weights_give_the_keras_models_outputs(keras_model):
     path, weights = keras_model
     layers = read_h5(path)
     assert [layer.kind for layer in layers][:3] == ["InputLayer", "Conv2D", "BatchNormalization"]
-    model = Small().eval()
-    model.load_state_dict(keras_state_dict(layers, model))
     x = np.random.default_rng(1).normal(size=(2, 8, 8, 2)).astype(np.float32)
-    with torch.no_grad():
-        out = model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    assert np.abs(out - keras_forward(x, weights)).max() < 1e-4
+    out = assert_keras_outputs(layers, weights, x)
     reordered = Small().eval()   # a different label order: the last layer's rows follow it
     reordered.load_state_dict(keras_state_dict(layers, reordered, output_order=[2, 0, 1]))
     with torch.no_grad():
@@ -247,12 +253,7 @@ def test_savedmodel_variables_give_the_layers_and_skip_optimizer_slots(keras_mod
     layers = read_savedmodel_variables(arrays)
     assert [layer.kind for layer in layers] == ["Conv2D", "BatchNormalization", "DepthwiseConv2D",
                                                 "BatchNormalization", "Dense"]
-    model = Small().eval()
-    model.load_state_dict(keras_state_dict(layers, model))
-    x = np.random.default_rng(2).normal(size=(1, 8, 8, 2)).astype(np.float32)
-    with torch.no_grad():
-        out = model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    assert np.abs(out - keras_forward(x, w)).max() < 1e-4
+    assert_keras_outputs(layers, w, np.random.default_rng(2).normal(size=(1, 8, 8, 2)).astype(np.float32))
 
 
 def test_minmax_observer_takes_the_calibration_range():

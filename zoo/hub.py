@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tinyzoo.common import layout
+from tinyzoo.common import layout, process
 from tinyzoo.common.layout import checkout
 from tinyzoo.common.errors import ArtifactError, UnknownTargetError
 from tinyzoo.common import tasks
@@ -131,21 +131,11 @@ def clean_stale_parts(folder: Path) -> list[Path]:
     removed = []
     for part in sorted(Path(folder).rglob(f"*{PART}")) if Path(folder).is_dir() else []:
         pid = part.name[:-len(PART)].rsplit(".", 1)[-1]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and process.alive(int(pid)):
             continue
         part.unlink(missing_ok=True)
         removed.append(part)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _from_mirror(mirror: str, name: str, entry: dict) -> Path:
