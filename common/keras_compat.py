@@ -75,7 +75,10 @@ class KerasLayer:
 
 def read_h5(path: str | Path) -> list[KerasLayer]:
     """The layers of a Keras (2.x, TF backend) `.h5` model in the order of its config, with their weights."""
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise TinyzooError("reading a Keras .h5 needs h5py: pip install -e \".[reference]\"") from None
 
     path = Path(path)
     try:

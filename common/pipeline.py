@@ -299,6 +299,7 @@ def _build(name: str, recipe_dir: Path, args, cfg: dict, weights: str | None, bu
     from tinyzoo.common.train import fit, seed_everything, weights_shaped_by
 
     task = tasks.of(cfg)
+    reference_model(cfg, build_dir)   # a reference .tflite the config names is there before any data is read
     distributed.init()   # under torchrun: one of several training processes
     seed_everything(cfg["train"]["seed"])
 
@@ -345,16 +346,18 @@ def given_weights(model: torch.nn.Module, checkpoint: Path, weights: Path | None
     (empty) training result and where the weights came from (the checkpoint's "source", e.g. a converted
     reference model's provenance and parity figures), which the card records."""
     from tinyzoo.common.errors import ConfigError
-    from tinyzoo.common.train import TrainResult, load_weights
+    from tinyzoo.common.recipe import NO_WEIGHTS
+    from tinyzoo.common.train import TrainResult
 
     if weights is None:
-        raise ConfigError("train.epochs is 0: the float weights come from --weights CHECKPOINT (no training)")
+        raise ConfigError(NO_WEIGHTS)
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
     try:
-        load_weights(model, checkpoint)
+        model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise ConfigError(f"--weights {weights} does not fit this model ({first})") from None
-    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    model.eval()
     return TrainResult(), state.get("source") if isinstance(state, dict) else None
 
 

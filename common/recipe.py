@@ -105,6 +105,8 @@ def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = Non
     changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set]
     validate(cfg, shown(path)
                   + (f" with {' '.join(changes)}" if changes else ""))
+    if cfg["train"]["epochs"] == 0 and getattr(args, "weights", None) is None:
+        raise ConfigError(NO_WEIGHTS)
     cfg["profile"] = args.profile
     return cfg
 
@@ -122,6 +124,7 @@ def data_root(root: str | Path | None, hint: str) -> Path:
     raise DatasetNotFoundError(f"no data root: pass --data-root DIR or set TINYZOO_DATA ({hint})")
 
 
+NO_WEIGHTS = "train.epochs is 0: the float weights come from --weights CHECKPOINT (no training)"
 REFERENCE_FILE = "reference.tflite"   # config `reference.tflite`: another tool's int8 model of the same network
 LOCK_FILE = ".tinyzoo-build.lock"
 

@@ -35,6 +35,7 @@ import torch
 
 from tinyzoo.common.builders import get_builder
 from tinyzoo.common.config import load_recipe_config
+from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.frontend.mfcc import MFCC, MfccConfig
 from tinyzoo.common.keras_compat import keras_state_dict, read_h5, read_savedmodel_variables
 from tinyzoo.common.layout import BUNDLED_DATA, RECIPES, split_name
@@ -189,15 +190,22 @@ def main(argv=None) -> int:
     parser.add_argument("--tf-python", help="a Python with TensorFlow, to read the KWS SavedModel (else KWS is "
                                             "skipped)")
     args = parser.parse_args(argv)
-    if not args.models.is_dir():
-        print(f"convert_mlperf: {args.models} does not exist: pass --models DIR (MLPerf Tiny's reference models)",
-              file=sys.stderr)
+    needed = [f for r in REFERENCES for f in (r.h5, r.float_tflite, r.int8_tflite)]
+    needed += ["kws/kws_ref_model/saved_model.pb", "kws/kws_ref_model.tflite"] if args.tf_python else []
+    missing = [f for f in needed if not (args.models / f).is_file()]
+    if missing:
+        print(f"convert_mlperf: {args.models} lacks {', '.join(missing)}: pass --models DIR, the folder of MLPerf "
+              f"Tiny's reference models (its SOURCE.md layout)", file=sys.stderr)
         return 2
-    report = {r.name: convert(r, args.models, args.out, args.data_root) for r in REFERENCES}
-    if args.tf_python:
-        report["kws/ds_cnn.mlperf"] = convert_kws(args.models, args.out, args.tf_python)
-    else:
-        print("kws/ds_cnn.mlperf skipped: its SavedModel needs TensorFlow (--tf-python PY)")
+    try:
+        report = {r.name: convert(r, args.models, args.out, args.data_root) for r in REFERENCES}
+        if args.tf_python:
+            report["kws/ds_cnn.mlperf"] = convert_kws(args.models, args.out, args.tf_python)
+        else:
+            print("kws/ds_cnn.mlperf skipped: its SavedModel needs TensorFlow (--tf-python PY)")
+    except TinyzooError as err:
+        print(f"convert_mlperf: {err}", file=sys.stderr)
+        return 2
     (args.out / "parity.json").write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
