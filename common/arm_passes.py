@@ -15,10 +15,13 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from executorch.backends.arm._passes import ArmPass
-from executorch.backends.arm._passes import arm_pass_manager
-from executorch.backends.arm._passes.fuse_quantized_activation_pass import FuseQuantizedActivationPass
-from executorch.backends.arm._passes.rewrite_bool_to_fp32_cast_via_int8_pass import RewriteBoolToFp32CastViaInt8Pass
+from executorch.backends.arm._passes import ArmPass, arm_pass_manager
+from executorch.backends.arm._passes.fuse_quantized_activation_pass import (
+    FuseQuantizedActivationPass,
+)
+from executorch.backends.arm._passes.rewrite_bool_to_fp32_cast_via_int8_pass import (
+    RewriteBoolToFp32CastViaInt8Pass,
+)
 from executorch.backends.arm._passes.rewrite_conv_pass import RewriteConvPass
 from executorch.exir.dialects._ops import ops as exir_ops
 from executorch.exir.pass_base import PassResult

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common import tasks
+from tinyzoo.common.errors import TinyzooError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -135,7 +135,9 @@ def method_metadata_bytes(plan) -> int:
 
 @lru_cache(maxsize=64)
 def _pte_facts(path: str, mtime: float) -> PteFacts:
-    from executorch.backends.arm.scripts.get_ethosu_scratch_from_pte import get_scratch_size_from_delegate
+    from executorch.backends.arm.scripts.get_ethosu_scratch_from_pte import (
+        get_scratch_size_from_delegate,
+    )
     from executorch.exir._serialize._program import deserialize_pte_binary
 
     data = Path(path).read_bytes()

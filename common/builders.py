@@ -2,7 +2,7 @@
 its builder, and the registry knows it by the recipe's name — its folder, `recipes/<task>/<model>/` — so the
 config holds data (`model.args`), not Python wiring. The builder's signature is the schema of `model.args`:
 every argument has a default, its type comes from the annotation, a range from a `Key` in `typing.Annotated`
-(common.config's `Classes`, `PositiveInt`, `Dropout`, ...)."""
+(common.schema's `Classes`, `PositiveInt`, `Dropout`, ...)."""
 from __future__ import annotations
 
 import importlib
@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Callable
 
 from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.schema import Key
 
 _BUILDERS: dict[str, Callable] = {}
 
@@ -44,13 +45,16 @@ def get_builder(name: str) -> Callable:
     return _BUILDERS[name]
 
 
+def build_model(cfg: dict):
+    """Instantiate the model a config's `model` section names."""
+    return get_builder(cfg["model"]["name"])(**cfg["model"].get("args", {}))
+
+
 _KINDS = {int: "int", float: "number", bool: "bool", str: "str", list: "list", tuple: "list", dict: "mapping"}
 
 
 def args_schema(builder: Callable) -> dict:
-    """{argument: common.config.Key} from the builder's signature, every key optional (they all have defaults)."""
-    from tinyzoo.common.config import Key
-
+    """{argument: common.schema.Key} from the builder's signature, every key optional (they all have defaults)."""
     hints = typing.get_type_hints(builder, include_extras=True)
     schema = {}
     for parameter in inspect.signature(builder).parameters.values():

@@ -7,10 +7,11 @@ card_template.md (`ModelCard.from_template`), a confusion-matrix plot, and the R
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from tinyzoo.common import tasks
+from tinyzoo.common.card_view import Quality, pct, table
+from tinyzoo.common.errors import ArtifactError
 
 TEMPLATE = Path(__file__).resolve().parent / "card_template.md"   # the human part (huggingface_hub Jinja template)
 TABLE_START, TABLE_END = "<!-- model-table:start -->", "<!-- model-table:end -->"
@@ -25,8 +26,6 @@ def model_stem(name: str) -> str:
 def check_renders(metrics: dict, path: str | Path) -> None:
     """Render the card in memory, so metrics that do not make a whole card write nothing (no half-updated card
     folder or README table); one line naming the metrics file otherwise."""
-    from tinyzoo.common.errors import ArtifactError
-
     try:
         render_card(metrics)
     except (KeyError, TypeError, ValueError, IndexError, StopIteration) as err:
@@ -35,8 +34,6 @@ def check_renders(metrics: dict, path: str | Path) -> None:
 
 
 def load_metrics(path: str | Path) -> dict:
-    from tinyzoo.common.errors import ArtifactError
-
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path} does not exist: build the model (`tinyzoo build <model>`) to create it")
@@ -49,46 +46,8 @@ def load_metrics(path: str | Path) -> dict:
         raise ArtifactError(f"{path} does not hold a metrics mapping: use the metrics.json a build wrote")
     return metrics
 
-
-def pct(x) -> str:
-    return "–" if x is None else f"{100 * x:.2f} %"
-
-
 def _first(d: dict):
     return next(iter(d.values())) if d else None
-
-
-def confidence_pp(p: float, n: int) -> float:
-    return 196 * (p * (1 - p) / max(1, n)) ** 0.5
-
-
-def fidelity_section(m: dict) -> str:
-    fid, q = m["fidelity"], m["quantization"]
-
-    def row(name, e, lsb="–"):
-        sqnr = e["sqnr_db"]
-        return [name, "–" if sqnr is None else "∞" if sqnr == float("inf") else f"{sqnr:.1f}", f"{e['max_abs_error']:.4g}",
-                pct(e.get("top1_agreement_float")) if fid["outputs_are_logits"] else "–", lsb]
-
-    rows = [row("int8 fake-quant (PyTorch)", fid["fake_quant_int8"])]
-    rows += [row(f"int8 TOSA reference, {t}", e, f"{fid['max_lsb_diff_tosa_fake_quant'][t]} LSB")
-             for t, e in fid["tosa_int8"].items()]
-    skipped = [t for t, r in m["targets"].items() if t not in fid["tosa_int8"]]
-    cal = m["calibration"]
-    return "\n".join([
-        "## Fidelity: int8 against float on the same inputs", "",
-        f"On {fid['samples']} inputs ({m['fidelity_inputs']['source']}); no labels, so no accuracy: SQNR (signal to "
-        f"quantization noise, dB) and the largest absolute error of each int8 model's outputs against the float "
-        f"model's, the largest difference in output LSBs between the integer TOSA graph Vela compiles and the "
-        f"fake-quant model" + (", and how often int8's top-1 class equals float's." if fid["outputs_are_logits"]
-                              else "."), "",
-        table(["int8 model", "SQNR vs float (dB)", "max abs error", "top-1 = float", "max diff vs fake-quant"], rows),
-        *(["", f"Not run on the TOSA reference: {', '.join(skipped)} (with operators on the CPU no single integer "
-           f"graph computes the model's output)."] if skipped else []), "",
-        f"Quantization: {q['scheme']} PTQ (ExecuTorch `EthosUQuantizer`, per-channel weights) calibrated on "
-        f"{cal['samples']} {cal['source']}, at the static input shape {m['model_info']['input']['shape']}. "
-        f"Weights: {m['weights']}.",
-    ])
 
 
 def cpu_ops_section(m: dict) -> str:
@@ -101,67 +60,9 @@ def cpu_ops_section(m: dict) -> str:
                       "Change these layers for an NPU-only model (`--npu-only` makes any of them an error)."])
 
 
-def _accuracy_glance(m: dict) -> tuple[list[str], str, str]:
-    acc = m["accuracy"]
-    return (["float accuracy", "int8 accuracy (TOSA reference)"], pct(acc["float"]),
-            ", ".join(f"{pct(v)} ({t})" for t, v in acc["tosa_int8"].items()))
-
-
-def _accuracy_hub(m: dict) -> tuple:
-    acc = m["accuracy"]
-    figures = [(round(acc["float"], 4), "float accuracy"), (round(acc["fake_quant_int8"], 4), "int8 fake-quant accuracy")]
-    figures += [(round(v, 4), f"int8 accuracy, TOSA reference ({t})") for t, v in acc["tosa_int8"].items()]
-    return "accuracy", None, None, figures
-
-
-def _accuracy_cells(m: dict) -> list[str]:
-    """Test-set size, float and int8 accuracy (int8 = the lowest over targets)."""
-    tosa = m["accuracy"]["tosa_int8"]
-    return [f"{m['accuracy']['samples']:,}", pct(m["accuracy"]["float"]), pct(min(tosa.values())) if tosa else "–"]
-
-
-def _fidelity_glance(m: dict) -> tuple[list[str], str, str]:
-    db = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
-    return (["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"],
-            db(m["fidelity"]["fake_quant_int8"]["sqnr_db"]),
-            ", ".join(f"{db(v['sqnr_db'])} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–")
-
-
-def _fidelity_hub(m: dict) -> tuple:
-    fid = m["fidelity"]
-    figures = [(fid["fake_quant_int8"]["sqnr_db"], "int8 fake-quant SQNR vs float (dB)")]
-    figures += [(v["sqnr_db"], f"int8 TOSA reference SQNR vs float, {t} (dB)") for t, v in fid["tosa_int8"].items()]
-    return "sqnr", {"name": m["fidelity_inputs"]["source"], "id": "custom"}, "fidelity inputs", figures
-
-
-@dataclass(frozen=True)
-class Quality:
-    """How a card shows one kind of measured quality, named by the metrics' key for it (what the chain's task
-    stores, `Task.quality`): everything a card does differently per kind is in one of these."""
-    key: str                                     # the metrics' key: accuracy / perplexity / fidelity
-    name: str                                    # as the card says it
-    split: str                                   # the Hub's dataset split when the metrics name none
-    glance: Callable[[dict], tuple]              # (columns, float cell, int8 cell) of the at-a-glance table
-    hub_results: Callable[[dict], tuple]         # (metric type, dataset or None, split or None, [(value, name)])
-    section: Callable[[dict], str]               # the float → int8 → TOSA section
-    readme_cells: Callable[[dict], list[str]]    # samples, float, int8 of the README table
-    data_section: Callable[[dict], str] | None = None   # in place of the dataset section
-    frontend_title: str = "## Front end"
-    per_inference: str = ""                      # under the NPU table: what one inference is
-    extra_sections: tuple = ()                   # after the memory fit ("" from one: not shown)
-
-
-ACCURACY = Quality("accuracy", "accuracy", "test", _accuracy_glance, _accuracy_hub, lambda m: accuracy_section(m),
-                   _accuracy_cells)
-FIDELITY = Quality("fidelity", "SQNR", "fidelity inputs", _fidelity_glance, _fidelity_hub,
-                   lambda m: fidelity_section(m), lambda m: ["–", "–", "–"])
-
-
 def quality_of(m: dict) -> Quality:
     """How the card shows the quality figures of these metrics: their task's view (`Task.card_view`; a user's
     deployed model: fidelity to float)."""
-    from tinyzoo.common import tasks
-
     task = tasks.of(m)
     if task.quality not in m:
         raise ValueError(f"{m.get('model', 'these metrics')} hold no {task.quality} figures (task {task.name})")
@@ -188,12 +89,6 @@ def card_data(m: dict):
         tags=["executorch", "ethos-u", "arm", "tinyml", "int8", "tinyzoo", task] + sorted(m.get("targets", {})),
         datasets=[d["id"] for d in m.get("datasets", []) if d.get("id")] or None, metrics=[kind],
         model_name=m["model"], eval_results=results or None)
-
-
-def table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _counts(d: dict) -> str:
@@ -228,43 +123,6 @@ def data_section(m: dict) -> str:
     if m.get("data_note"):
         out += ["", m["data_note"]]
     return "\n".join(out)
-
-
-def accuracy_section(m: dict) -> str:
-    acc, q = m["accuracy"], m["quantization"]
-    rows = [["float (PyTorch)", pct(acc["float"]), "–", "–", "–"],
-            [f"int8 fake-quant ({q['deployed'].upper()})", pct(acc["fake_quant_int8"]), "–", "–", "–"]]
-    if acc.get("ptq_fake_quant_int8") is not None:
-        rows.insert(1, ["int8 fake-quant (PTQ)", pct(acc["ptq_fake_quant_int8"]), "–", "–", "–"])
-    for t, a in acc["tosa_int8"].items():
-        rows.append([f"int8 TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t]),
-                     pct(acc["agreement_tosa_fake_quant"][t]) if "agreement_tosa_fake_quant" in acc else "–",
-                     f"{acc['max_lsb_diff_tosa_fake_quant'][t]} LSB"])
-    io = q["io"]
-    return "\n".join([
-        "## Accuracy: float → int8 → int8 as the NPU computes it", "",
-        f"On the same {acc['samples']} test samples. The TOSA reference model runs the exact integer graph Vela "
-        f"compiles for each target, on int8 inputs quantized with the model's input scale.", "",
-        table(["model", "top-1 accuracy", "top-1 agreement with float", "top-1 agreement with fake-quant",
-                "max output diff vs fake-quant"], rows), "",
-        "Agreement with fake-quant isolates what lowering changed (the integer graph vs the PyTorch int8 "
-        "model); agreement with float also includes quantization"
-        + (" and the QAT fine-tuning, which moves the weights." if q.get("qat") else "."),
-        f"With {acc['samples']} test samples, the 95 % confidence half-width of an accuracy near "
-        f"{pct(acc['float'])} is ±{confidence_pp(acc['float'], acc['samples']):.1f} pp (normal approximation); "
-        f"the float-vs-int8 differences above are paired on the same samples, so the agreement column is the "
-        f"sharper measure of what quantization and lowering changed.", "",
-        f"Quantization: {q['scheme']} (ExecuTorch `EthosUQuantizer`, symmetric int8, per-channel weights), "
-        f"PTQ calibrated on {q['ptq']['calibration_samples']} committed training samples (`calibration.txt`"
-        + (", activation ranges by their min/max" if q["ptq"].get("observer") == "minmax" else "") + ")"
-        + (f"; QAT {q['qat']['epochs']} epochs at lr {q['qat']['lr']}" if q.get("qat") else "")
-        + (f" on {q['qat']['world_size']} processes (DDP, the last partial batch dropped)"
-           if (q.get("qat") or {}).get("world_size", 1) > 1 else "")
-        + f"; deployed: {q['deployed'].upper()}. Input int8 scale {io['input']['scale']:.6g}, zero point "
-        f"{io['input']['zero_point']}" + (", channels-last (NHWC: the .pte takes HWC bytes)"
-                                          if io["input"].get("layout") == "NHWC" else "") + f"; output scale {io['output']['scale']:.6g}, zero point "
-        f"{io['output']['zero_point']}.",
-    ])
 
 
 def targets_section(m: dict) -> str:
@@ -329,7 +187,7 @@ def side_by_side_section(m: dict) -> str:
         "cheaper). The .tflite file is Vela's output (NPU command stream and weights) as TFLite Micro loads it."
         + (" The .tflite ends in a softmax on the NPU ("
            + ", ".join(f"{t}: {o['softmax_cycles']:,}" for t, o in other["targets"].items()) + " cycles of its total); "
-           f"the .pte returns the logits (same top-1), its softmax, if any, runs in the app."
+           "the .pte returns the logits (same top-1), its softmax, if any, runs in the app."
            if any(o.get("softmax_cycles") for o in other["targets"].values()) else ""),
     ])
 

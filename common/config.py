@@ -2,20 +2,34 @@
 from __future__ import annotations
 
 import copy
-import functools
 import datetime as _dt
+import functools
 import importlib
 import importlib.metadata
-import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Any
 
 import yaml
-
-from tinyzoo.common.errors import TinyzooError
-from tinyzoo.common import tasks
+from tinyzoo.common import builders, card_text, tasks
+from tinyzoo.common.data.synthetic_speech import ENGINE_WEIGHTS
+from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.layout import weights_file
+from tinyzoo.common.schema import (
+    INT_NONNEG,
+    INT_POS,
+    LABELS,
+    NUM_NONNEG,
+    NUM_POS,
+    OPT_TEXT,
+    TEXT,
+    Choose,
+    Key,
+    Section,
+    check_section,
+    optional,
+)
 from tinyzoo.common.tasks import TASKS
 
 TOOL_PACKAGES = {
@@ -75,9 +89,6 @@ def load_recipe_config(recipe_dir: str | Path, weights: str | None = None) -> di
     every build records it. `weights` names another set of the recipe's weights (`weights/<tag>.yaml`: a partial
     config laid over config.yaml, e.g. MLPerf Tiny's reference weights with their front end and PTQ only; its
     card prose in `weights/<tag>.md`)."""
-    from tinyzoo.common import card_text
-    from tinyzoo.common.layout import weights_file
-
     recipe_dir = Path(recipe_dir)
     cfg = load_config(recipe_dir / "config.yaml")
     if weights is not None:
@@ -149,13 +160,6 @@ def import_object(spec: str):
     return getattr(importlib.import_module(module), attr)
 
 
-def build_model(cfg: dict):
-    """Instantiate the model the config's `model` section names."""
-    from tinyzoo.common.builders import get_builder
-
-    return get_builder(cfg["model"]["name"])(**cfg["model"].get("args", {}))
-
-
 # --- the schema: every key a recipe config may hold, its type and range ------------------------------------------
 # Checked by `validate()` when a config is resolved (common.recipe.config), before any data is touched.
 # A section is a dict of key -> Key (or a nested Section / Choose). Unknown keys are errors.
@@ -171,58 +175,9 @@ def _schemes() -> tuple[str, ...]:
 
 
 def _engines() -> tuple[str, ...]:
-    from tinyzoo.common.data.synthetic_speech import ENGINE_WEIGHTS
     return tuple(ENGINE_WEIGHTS)
 
 
-@dataclass(frozen=True)
-class Key:
-    """One value: `kind` is int, number, str, bool, list, mapping or import ('package.module:function');
-    ranges (ge/gt/le/lt), `choices` (a tuple, or a function returning one), a list's `item` rule and length."""
-    kind: str
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-    choices: tuple | Callable[[], tuple] | None = None
-    optional: bool = False
-    nullable: bool = False
-    item: "Key | Section | None" = None
-    length: int | None = None
-    min_length: int | None = None
-
-
-@dataclass(frozen=True)
-class Section:
-    keys: dict
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Choose:
-    """A section whose keys depend on a discriminator: `by` is a key of this section, or a dotted path from the
-    top of the config (e.g. frontend.type)."""
-    by: str
-    variants: dict
-    optional: bool = False
-
-
-INT_POS, INT_NONNEG = Key("int", ge=1), Key("int", ge=0)
-NUM_POS, NUM_NONNEG = Key("number", gt=0), Key("number", ge=0)
-TEXT, OPT_TEXT = Key("str"), Key("str", optional=True)
-LABELS = Key("list", item=Key("str"), min_length=2)
-
-
-def _opt(key: Key) -> Key:
-    return replace(key, optional=True)
-
-
-# argument types for model builders (common.builders reads the Key of each): `num_classes: Classes = 12`
-Classes = Annotated[int, Key("int", ge=2)]
-PositiveInt = Annotated[int, INT_POS]
-PositiveNumber = Annotated[float, NUM_POS]
-Dropout = Annotated[float, Key("number", ge=0, lt=1)]
-Negative = Annotated[float, Key("number", lt=0)]
 
 
 CARD = Section({
@@ -237,18 +192,17 @@ CARD = Section({
 # (common.tasks): the resolved configs of older builds recorded them as 'package.module:function' strings, accepted
 # (and not used) when such a config is read
 OLD_WIRING = Key("import", optional=True)
-OLD_WIRING_KEYS = ("model.builder", "data.eval", "data.default_root")   # dotted; they name code, not weights
 MODEL = Section({"name": TEXT, "builder": OLD_WIRING, "args": Key("mapping", optional=True)})
 
 DATA = Choose("dataset", {
     "speech_commands": {
         "dataset": TEXT, "eval": OLD_WIRING, "default_root": OLD_WIRING, "version": TEXT,
-        "labels": LABELS, "sample_rate": INT_POS, "clip_samples": INT_POS, "unknown_fraction": _opt(NUM_NONNEG),
-        "real_keyword_repeat": _opt(INT_POS), "silence_fraction": _opt(NUM_NONNEG),
+        "labels": LABELS, "sample_rate": INT_POS, "clip_samples": INT_POS, "unknown_fraction": optional(NUM_NONNEG),
+        "real_keyword_repeat": optional(INT_POS), "silence_fraction": optional(NUM_NONNEG),
         "extra_real": Key("list", item=Key("str"), optional=True),
         "synthetic": Section({"enabled": Key("bool"), "per_word": INT_NONNEG, "unknown_per_word": INT_NONNEG,
                               "engines": Key("list", item=Key("str", choices=_engines), min_length=1),
-                              "seed": _opt(INT_NONNEG)}, optional=True),
+                              "seed": optional(INT_NONNEG)}, optional=True),
     },
     "cifar10": {"dataset": TEXT, "eval": OLD_WIRING, "labels": LABELS,
                 "extra_train": Key("list", item=Key("str"), optional=True)},
@@ -274,19 +228,19 @@ FRONTEND = Choose("type", {
 }, optional=True)
 
 AUGMENT = Choose("frontend.type", {
-    "mfcc": {"time_shift_ms": _opt(NUM_NONNEG), "noise_prob": Key("number", ge=0, le=1, optional=True),
+    "mfcc": {"time_shift_ms": optional(NUM_NONNEG), "noise_prob": Key("number", ge=0, le=1, optional=True),
              "noise_snr_db": Key("list", item=Key("number"), length=2, optional=True),
              "gain_db": Key("list", item=Key("number"), length=2, optional=True),
-             "freq_masks": _opt(INT_NONNEG), "freq_mask_width": _opt(INT_NONNEG),
-             "time_masks": _opt(INT_NONNEG), "time_mask_width": _opt(INT_NONNEG)},
-    "image": {"crop_padding": _opt(INT_NONNEG), "hflip": Key("bool", optional=True)},
+             "freq_masks": optional(INT_NONNEG), "freq_mask_width": optional(INT_NONNEG),
+             "time_masks": optional(INT_NONNEG), "time_mask_width": optional(INT_NONNEG)},
+    "image": {"crop_padding": optional(INT_NONNEG), "hflip": Key("bool", optional=True)},
 }, optional=True)
 
 TRAIN = Section({
     "epochs": INT_NONNEG, "batch_size": INT_POS, "optimizer": Key("str", choices=("adam", "adamw", "sgd")),
     "momentum": Key("number", ge=0, lt=1, optional=True), "lr": NUM_POS,
-    "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": _opt(INT_NONNEG),
-    "weight_decay": _opt(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
+    "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": optional(INT_NONNEG),
+    "weight_decay": optional(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
     "seed": INT_NONNEG, "augment": AUGMENT, "precision": Key("str", choices=("fp32", "bf16"), optional=True),
 })
 
@@ -295,7 +249,7 @@ QUANTIZE = Section({
     "ptq": Section({"samples": INT_POS,
                     # activation ranges: ExecuTorch's histogram (default) or min/max as TFLite (common/quantize.py)
                     "observer": Key("str", choices=("histogram", "minmax"), optional=True)}),
-    "qat": Section({"enabled": Key("bool"), "epochs": _opt(INT_POS), "lr": _opt(NUM_POS)}),
+    "qat": Section({"enabled": Key("bool"), "epochs": optional(INT_POS), "lr": optional(NUM_POS)}),
 })
 
 EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_length=1),
@@ -329,100 +283,6 @@ def schema() -> dict:
         for section, rule in tasks.get(name).config_schema().items():
             out[section] = replace(rule, optional=True)
     return out
-
-
-def _describe(key: Key) -> str:
-    kind = {"int": "an integer", "number": "a number", "str": "a string", "bool": "true or false",
-            "list": "a list", "mapping": "a mapping", "import": "'package.module:function'"}[key.kind]
-    parts = [kind]
-    for op, bound in ((">=", key.ge), (">", key.gt), ("<=", key.le), ("<", key.lt)):
-        if bound is not None:
-            parts.append(f"{op} {bound:g}")
-    choices = key.choices() if callable(key.choices) else key.choices
-    if choices:
-        parts = [f"one of {', '.join(str(c) for c in choices)}"]
-    if key.length is not None:
-        parts.append(f"of {key.length} items")
-    if key.min_length:
-        parts.append(f"of at least {key.min_length} item{'s' if key.min_length > 1 else ''}")
-    if key.nullable:
-        parts.append("or null")
-    return " ".join(parts)
-
-
-def _is_kind(value, kind: str) -> bool:
-    if isinstance(value, bool):
-        return kind == "bool"
-    return {"int": isinstance(value, int), "number": isinstance(value, (int, float)),
-            "str": isinstance(value, str), "bool": False, "list": isinstance(value, list),
-            "mapping": isinstance(value, dict),
-            "import": isinstance(value, str) and value.count(":") == 1 and all(value.split(":"))}[kind]
-
-
-def _check_value(path: str, value, key: Key, problems: list[str]) -> None:
-    if value is None and key.nullable:
-        return
-    bad = f"{path} = {value!r}: must be {_describe(key)}"
-    if not _is_kind(value, key.kind) or (key.kind == "number" and not math.isfinite(value)):   # NaN, .inf
-        problems.append(bad)
-        return
-    choices = key.choices() if callable(key.choices) else key.choices
-    if choices is not None and value not in choices:
-        problems.append(bad)
-        return
-    if key.kind in ("int", "number") and ((key.ge is not None and value < key.ge) or
-                                          (key.gt is not None and value <= key.gt) or
-                                          (key.le is not None and value > key.le) or
-                                          (key.lt is not None and value >= key.lt)):
-        problems.append(bad)
-        return
-    if key.kind == "list":
-        if (key.length is not None and len(value) != key.length) or (key.min_length and len(value) < key.min_length):
-            problems.append(bad)
-            return
-        for i, item in enumerate(value):
-            if isinstance(key.item, Section):
-                _check_section(f"{path}[{i}]", item, key.item.keys, problems, None)
-            elif key.item is not None:
-                _check_value(f"{path}[{i}]", item, key.item, problems)
-
-
-def _lookup(cfg: dict, dotted: str):
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _check_section(path: str, node, keys: dict, problems: list[str], root: dict | None) -> None:
-    if not isinstance(node, dict):
-        problems.append(f"{path} = {node!r}: must be a section (a mapping of keys)")
-        return
-    for name in sorted(set(node) - set(keys)):
-        problems.append(f"{path + '.' if path else ''}{name}: unknown key (allowed here: {', '.join(sorted(keys))})")
-    for name, rule in keys.items():
-        where = f"{path}.{name}" if path else name
-        if name not in node:
-            if not rule.optional:
-                problems.append(f"{where}: missing (required)")
-            continue
-        value = node[name]
-        if isinstance(rule, Section):
-            _check_section(where, value, rule.keys, problems, root)
-        elif isinstance(rule, Choose):
-            if not isinstance(value, dict):
-                problems.append(f"{where} = {value!r}: must be a section (a mapping of keys)")
-                continue
-            which = _lookup(root, rule.by) if "." in rule.by else value.get(rule.by)
-            if which not in rule.variants:
-                problems.append(f"{rule.by if '.' in rule.by else where + '.' + rule.by} = {which!r}: must be one "
-                                f"of {', '.join(rule.variants)}")
-                continue
-            _check_section(where, value, rule.variants[which], problems, root)
-        else:
-            _check_value(where, value, rule, problems)
 
 
 def _cross_checks(cfg: dict) -> list[str]:
@@ -486,12 +346,11 @@ def config_problems(cfg: dict) -> list[str]:
     """Every problem of a config against SCHEMA (one line each); empty when it is valid. A `quick` profile is
     checked too, by applying it to a copy."""
     problems: list[str] = []
-    _check_section("", cfg, schema(), problems, cfg)
+    check_section("", cfg, schema(), problems, cfg)
     name, args = (cfg.get("model") or {}).get("name"), (cfg.get("model") or {}).get("args")
     if isinstance(name, str) and isinstance(args, dict):
-        from tinyzoo.common.builders import args_schema, get_builder
         try:
-            _check_section("model.args", args, args_schema(get_builder(name)), problems, cfg)
+            check_section("model.args", args, builders.args_schema(builders.get_builder(name)), problems, cfg)
         except TinyzooError as err:
             problems.append(f"model.name = {name!r}: {err}")
     if not problems:
@@ -518,6 +377,5 @@ def validate(cfg: dict, origin: str = "the config") -> dict:
     """Raise one ConfigError listing every problem of `cfg` (one line each: key, value, what is allowed)."""
     problems = config_problems(cfg)
     if problems:
-        from tinyzoo.common.errors import ConfigError
         raise ConfigError(f"{origin} has {len(problems)} invalid value(s):\n  " + "\n  ".join(problems))
     return cfg

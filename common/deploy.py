@@ -17,11 +17,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-from torch import nn
-
+from tinyzoo.common import chain, pipeline
 from tinyzoo.common.errors import ConfigError
 from tinyzoo.common.lower import BOUNDARY_OPS, check_target
 from tinyzoo.common.tasks import USER_MODEL
+from tinyzoo.common.verify import fidelity
+from torch import nn
 
 RANDOM_CALIBRATION_SAMPLES = 16
 
@@ -152,8 +153,6 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     figures (default: the calibration inputs). `npu_only` makes any operator left on the CPU an error.
     `input_layout` NHWC gives the program its 4-D inputs channels-last (HWC bytes, as a camera gives an image; no
     NCHW→NHWC transposes on the NPU; common.lower.in_layout)."""
-    from tinyzoo.common import pipeline
-    from tinyzoo.common.verify import fidelity
 
     example = tuple(torch.as_tensor(x, dtype=torch.float32) for x in example_inputs)
     if any(x.shape[0] != 1 for x in example):
@@ -192,15 +191,14 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
                       "input_layout": input_layout}}
 
     def evaluate(float_model, fake_quant, tosa_graphs, io):
-        return fidelity(float_model, fake_quant, eval_inputs, tosa_graphs, pipeline.every_io(io))
+        return fidelity(float_model, fake_quant, eval_inputs, tosa_graphs, chain.every_io(io))
 
     start = time.perf_counter()
-    deployed = pipeline.deploy(model, cfg, example_inputs=example, calibration=calibration, build_dir=out_dir,
-                               evaluate=evaluate, reference_inputs=tuple(x[:1] for x in eval_inputs),
-                               log=log)
+    deployed = chain.deploy(model, cfg, example_inputs=example, calibration=calibration, build_dir=out_dir,
+                            evaluate=evaluate, reference_inputs=tuple(x[:1] for x in eval_inputs), log=log)
     deployed["reference"]["sample"] = "first fidelity input"
     n_cal = sum(len(b[0]) for b in calibration)
-    io = pipeline.every_io(deployed["quantization"]["io"])
+    io = chain.every_io(deployed["quantization"]["io"])
     with torch.no_grad():
         outputs = model(*example)
     outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)

@@ -17,7 +17,6 @@ import torch
 import torch.distributed as dist
 
 
-
 def launched() -> bool:
     """Whether torchrun started this process as one of several."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1

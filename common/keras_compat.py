@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tinyzoo.common.errors import TinyzooError
 from torch import nn
 from torch.nn import functional as F
-
-from tinyzoo.common.errors import TinyzooError
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:

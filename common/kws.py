@@ -10,13 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
 from tinyzoo.common.data.audio_augment import WaveformAugment
-from tinyzoo.common.data.speech_commands import ClipSet, background_noise, kws_eval_set, kws_test_set, kws_train_set
+from tinyzoo.common.data.speech_commands import (
+    ClipSet,
+    background_noise,
+    kws_eval_set,
+    kws_test_set,
+    kws_train_set,
+)
+from tinyzoo.common.data.synthetic_speech import UNKNOWN_WORDS, synthesize_words
 from tinyzoo.common.errors import DatasetNotFoundError
 from tinyzoo.common.frontend import MFCC, MfccConfig, SpecAugment
-
 from tinyzoo.common.layout import BUNDLED_DATA
+
 BUNDLED_SAMPLE = BUNDLED_DATA / "speech_commands_sample"
 
 
@@ -75,8 +81,6 @@ class KwsData:
 
 def synthesize(cfg: dict, noise: list[torch.Tensor], log=print):
     """Keyword and unknown-word clips from the TTS engines the config names (cached by parameters)."""
-    from tinyzoo.common.data.synthetic_speech import UNKNOWN_WORDS, synthesize_words
-
     syn = cfg["data"]["synthetic"]
     labels = cfg["data"]["labels"]
     keywords = [w for w in labels if not w.startswith("_")]

@@ -4,9 +4,10 @@ docs/, build/) exist only in a clone, `REPO` is None elsewhere. And what a build
 <task>/<model>/, the Hub repos, the index): one list, read by the pipeline that writes the files and by the hub
 code that indexes and downloads them."""
 import importlib.util
+import os
 from pathlib import Path
 
-from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.errors import DatasetNotFoundError, TinyzooError
 
 _ROOT = Path(__file__).resolve().parent.parent   # a clone: the repository; installed: site-packages/tinyzoo
 ZOO = Path(importlib.util.find_spec("tinyzoo").origin).resolve().parent   # the tinyzoo package: zoo/ in a clone
@@ -15,6 +16,7 @@ ARTIFACTS = ZOO / "artifacts"
 BUNDLED_DATA = ZOO / "data"
 REPO = _ROOT if (_ROOT / "pyproject.toml").is_file() and (_ROOT / "zoo").is_dir() else None   # the checkout
 CARDS = REPO / "cards" if REPO else None
+REFERENCE_FILE = "reference.tflite"   # config `reference`: another tool's int8 model of the same network, beside --weights
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -78,3 +80,13 @@ def target_files(target_dir: Path) -> list[str]:
         files += [f"{program.name}/{f}" for f in PROGRAM_TARGET_FILES if (program / f).is_file()]
         files += sorted(f"{program.name}/{p.name}" for p in program.glob("reference_output*.bin"))
     return files
+
+
+def data_root(root: str | Path | None, hint: str) -> Path:
+    """The data root a build or evaluation reads: the one given, else $TINYZOO_DATA; `hint` says what the folder
+    must hold when there is neither."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get("TINYZOO_DATA"):
+        return Path(os.environ["TINYZOO_DATA"])
+    raise DatasetNotFoundError(f"no data root: pass --data-root DIR or set TINYZOO_DATA ({hint})")

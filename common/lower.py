@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
+from tinyzoo.common import arm_passes
 from tinyzoo.common.errors import CpuFallbackError, TinyzooError, UnknownTargetError
 from tinyzoo.common.native_output import captured_native_output
+from tinyzoo.common.quantize import user_frame
 
 TARGETS = (
     "ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256",
@@ -104,8 +105,6 @@ def _module_path(node) -> str:
 def cpu_op_details(graph_module, reasons: dict[str, str]) -> list[dict]:
     """Every operator left on the CPU with the partitioner's reason, the module it came from and the model's
     source line (from the exported graph's nn_module_stack / stack_trace), so a user knows which layer to change."""
-    from tinyzoo.common.quantize import _user_frame
-
     details = []
     for node in graph_module.graph.nodes:
         if node.op != "call_function" or _op_name(node) in ("getitem", "executorch_call_delegate"):
@@ -115,7 +114,7 @@ def cpu_op_details(graph_module, reasons: dict[str, str]) -> list[dict]:
             "int8 quantize/dequantize at the edge of an operator left on the CPU" if op in BOUNDARY_OPS
             else "not claimed by the Ethos-U partitioner")
         details.append({"op": op, "node": node.name, "reason": reason, "module": _module_path(node),
-                        "source": _user_frame(node.meta.get("stack_trace", ""))})
+                        "source": user_frame(node.meta.get("stack_trace", ""))})
     return details
 
 
@@ -155,10 +154,13 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
     Nothing is written to out_dir unless lowering succeeds.
     """
     from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner
-    from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir import (
+        EdgeCompileConfig,
+        ExecutorchBackendConfig,
+        to_edge_transform_and_lower,
+    )
     from executorch.exir.passes.quantize_io_pass import QuantizeInputs, QuantizeOutputs
 
-    from tinyzoo.common import arm_passes
 
     check_target(target)
     system_config, memory_mode = EthosUCompileSpec._default_system_config_and_memory_mode(

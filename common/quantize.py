@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import torch
-from torch import nn
-
 from tinyzoo.common.errors import ExportError, TinyzooError
+from torch import nn
 
 SCHEMES = ("a8w8", "a16w8")
 # how PTQ observes an activation's range: ExecuTorch's default HistogramObserver (chooses the range that minimises
@@ -59,7 +58,7 @@ def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "
     return quantizer
 
 
-def _user_frame(text: str) -> str:
+def user_frame(text: str) -> str:
     """The last `File "...", line N` of a traceback or stack trace that is not inside torch/executorch/torchao:
     the line of the user's model an error or an op came from."""
     import os
@@ -92,7 +91,7 @@ def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModul
             program = torch.export.export(model, tuple(example_inputs))
     except Exception as err:  # noqa: BLE001 — any tracing failure is the user's model, reported in one line
         first = next((line for line in str(err).strip().splitlines() if line.strip()), type(err).__name__)
-        where = _user_frame("".join(traceback.format_exception(err)))
+        where = user_frame("".join(traceback.format_exception(err)))
         raise ExportError(f"torch.export cannot trace {type(model).__name__}"
                           + (f" (at {where})" if where else "") + f": {first.strip()} — check the input shape, and make that "
                           f"line traceable (static shapes, no data-dependent Python control flow)") from None

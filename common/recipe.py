@@ -3,16 +3,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import random
 import shutil
 from pathlib import Path
 from typing import Sequence
 
-from tinyzoo.common import process
-from tinyzoo.common.config import apply_overrides, as_override, load_recipe_config, validate
+from tinyzoo.common import distributed, process
+from tinyzoo.common.config import (
+    apply_overrides,
+    as_override,
+    load_recipe_config,
+    validate,
+)
 from tinyzoo.common.errors import ConfigError, TinyzooError
-
-from tinyzoo.common.layout import RECIPES, REPO, shown, split_name, weights_file
+from tinyzoo.common.layout import (
+    RECIPES,
+    REFERENCE_FILE,
+    REPO,
+    shown,
+    split_name,
+    weights_file,
+)
+from tinyzoo.common.lower import check_target
+from tinyzoo.common.quantize import read_calibration_list, write_calibration_list
+from tinyzoo.common.train import check_global_batch
 
 
 def arguments(name: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -54,8 +69,6 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     """`tinyzoo build NAME --nproc N`: the same build under torchrun in N processes of this machine (the other
     arguments unchanged); returns torchrun's exit code. None when there is nothing to launch (no --nproc, --nproc 1,
     --help, or already under torchrun)."""
-    from tinyzoo.common import distributed
-
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--nproc", type=int)
     known, rest = parser.parse_known_args(list(argv))
@@ -64,8 +77,6 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
     if known.nproc in (None, 1) or distributed.launched() or {"-h", "--help"} & set(rest):
         return None
     # the build's arguments and config checked here: a mistake is one line, not one traceback per process
-    from tinyzoo.common.train import check_global_batch
-
     recipe, weights = split_name(name)
     check_global_batch(config(RECIPES / recipe, arguments(name, rest), weights)["train"]["batch_size"], known.nproc)
     return distributed.launch(known.nproc, ["tinyzoo", "build", name, *rest])
@@ -73,10 +84,6 @@ def nproc_launch(name: str, argv: Sequence[str]) -> int | None:
 
 def check_nproc(name: str, nproc: int | None) -> None:
     """--nproc reaching a build: only as what torchrun already started (it launches from `tinyzoo build`)."""
-    import os
-
-    from tinyzoo.common import distributed
-
     if nproc is None:
         return
     started = int(os.environ.get("WORLD_SIZE", "1"))
@@ -100,7 +107,6 @@ def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = Non
     if args.target and isinstance(cfg.get("export"), dict):   # (a broken export section: validate says so)
         cfg["export"]["targets"] = list(args.target)
     for target in args.target or []:
-        from tinyzoo.common.lower import check_target
         check_target(target)  # the clearest message for a mistyped --target
     changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set]
     validate(cfg, shown(path)
@@ -111,21 +117,7 @@ def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = Non
     return cfg
 
 
-def data_root(root: str | Path | None, hint: str) -> Path:
-    """The data root a build or evaluation reads: the one given, else $TINYZOO_DATA; `hint` says what the folder
-    must hold when there is neither."""
-    import os
-
-    if root is not None:
-        return Path(root)
-    if os.environ.get("TINYZOO_DATA"):
-        return Path(os.environ["TINYZOO_DATA"])
-    from tinyzoo.common.errors import DatasetNotFoundError
-    raise DatasetNotFoundError(f"no data root: pass --data-root DIR or set TINYZOO_DATA ({hint})")
-
-
 NO_WEIGHTS = "train.epochs is 0: the float weights come from --weights CHECKPOINT (no training)"
-REFERENCE_FILE = "reference.tflite"   # config `reference.tflite`: another tool's int8 model of the same network
 LOCK_FILE = ".tinyzoo-build.lock"
 
 
@@ -135,8 +127,6 @@ def build_lock(path: Path, log=print):
     (created atomically). A second build into the folder is refused naming that pid; a lock left by a process that
     no longer runs (a killed build) is said and cleared. Under torchrun only process 0 (RANK 0) takes it: the
     others are that same build."""
-    import os
-
     if int(os.environ.get("RANK", "0")) != 0:
         yield path
         return
@@ -188,7 +178,6 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
 
     The list is data: the same clips calibrate every build, so int8 numbers are reproducible. `new` draws a
     fresh list from this training set (seeded) — needed when training on different data."""
-    from tinyzoo.common.quantize import read_calibration_list, write_calibration_list
 
     committed = weights_file(recipe_dir, weights, "calibration.txt")
     position = {clip_id: i for i, clip_id in enumerate(train_ids)}
@@ -207,14 +196,3 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
             f"to draw a list from your data.")
     write_calibration_list(ids, build / "calibration.txt", header=f"calibration clips: {len(ids)} (from {committed.name})")
     return [position[c] for c in ids]
-
-
-def hardware() -> str:
-    """The machine a build ran on, for the card's timing figures."""
-    import os
-    import platform
-
-    import torch
-
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
-    return f"{device}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
+from tinyzoo.common import chain, layout
 from tinyzoo.common.data import tinystories
-from tinyzoo.common import recipe
 from tinyzoo.common.errors import ConfigError
 from tinyzoo.common.tokenizer import BOS, Tokenizer, train_tokenizer
+from tinyzoo.common.verify import dequantize, logits_of, per_target, quantize, run_tosa
 
 
 def token_stream(stories: list[str], tokenizer: Tokenizer) -> torch.Tensor:
@@ -86,7 +86,7 @@ class TextData:
 def load(cfg: dict, root: str | Path | None, build_dir: Path | None = None, *, tokenizer: Tokenizer | None = None,
          train: bool = True, log=print) -> TextData:
     """Stories → tokenizer (trained on the training stories unless given) → token windows."""
-    root = recipe.data_root(root, "the folder with the TinyStories text files, or its parent")
+    root = layout.data_root(root, "the folder with the TinyStories text files, or its parent")
     if cfg["data"]["dataset"] != "tinystories":
         raise ConfigError(f"unknown text dataset {cfg['data']['dataset']!r}: tinystories")
     context = cfg["model"]["args"]["context"]
@@ -134,7 +134,6 @@ def _ladder_entry(nll: float, tokens: int, correct: int) -> dict:
 def window_scores(model, embeddings: torch.Tensor, labels: torch.Tensor, batch: int = 64):
     """Per window: summed NLL (N,), correct top-1 next tokens (N,) and the greedy next tokens (N, context), a
     chunk at a time (the logits of a whole validation text do not need to be held)."""
-    from tinyzoo.common.verify import logits_of
 
     nll, correct, tokens = [], [], []
     for i in range(0, len(labels), batch):
@@ -164,7 +163,6 @@ def compare_perplexity(float_lm, fake_quant, embeddings: torch.Tensor, labels: t
     windows spread over all of them (the reference model takes about a second per window), with float and
     fake-quant on exactly those windows beside it, and how often the int8 graph's greedy next token equals the
     float model's and the fake-quant program's."""
-    from tinyzoo.common.verify import dequantize, logits_of, per_target, quantize, run_tosa
 
     per_window = labels.shape[1]
     f_nll, f_correct, f_next = window_scores(float_lm, embeddings, labels)
@@ -214,7 +212,6 @@ def greedy_generate(next_logits, prompt: list[int], new_tokens: int, context: in
 def generation_samples(float_lm, tosa_path: Path, io: dict, tokenizer: Tokenizer, cfg: dict) -> list[dict]:
     """Greedy continuations of the config's prompts by the int8 TOSA graph (what the NPU computes), and by the
     float model for comparison."""
-    from tinyzoo.common.verify import dequantize, quantize, run_tosa
 
     gen = cfg["generate"]
     context = cfg["model"]["args"]["context"]
@@ -249,7 +246,7 @@ def next_token_logits(lm, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def perplexity_evaluator(cfg: dict, embeddings_eval: torch.Tensor, labels_eval: torch.Tensor):
-    """What `pipeline.deploy` runs after lowering, for a language model."""
+    """What `chain.deploy` runs after lowering, for a language model."""
     def evaluate(float_lm, fake_quant, tosa_graphs: dict, io: dict) -> dict:
         return compare_perplexity(float_lm, fake_quant, embeddings_eval, labels_eval, tosa_graphs, io,
                                   cfg["evaluate"]["tosa_windows"])
@@ -261,9 +258,8 @@ def evaluate_artifacts(artifacts_dir: Path, cfg: dict, root: str | Path | None,
     """`tinyzoo eval` for a language model: the perplexity ladder of a build's (or the published) artifacts on
     all the validation text at `root` (a folder, or the text file itself), tokenized with the artifacts' own
     tokenizer."""
-    from tinyzoo.common.pipeline import load_artifacts
 
-    lm, fake_quant, tosa_graphs, io = load_artifacts(artifacts_dir, cfg, targets)
+    lm, fake_quant, tosa_graphs, io = chain.load_artifacts(artifacts_dir, cfg, targets)
     tokenizer = Tokenizer.load(Path(artifacts_dir) / "tokenizer.model")
     whole = {**cfg, "data": {**cfg["data"], "max_validation_stories": None}}   # a user's text: all of it
     data = load(whole, root, tokenizer=tokenizer, train=False, log=lambda *_: None)
@@ -311,7 +307,6 @@ def write_decode_step_tables(step, io: dict, directory: Path, positions: int = D
     quantized with the step's input scales: `embedding_int8.bin`, the (vocab, dim) token embeddings at input 0's
     scale (not the window graph's), and `rotary_int8.bin`, (positions, 2, head_dim): the cos row then the sin row
     of each absolute position at inputs 1 and 2's."""
-    from tinyzoo.common.verify import quantize
 
     lm = step.lm
     embedding = quantize(embeddings_of(lm, torch.arange(lm.token_embedding.weight.shape[0])), io["inputs"][0])
@@ -342,7 +337,6 @@ def tosa_step(tosa_path: Path | bytes, io: dict):
     """The int8 TOSA decode step as a float function: quantize each input with its scale, run the graph
     (`verify.run_tosa`, one row at a time), dequantize each output (the app requantizes the new keys/values into
     the cache's input scale likewise)."""
-    from tinyzoo.common.verify import dequantize, quantize, run_tosa
 
     graph = tosa_path if isinstance(tosa_path, bytes) else Path(tosa_path).read_bytes()
 
@@ -359,8 +353,6 @@ def decode_step_program(lm, cfg: dict, calibration_windows: torch.Tensor, valida
     graph (program "decode_step", its metrics under `kv_cache`): PTQ on the decode inputs of the calibration
     windows, one .pte per target, and on the TOSA reference: perplexity of teacher-forced decoding of validation
     windows and a greedy continuation, against the float model; the app's embedding and rotary tables."""
-    from tinyzoo.common import pipeline
-    from tinyzoo.common.verify import per_target
 
     kv = cfg["kv_cache"]
     step = lm.decode_step().eval()
@@ -396,7 +388,7 @@ def decode_step_program(lm, cfg: dict, calibration_windows: torch.Tensor, valida
         deployed["kv_cache"] = {**result["perplexity"], "io": result["quantization"]["io"], "shapes": shapes,
                                 "targets": result["targets"]}
 
-    return pipeline.Program(step, example, calibration, evaluate, example, name="decode_step", cfg=step_cfg,
+    return chain.Program(step, example, calibration, evaluate, example, name="decode_step", cfg=step_cfg,
                             store=store)
 
 
@@ -420,7 +412,6 @@ def window_program(lm, data: TextData, cfg: dict, build_dir: Path, calibration: 
     """The model's first program, the fixed-window graph: PTQ on the committed calibration windows' embeddings,
     the perplexity ladder on all the validation windows; once lowered, greedy generation by the first target's
     int8 TOSA graph, the int8 embedding table and the tokenizer the app reads."""
-    from tinyzoo.common import pipeline
 
     calibration_embeddings = embeddings_of(lm, data.train.inputs[calibration])
     validation = data.validation                       # all of it: the ladder's float and fake-quant figures
@@ -437,7 +428,7 @@ def window_program(lm, data: TextData, cfg: dict, build_dir: Path, calibration: 
                                 "new_tokens": cfg["generate"]["new_tokens"]}
         deployed.update(result)
 
-    return pipeline.Program(lm, (eval_embeddings[:1],), pipeline.batches(calibration_embeddings),
+    return chain.Program(lm, (eval_embeddings[:1],), chain.batches(calibration_embeddings),
                             perplexity_evaluator(cfg, eval_embeddings, validation.labels), (eval_embeddings[:1],),
                             store=store)
 
@@ -445,7 +436,6 @@ def window_program(lm, data: TextData, cfg: dict, build_dir: Path, calibration: 
 def write_embedding_table(lm, io: dict, path: Path) -> Path:
     """The int8 token-embedding table the app copies rows from: (vocab, dim), quantized with the graph's input
     scale and zero point — identical to quantizing the embedded window."""
-    from tinyzoo.common.verify import quantize
 
     return _write_table(quantize(lm.token_embedding.weight.detach(), io["input"]), path)
 

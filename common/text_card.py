@@ -3,7 +3,7 @@ the perplexity ladder float → int8 fake-quant → int8 TOSA per target, the in
 KV-cache decode step. The sections every card has are in common/card.py."""
 from __future__ import annotations
 
-from tinyzoo.common.card import Quality, pct, table
+from tinyzoo.common.card_view import Quality, pct, table
 
 
 def text_data_section(m: dict) -> str:
@@ -53,8 +53,8 @@ def perplexity_section(m: dict) -> str:
     io = q["io"]
     return "\n".join([
         "## Perplexity: float → int8 → int8 as the NPU computes it", "",
-        f"Float and int8 fake-quant on every validation window, and on each half of the validation text: how much "
-        f"the figure moves between slices of the same text (text of another kind moves it more).", "",
+        "Float and int8 fake-quant on every validation window, and on each half of the validation text: how much "
+        "the figure moves between slices of the same text (text of another kind moves it more).", "",
         table(["validation text", "windows", "predicted tokens", "float perplexity", "int8 fake-quant perplexity",
                 "int8 vs float"], slices), "",
         *([f"The two halves differ by {100 * (max(moves) / min(moves) - 1):.1f} % in float perplexity.", ""]

@@ -16,9 +16,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from tinyzoo.common.errors import TinyzooError
-from tinyzoo.common.report import macs_per_cycle, parse_vela_per_layer, parse_vela_summary
+from tinyzoo.common.report import (
+    macs_per_cycle,
+    parse_vela_per_layer,
+    parse_vela_summary,
+)
 
 
 class LiteRT:

@@ -8,6 +8,8 @@ import hashlib
 import json
 import logging
 import math
+import os
+import platform
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,12 +19,12 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
-
 from tinyzoo.common import distributed
 from tinyzoo.common.errors import ArtifactError, ConfigError, TrainingError
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
+OLD_WIRING_KEYS = ("model.builder", "data.eval", "data.default_root")   # dotted; they name code, not weights
 PROCESS_SEEDS = "augmentation and dropout draws of process r seeded with seed + 1 + r"   # under DDP, see fit
 
 
@@ -124,8 +126,7 @@ def _flat(record: dict, prefix: str = "") -> dict:
 
 def record_differences(trained: dict, now: dict) -> list[tuple[str, str, str]]:
     """(dotted key, value in the checkpoint's record, value in this build's) for every key that differs; the
-    wiring strings older checkpoints recorded (config.OLD_WIRING_KEYS) name code, not weights, and are skipped."""
-    from tinyzoo.common.config import OLD_WIRING_KEYS
+    wiring strings older checkpoints recorded (OLD_WIRING_KEYS) name code, not weights, and are skipped."""
 
     then, now = _flat(trained), _flat(now)
     for record in (then, now):
@@ -360,7 +361,6 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
 
     if start_epoch < epochs:
-        from tinyzoo.common.recipe import hardware
         result.hardware = hardware()
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
@@ -432,3 +432,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     if isinstance(batch_transform, torch.nn.Module):
         batch_transform.cpu()
     return result
+
+
+def hardware() -> str:
+    """The machine a build ran on, for the card's timing figures."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return f"{device}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

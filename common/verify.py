@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from tinyzoo.common.errors import ArtifactError, TinyzooError
 from tinyzoo.common.native_output import captured_native_output
 

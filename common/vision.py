@@ -6,13 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
+from tinyzoo.common import layout
 from tinyzoo.common.data import cifar10, vww
 from tinyzoo.common.data.cifar10 import ImageSet
-from tinyzoo.common import recipe
-from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.errors import ConfigError, DatasetNotFoundError
 from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip
-
 
 # what --data-root holds for each dataset (the card's command that reproduces a build)
 DATA_HINTS = {"cifar10": "dir with cifar-10-batches-py/", "vww": "dir with vww96/"}
@@ -26,7 +24,7 @@ class VisionData:
 
 
 def load(cfg: dict, root: str | Path | None, *, train: bool = True, log=print) -> VisionData:
-    root = recipe.data_root(root, "vision datasets are not bundled with the repository")
+    root = layout.data_root(root, "vision datasets are not bundled with the repository")
     dataset = cfg["data"]["dataset"]
     log(f"data root: {root}")
     if dataset == "cifar10":
@@ -77,6 +75,5 @@ def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor,
     else:
         test = load(cfg, root, train=False, log=lambda *_: None).test
     if len(test) == 0:
-        from tinyzoo.common.errors import DatasetNotFoundError
         raise DatasetNotFoundError(f"no images to evaluate under {root}")
     return features_of(test, cfg["frontend"]), test.labels, test.label_names

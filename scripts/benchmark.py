@@ -13,14 +13,13 @@ import time
 from pathlib import Path
 
 import torch
-
+from tinyzoo import registry
 from tinyzoo.common import kws
-from tinyzoo.common.config import build_model
+from tinyzoo.common.builders import build_model
 from tinyzoo.common.lower import lower_ethos_u
 from tinyzoo.common.quantize import io_quant_params, quantize_ptq
 from tinyzoo.common.train import fit
 from tinyzoo.common.verify import quantize, run_tosa
-from tinyzoo import registry
 
 
 class RandomClips(torch.utils.data.Dataset):

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from tinyzoo.common.layout import REPO  # noqa: E402  (the checkout these maintainer scripts run in)
+
 FACTORIES = "scripts/compat_models.py"
 TARGETS = ["ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u85-256"]
 

@@ -16,7 +16,8 @@ import math
 import sys
 from pathlib import Path
 
-from tinyzoo.common.card import model_stem, pct, table
+from tinyzoo.common.card import model_stem
+from tinyzoo.common.card_view import pct, table
 from tinyzoo.common.layout import ARTIFACTS, REPO
 
 DOC = "docs/mlperf.md"

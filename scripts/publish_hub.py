@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tinyzoo.common.errors import TinyzooError
 from tinyzoo import hub
+from tinyzoo.common.errors import TinyzooError
 
 
 def main(argv=None) -> int:

@@ -14,8 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compat_models  # noqa: E402
-
 from tinyzoo.common.layout import REPO  # noqa: E402  (the checkout these maintainer scripts run in)
+
 TARGETS = ["ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u85-256"]
 REFERENCES = {  # name: (factory, input shape)
     "reference/mobilenet_v2_224": (compat_models.mobilenet_v2_224, (1, 3, 224, 224)),

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-
 from tinyzoo.common import distributed
 from tinyzoo.common.train import fit
+
 from tests.test_train import CFG, Blobs, model
 
 _save = torch.save

@@ -1,10 +1,9 @@
 """Memory fit per board (common/boards.py) on the published artifacts: pools from the real .pte files, a case
 that fits and a forced case that does not, with the shortfall named."""
+import json
 from pathlib import Path
 
-import json
 import pytest
-
 from tinyzoo.common import boards
 from tinyzoo.common.errors import TinyzooError
 

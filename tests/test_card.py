@@ -4,8 +4,12 @@ import json
 
 import pytest
 import yaml
-
-from tinyzoo.common.card import render_card, render_model_table, update_readme_table, write_card
+from tinyzoo.common.card import (
+    render_card,
+    render_model_table,
+    update_readme_table,
+    write_card,
+)
 
 
 def target(name, cycles, clock=500e6, cpu_ops=0):

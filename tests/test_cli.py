@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from tinyzoo import cli, get, list_models
 
 

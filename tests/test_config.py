@@ -1,8 +1,13 @@
 from pathlib import Path
 
 import pytest
-
-from tinyzoo.common.config import load_recipe_config, apply_overrides, build_model, load_config, resolved
+from tinyzoo.common.builders import build_model
+from tinyzoo.common.config import (
+    apply_overrides,
+    load_config,
+    load_recipe_config,
+    resolved,
+)
 from tinyzoo.common.errors import TinyzooError
 
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "kws" / "ds_cnn" / "config.yaml"

@@ -9,11 +9,11 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-
+from tinyzoo.cli import main
 from tinyzoo.common import deploy
 from tinyzoo.common.errors import ConfigError
+
 from tests.conftest import REPO
-from tinyzoo.cli import main
 
 MODEL_FILE = textwrap.dedent('''
     import torch
@@ -191,7 +191,9 @@ def test_python_api_with_real_calibration_and_eval_inputs(tmp_path):
 def test_bundled_program_carries_the_pte_and_the_reference_pair(model_file, tmp_path):
     """<target>/model.bpte (ExecuTorch BundleIO): the very .pte, the int8 reference input and the int8 output the
     TOSA graph computes, so arm_executor_runner checks the model on an FVP or a board by itself."""
-    from executorch.devtools.bundled_program.serialize import deserialize_from_flatbuffer_to_bundled_program
+    from executorch.devtools.bundled_program.serialize import (
+        deserialize_from_flatbuffer_to_bundled_program,
+    )
 
     out = tmp_path / "out"
     assert main(["deploy", f"{model_file}:nearest", "--input-shape", "1,3,16,16", "--target", "ethos-u85-256",

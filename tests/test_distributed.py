@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from tinyzoo.common import distributed, recipe
 from tinyzoo.common.errors import ConfigError
 from tinyzoo.common.train import fit
-from tests.test_train import CFG, Blobs, model
 
 from tests.conftest import REPO  # noqa: E402
+from tests.test_train import CFG, Blobs, model
 
 
 def torchrun(out: Path, *jobs: str) -> subprocess.CompletedProcess:

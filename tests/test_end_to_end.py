@@ -4,7 +4,6 @@ import json
 import re
 
 import pytest
-
 from tinyzoo import cli
 
 pytestmark = pytest.mark.slow

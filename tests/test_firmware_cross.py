@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO  # noqa: E402
+
 FIRMWARE = REPO / "common" / "firmware"
 RUNTIME = FIRMWARE / "runtime"
 GCC = shutil.which("arm-none-eabi-gcc")
@@ -84,6 +85,7 @@ def lm_app_header(tmp_path_factory):
 
     from tinyzoo.common.firmware.app_header import generate
     from tinyzoo.common.tokenizer import train_tokenizer
+
     from tests.test_text import make_stories
 
     folder = tmp_path_factory.mktemp("lm_header")

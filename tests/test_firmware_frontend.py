@@ -42,12 +42,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from tinyzoo.common.firmware import app_header, golden
+from tinyzoo.common.firmware import app_header, golden, header_lines
 from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess
 from tinyzoo.common.frontend.mfcc import MFCC, MfccConfig, mfcc_numpy
 from tinyzoo.common.postprocess import KwsPostprocess, KwsSmoother, softmax, top_k
 from tinyzoo.common.verify import dequantize, quantize
+
 from tests.conftest import REPO
 
 FRONTEND = REPO / "common" / "firmware" / "frontend"
@@ -209,7 +209,7 @@ def test_generated_mel_ranges_match_c(built, model):
     out, exe, manifest = built(model)
     run_cli(exe, "mel-ranges", out / "ranges.txt")
     c_ranges = [tuple(map(int, line.split())) for line in (out / "ranges.txt").read_text().splitlines()]
-    first, count = app_header.mel_ranges(MfccConfig.from_dict(manifest["frontend"]))
+    first, count = header_lines.mel_ranges(MfccConfig.from_dict(manifest["frontend"]))
     assert c_ranges == list(zip(first, count))
     assert sum(count) <= 2 * (1024 // 2 + 1)   # every bin is in at most two triangles: the generic bound holds
 
@@ -280,7 +280,7 @@ def test_mlperf_mfcc_matches_float64_reference(built, mlperf_cli):
     np.testing.assert_allclose(c[:, 0], np.sqrt(80) * np.log(1e-6), rtol=1e-6)
     run_cli(exe, "mel-ranges", out / "ranges.txt")
     c_ranges = [tuple(map(int, line.split())) for line in (out / "ranges.txt").read_text().splitlines()]
-    assert c_ranges == list(zip(*app_header.mel_ranges(cfg)))
+    assert c_ranges == list(zip(*header_lines.mel_ranges(cfg)))
 
 
 C_MLPERF_API_CHECK = r"""
@@ -443,7 +443,7 @@ def test_header_kws_settings_are_python_s(tmp_path, model):
     metrics = json.loads((REPO / "zoo" / "artifacts" / model / "metrics.json").read_text())
     text = app_header.generate(REPO / "zoo" / "artifacts" / model, tmp_path / "app_model.h").read_text()
     post = KwsPostprocess.for_labels(metrics["labels"], metrics["config"].get("postprocess"))
-    assert (f"{{{len(metrics['labels'])}, {post.window}, {app_header.c_float(post.threshold)}, {post.refractory}, "
+    assert (f"{{{len(metrics['labels'])}, {post.window}, {header_lines.c_float(post.threshold)}, {post.refractory}, "
             f"0x{post.ignore_mask():08x}u}}") in text
     assert f"#define TZ_KWS_REFRACTORY {post.refractory}\n" in text and post.refractory == 3
     cfg = {**metrics["config"], "postprocess": {"refractory": 5, "threshold": 0.6}}

@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO  # noqa: E402
+
 ARTIFACTS = REPO / "zoo" / "artifacts"
 MODELS = ("kws/ds_cnn", "vision/resnet8_cifar10", "vision/mobilenet_vww")
 
@@ -117,7 +118,6 @@ def python_output(pte: Path, int8_input: np.ndarray, shape, layout: str = "NCHW"
     """The portable program's int8 output for int8 input bytes in the program's layout (NHWC: interleaved, given
     to the runtime as a channels-last tensor of the logical NCHW shape)."""
     import torch
-
     from tinyzoo.common.firmware.portable import run_portable
 
     if layout == "NHWC":
@@ -189,15 +189,15 @@ def tiny_lm_artifacts(tmp_path_factory):
     it writes text, PTQ int8, and its portable int8 .pte; its KV-cache decode step likewise (decode_step/: the
     fake-quant program, the app's embedding and rotary tables, metrics' kv_cache io and shapes) and its portable
     .pte. Returns (artifacts root, model folder, .pte, quantized model, decode-step .pte, float model)."""
+    import torch
     from tinyzoo.common import text
+    from tinyzoo.common.chain import io_params, save_fake_quant
     from tinyzoo.common.firmware.portable import export_published
-    from tinyzoo.common.pipeline import io_params, save_fake_quant
     from tinyzoo.common.quantize import io_quant_params, quantize_ptq
     from tinyzoo.common.tokenizer import train_tokenizer
     from tinyzoo.recipes.text.tiny_lm.model import tiny_lm
-    from tests.test_text import make_stories
 
-    import torch
+    from tests.test_text import make_stories
 
     root = tmp_path_factory.mktemp("lm_artifacts")
     folder = root / "text" / "tiny_lm"
@@ -338,7 +338,6 @@ def portable_step(pte: Path, io: dict):
     """The decode step's portable program through ExecuTorch's Python runtime as common.text.tosa_step runs the
     TOSA graph: float inputs quantized with the step's scales, int8 outputs dequantized."""
     import torch
-
     from tinyzoo.common.firmware.portable import _register_quantized_ops
     from tinyzoo.common.verify import dequantize, quantize
 
@@ -401,7 +400,6 @@ def test_published_language_model_app_writes_the_card_s_int8_sample(tmp_path):
     the NPU program produced: the app, the portable program and the NPU graph agree token for token. With the
     KV-cache decode step, the app equals Python on the same portable program token for token."""
     import executorch
-
     from tinyzoo.common.firmware.portable import export_published
 
     folder = ARTIFACTS / "text" / "tiny_lm"

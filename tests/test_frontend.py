@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 import torch
 import torchaudio
-
-from tinyzoo.common.data.speech_commands import kws_test_set
 from tinyzoo.common.config import config_problems, load_recipe_config
+from tinyzoo.common.data.speech_commands import kws_test_set
 from tinyzoo.common.errors import ConfigError
-from tinyzoo.common.frontend import MFCC, MfccConfig, SpecAugment, dct_matrix, mel_filterbank, mfcc_numpy
+from tinyzoo.common.frontend import (
+    MFCC,
+    MfccConfig,
+    SpecAugment,
+    dct_matrix,
+    mel_filterbank,
+    mfcc_numpy,
+)
+
 from tests.conftest import REPO, SAMPLE
 
 CFG = MfccConfig()   # the DS-CNN recipe's front end: 40 ms / 20 ms, 1024-point FFT, 40 mels, 10 coefficients

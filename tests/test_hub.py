@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from tinyzoo.common.errors import ArtifactError, UnknownTargetError
 from tinyzoo import cli, hub
+from tinyzoo.common.errors import ArtifactError, UnknownTargetError
 
 FILES = {"kws/ds_cnn/checkpoint.pt": b"float weights" * 100, "kws/ds_cnn/metrics.json": b"{}",
          "kws/ds_cnn/ethos-u55-128/model.pte": b"PTE" * 1000, "kws/ds_cnn/ethos-u55-128/model.tosa": b"TOSA" * 10}

@@ -4,11 +4,16 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-
 from tinyzoo.common.data.audio_augment import WaveformAugment
-from tinyzoo.common.data.speech_commands import (ClipSet, kws_eval_set, kws_test_set, kws_train_set,
-                                                 silence_clips)
+from tinyzoo.common.data.speech_commands import (
+    ClipSet,
+    kws_eval_set,
+    kws_test_set,
+    kws_train_set,
+    silence_clips,
+)
 from tinyzoo.common.errors import DatasetNotFoundError
+
 from tests.conftest import SAMPLE
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]

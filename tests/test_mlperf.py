@@ -7,12 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from tinyzoo.common.errors import ConfigError, TinyzooError
+from tinyzoo.common.keras_compat import (
+    Conv2dSame,
+    keras_state_dict,
+    read_h5,
+    same_padding,
+)
 from torch import nn
 from torch.nn import functional as F
-
-from tinyzoo.common.errors import ConfigError, TinyzooError
-from tinyzoo.common.keras_compat import Conv2dSame, keras_state_dict, read_h5, same_padding
-
 
 # --- TensorFlow's 'same' padding ----------------------------------------------------------------------------
 
@@ -193,8 +196,8 @@ def test_pad_relu_and_layout_cost_no_npu_passes_and_keep_the_int8_model(tmp_path
     transpose and no separate activation, and the integer TOSA graph equals the fake-quant model."""
     from tinyzoo.common import quantize as q
     from tinyzoo.common import report, verify
+    from tinyzoo.common.chain import io_params
     from tinyzoo.common.lower import lower_ethos_u
-    from tinyzoo.common.pipeline import io_params
 
     torch.manual_seed(0)
     model = nn.Sequential(Conv2dSame(3, 8, 3, 2), nn.ReLU(), nn.Conv2d(8, 8, 1), nn.ReLU6()).eval()
@@ -215,9 +218,11 @@ def test_pad_relu_and_layout_cost_no_npu_passes_and_keep_the_int8_model(tmp_path
 # --- side by side ------------------------------------------------------------------------------------------------
 
 def test_side_by_side_ratios_and_card_section():
-    from tests.test_card import metrics as metrics_fixture, target   # the card tests' metrics
     from tinyzoo.common.card import render_card
     from tinyzoo.common.tflite_path import side_by_side
+
+    from tests.test_card import metrics as metrics_fixture  # the card tests' metrics
+    from tests.test_card import target
 
     pte = {**target("ethos-u55-128", 100_000), "weights_bytes_encoded": 24_000}
     lite = {**target("ethos-u55-128", 125_000), "weights_bytes_encoded": 24_032, "flash_kib": 30.0,
@@ -297,8 +302,8 @@ def test_a_linear_relu_stack_lowers_whole_with_its_activations_fused(tmp_path):
     lowers whole and the integer graph equals the fake-quant model."""
     from tinyzoo.common import quantize as q
     from tinyzoo.common import verify
+    from tinyzoo.common.chain import every_io, io_params
     from tinyzoo.common.lower import lower_ethos_u
-    from tinyzoo.common.pipeline import every_io, io_params
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 8), nn.ReLU(),

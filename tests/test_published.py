@@ -3,9 +3,8 @@ usable through the CLI."""
 import json
 
 import pytest
-
-from tinyzoo.common.card import render_card
 from tinyzoo import cli, get, list_models
+from tinyzoo.common.card import render_card
 from tinyzoo.common.layout import REPO
 
 PUBLISHED = [get(n) for n in list_models() if get(n).published]

@@ -3,12 +3,11 @@ what the fake-quant model computes."""
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from tinyzoo.common.errors import CpuFallbackError, UnknownTargetError
 from tinyzoo.common.lower import lower_ethos_u
 from tinyzoo.common.quantize import io_quant_params, quantize_ptq
 from tinyzoo.common.verify import compare, dequantize, logits_of, quantize, run_tosa
+from torch import nn
 
 
 class Tiny(nn.Module):

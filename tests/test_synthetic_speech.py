@@ -5,8 +5,12 @@ import shutil
 import numpy as np
 import pytest
 import soundfile
-
-from tinyzoo.common.data.synthetic_speech import available_voices, plan_clips, synthesize_words, trim
+from tinyzoo.common.data.synthetic_speech import (
+    available_voices,
+    plan_clips,
+    synthesize_words,
+    trim,
+)
 from tinyzoo.common.errors import ToolMissingError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,

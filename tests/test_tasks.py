@@ -11,12 +11,12 @@ import sys
 
 import pytest
 import yaml
-
-from tests.conftest import REPO
 from tinyzoo import registry
 from tinyzoo.common import boards, tasks
 from tinyzoo.common.config import load_recipe_config, validate
 from tinyzoo.common.errors import ConfigError
+
+from tests.conftest import REPO
 
 
 def test_every_recipe_resolves_to_the_module_of_its_task():

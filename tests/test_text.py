@@ -6,7 +6,6 @@ import random
 import numpy as np
 import pytest
 import torch
-
 from tinyzoo.common import text
 from tinyzoo.common.data import tinystories
 from tinyzoo.common.errors import ConfigError, DatasetNotFoundError
@@ -188,7 +187,9 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     for name in ("model.pte", "model.bpte", "reference_output_0.bin"):
         assert (build / "ethos-u85-256" / "decode_step" / name).stat().st_size > 0
     assert (build / "model_int8.pt2").is_file() and (build / "decode_step" / "model_int8.pt2").is_file()
-    from executorch.devtools.bundled_program.serialize import deserialize_from_flatbuffer_to_bundled_program
+    from executorch.devtools.bundled_program.serialize import (
+        deserialize_from_flatbuffer_to_bundled_program,
+    )
     step_dir = build / "ethos-u85-256" / "decode_step"
     bundle = deserialize_from_flatbuffer_to_bundled_program((step_dir / "model.bpte").read_bytes())
     (case,) = bundle.method_test_suites[0].test_cases

@@ -3,7 +3,6 @@ import copy
 
 import pytest
 import torch
-
 from tinyzoo.common.errors import ArtifactError, ConfigError, TrainingError
 from tinyzoo.common.train import fit, load_weights, predict, weights_shaped_by
 

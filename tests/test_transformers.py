@@ -6,12 +6,16 @@ LSB of difference are expected)."""
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from tinyzoo.common.lower import lower_ethos_u
-from tinyzoo.common.quantize import convert_qat, io_quant_params, prepare_qat, quantize_ptq
+from tinyzoo.common.quantize import (
+    convert_qat,
+    io_quant_params,
+    prepare_qat,
+    quantize_ptq,
+)
 from tinyzoo.common.verify import logits_of, quantize, run_tosa
 from tinyzoo.recipes.kws.kwt.model import kwt
+from torch import nn
 
 pytestmark = pytest.mark.lowering   # transformer graphs take 20-40 s each to quantize and lower on 2 cores
 

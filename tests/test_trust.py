@@ -12,13 +12,19 @@ import numpy as np
 import pytest
 import soundfile
 from PIL import Image
-
-from tinyzoo.common import layout, pipeline, recipe
-from tinyzoo.common.config import load_recipe_config, apply_overrides, config_problems, load_config, validate
-from tinyzoo.common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
 from tinyzoo import cli, hub, registry, verify_artifacts
+from tinyzoo.common import layout, pipeline, recipe
+from tinyzoo.common.config import (
+    apply_overrides,
+    config_problems,
+    load_config,
+    load_recipe_config,
+    validate,
+)
+from tinyzoo.common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
 
 from tests.conftest import REPO  # noqa: E402
+
 RECIPE_CONFIGS = sorted(REPO.glob("recipes/*/*/config.yaml"))
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 

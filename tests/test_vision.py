@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from tinyzoo.common.data.cifar10 import CLASSES, cifar10, train_set
 from tinyzoo.common.errors import DatasetNotFoundError
-from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess, RandomCropFlip, preprocess_numpy
+from tinyzoo.common.frontend.image import (
+    ImageConfig,
+    ImagePreprocess,
+    RandomCropFlip,
+    preprocess_numpy,
+)
 
 
 def fake_cifar(root, n_train=60, n_test=20, seed=0):

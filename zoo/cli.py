@@ -8,10 +8,19 @@ import os
 import sys
 from pathlib import Path
 
+from tinyzoo import hub, preflight, registry, verify_artifacts
+from tinyzoo.common import card, tasks
+from tinyzoo.common.boards import (
+    BOARDS,
+    app_buffer_bytes,
+    memory_fit,
+    read_only_data_bytes,
+)
+from tinyzoo.common.config import load_config
+from tinyzoo.common.data import tinystories
 from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.layout import checkout
-from tinyzoo.common import tasks
-from tinyzoo import preflight, registry
+from tinyzoo.common.report import parse_vela_summary
 
 
 def _list(args) -> None:
@@ -39,7 +48,6 @@ def _info(args) -> None:
     elif model.card_path is not None and model.card_path.exists():
         print(model.card_path.read_text())
     elif model.published:   # an installed tinyzoo: the card from the metrics it ships
-        from tinyzoo.common import card
         print(card.render_card(model.metrics()))
     else:
         raise TinyzooError(f"{model.name} has no card yet; build it with `tinyzoo build {model.name}`")
@@ -106,9 +114,6 @@ def _note(message: str) -> None:
 
 def _verified_eval_artifacts(model, task, args) -> tuple[Path, dict, list[str]]:
     """The artifacts folder, its config and the targets to evaluate, every file eval reads checked first."""
-    from tinyzoo.common.config import load_config
-    from tinyzoo import verify_artifacts
-
     artifacts = args.artifacts or model.artifacts_dir
     targets = verify_artifacts.choose_targets(model, artifacts, args.target)
     verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, task.eval_files),
@@ -122,16 +127,14 @@ def _export(args) -> None:
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
     artifacts = args.artifacts or model.artifacts_dir
-    from tinyzoo import verify_artifacts
     verify_artifacts.check(model, artifacts, verify_artifacts.export_files(artifacts),
                            published=args.artifacts is None, load=False)
 
-    from tinyzoo.common.config import load_config
     from tinyzoo.common.lower import lower_ethos_u
     from tinyzoo.common.quantize import io_quant_params
 
     cfg = load_config(artifacts / "config.resolved.yaml")
-    from tinyzoo.common.pipeline import read_reference_inputs, write_target_reference
+    from tinyzoo.common.chain import read_reference_inputs, write_target_reference
     metrics = json.loads((artifacts / "metrics.json").read_text()) if (artifacts / "metrics.json").is_file() else {}
     # every program the folder holds: the model's, and each further one in <artifacts>/<program>/ (a language
     # model's KV-cache decode step)
@@ -168,9 +171,6 @@ def _memory_fit_lines(low, metrics: dict) -> list[str]:
     """One line per board that carries the lowered target: "fits (...)" or "needs N KiB more ..."
     (common.boards.memory_fit on the new .pte; Vela's memory mode and SRAM from this lowering, the app's own
     buffers from the model's metrics ({} when the folder has none))."""
-    from tinyzoo.common.boards import BOARDS, app_buffer_bytes, memory_fit, read_only_data_bytes
-    from tinyzoo.common.report import parse_vela_summary
-
     vela = parse_vela_summary(low.vela_dir)
     report = {"target": low.target, "memory_mode": low.memory_mode or vela["memory_mode"],
               "sram_kib": vela.get("sram_kib")}
@@ -190,8 +190,6 @@ def _memory_fit_lines(low, metrics: dict) -> list[str]:
 def _card(args) -> None:
     """Write the card of the model named (only that one): a preview next to the metrics (or in --out); the
     published card, metrics, plot and README table only with --publish."""
-    from tinyzoo.common import card
-
     model = registry.get(args.model)
     metrics_path = args.metrics or model.metrics_path
     metrics = card.load_metrics(metrics_path)
@@ -219,7 +217,6 @@ def _card(args) -> None:
 
 def _publish(args) -> None:
     """`tinyzoo publish BUILD_DIR`: a finished build into zoo/artifacts/, cards/ and the README table."""
-    from tinyzoo.common import card
     from tinyzoo.common.pipeline import publish_build
 
     metrics = card.load_metrics(args.build / "metrics.json")
@@ -229,8 +226,6 @@ def _publish(args) -> None:
 
 
 def update_readme_table() -> None:
-    from tinyzoo.common import card
-
     repo = checkout("the README's model table")
     card.refresh_readme_table(repo / "cards", repo / "README.md")
 
@@ -238,7 +233,6 @@ def update_readme_table() -> None:
 def _deploy(args) -> None:
     """`tinyzoo deploy MODEL --input-shape … --target …`: a user's own model through the chain, no recipe."""
     import torch
-
     from tinyzoo.common import deploy
     from tinyzoo.common.lower import check_target
 
@@ -272,15 +266,11 @@ def _deploy(args) -> None:
 
 
 def _pull(args) -> None:
-    from tinyzoo import hub
-
     path = hub.pull(args.model, args.target, source=args.source)
     print(path)
 
 
 def _index(args) -> None:
-    from tinyzoo import hub
-
     path = hub.write_index(hub.build_index())
     print(f"{path}: {len(hub.load_index(path)['models'])} model(s)")
 
@@ -288,7 +278,10 @@ def _index(args) -> None:
 def _data(args) -> None:
     root = preflight.given_data_root(args.data_root)[0] or Path.home() / ".cache" / "tinyzoo" / "data"
     if args.dataset == "speech_commands":
-        from tinyzoo.common.data.speech_commands import download_speech_commands, find_speech_commands
+        from tinyzoo.common.data.speech_commands import (
+            download_speech_commands,
+            find_speech_commands,
+        )
 
         if args.download:
             download_speech_commands(root, "speech_commands_v0.02")
@@ -299,8 +292,6 @@ def _data(args) -> None:
         cifar10(root, train=False, download=args.download)
         print(root / FOLDER)
     elif args.dataset == "tinystories":
-        from tinyzoo.common.data import tinystories
-
         if args.download:
             tinystories.download(root)
         print(tinystories.find_file(root, "validation").parent)

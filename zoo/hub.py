@@ -22,11 +22,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tinyzoo.common import layout, process
-from tinyzoo.common.layout import checkout
-from tinyzoo.common.errors import ArtifactError, UnknownTargetError
-from tinyzoo.common import tasks
 from tinyzoo import registry
+from tinyzoo.common import layout, process, tasks
+from tinyzoo.common.errors import ArtifactError, UnknownTargetError
+from tinyzoo.common.layout import checkout
 
 INDEX = Path(__file__).resolve().parent / "index.json"
 HUB_ORG = "tinyzoo"

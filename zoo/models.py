@@ -18,6 +18,8 @@ from functools import cached_property
 from pathlib import Path
 
 from tinyzoo import hub, registry
+from tinyzoo.common import tasks
+from tinyzoo.common.builders import build_model
 from tinyzoo.common.errors import ArtifactError, UnknownModelError
 from tinyzoo.common.layout import split_name
 
@@ -93,7 +95,6 @@ class Weights:
     def meta(self) -> dict:
         m = self._metrics
         info = m["model_info"]
-        from tinyzoo.common import tasks
 
         key = tasks.of(m).quality
         quality = {key: m[key]} if key in m else {}
@@ -117,8 +118,6 @@ class Weights:
         """The front end as a torch module, taking what the model's users feed it: float waveforms in [-1, 1]
         at the model's sample rate, (samples,) or (batch, samples), for keyword spotting; uint8 images,
         (3, H, W) or (batch, 3, H, W), for vision; a string for a language model (→ token ids)."""
-        from tinyzoo.common import tasks
-
         task = tasks.of(self.config)
         return task.transforms(self.config, lambda: _artifact_folder(self.name, *task.eval_files))
 
@@ -172,7 +171,6 @@ def load(name: str, int8: bool = False, *, exact: bool = False):
     `int8=True` the int8 fake-quant program (the quantized arithmetic the NPU runs, on the host). A recipe's name
     loads its best measured weights, with `exact` its own (`get_weights`)."""
     from tinyzoo.common import quantize
-    from tinyzoo.common.config import build_model
     from tinyzoo.common.train import load_weights
 
     weights = get_weights(name, exact=exact)

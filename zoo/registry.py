@@ -11,7 +11,6 @@ from pathlib import Path
 from tinyzoo.common.card import model_stem
 from tinyzoo.common.config import load_recipe_config
 from tinyzoo.common.errors import UnknownModelError
-
 from tinyzoo.common.layout import ARTIFACTS, CARDS, RECIPES, REPO, split_name  # noqa: F401  (REPO, CARDS: for the CLI)
 
 

@@ -17,9 +17,11 @@ import struct
 import zipfile
 from pathlib import Path
 
+from tinyzoo import hub
+from tinyzoo.common.builders import build_model
+from tinyzoo.common.config import config_problems, load_config
 from tinyzoo.common.errors import ArtifactError, TinyzooError
-from tinyzoo import hub, registry
-from tinyzoo.common.layout import shown
+from tinyzoo.common.layout import shown, split_name
 
 
 def eval_files(artifacts: Path, targets: list[str], task_files: tuple[str, ...] = ()) -> list[str]:
@@ -81,8 +83,6 @@ def _check_same_model(model, artifacts: Path) -> None:
     its metrics.json records (with its weights tag), else the recipe its config builds."""
     import json
 
-    from tinyzoo.common.config import load_config
-    from tinyzoo.common.layout import split_name
 
     metrics = artifacts / "metrics.json"
     recorded = json.loads(metrics.read_text()).get("model") if metrics.is_file() else None
@@ -151,7 +151,6 @@ def _load_problem(model, path: Path, folder: Path) -> str | None:
 
     def load_weights():
         import torch
-        from tinyzoo.common.config import build_model, load_config
 
         cfg_path = folder / "config.resolved.yaml"
         net = build_model(load_config(cfg_path) if cfg_path.exists() else model.config)
@@ -198,7 +197,6 @@ def _content_problem(path: Path) -> str | None:
             return f"not valid JSON: {err}"
         return None
     if name.endswith(".yaml"):
-        from tinyzoo.common.config import config_problems, load_config
         try:
             problems = config_problems(load_config(path))
         except TinyzooError as err:

@@ -4,7 +4,6 @@ and MLPerf Tiny KWS training scripts)."""
 from __future__ import annotations
 
 import torch
-
 from tinyzoo.common.errors import ConfigError
 
 

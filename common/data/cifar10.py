@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from tinyzoo.common.errors import DatasetNotFoundError
 
 log = logging.getLogger(__name__)

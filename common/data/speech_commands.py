@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
-
 from tinyzoo.common.errors import DatasetNotFoundError
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from tqdm import tqdm
-
 from tinyzoo.common.errors import ConfigError, ToolMissingError
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 ALGORITHM = 2   # bump when the synthesis below changes, so cached sets are rebuilt

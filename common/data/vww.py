@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-
 from tinyzoo.common.data.cifar10 import ImageSet
 from tinyzoo.common.errors import DatasetNotFoundError
 

@@ -29,14 +29,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from tinyzoo.common.config import load_config, load_recipe_config
-from tinyzoo.common.errors import ArtifactError, ConfigError, TinyzooError, UnknownModelError
+from tinyzoo.common.data.speech_commands import kws_test_set
+from tinyzoo.common.errors import (
+    ArtifactError,
+    ConfigError,
+    TinyzooError,
+    UnknownModelError,
+)
+from tinyzoo.common.firmware.app_header import generate
 from tinyzoo.common.frontend.image import ImageConfig, preprocess_numpy
 from tinyzoo.common.frontend.mfcc import MfccConfig, mfcc_numpy
+from tinyzoo.common.layout import ARTIFACTS, BUNDLED_DATA, RECIPES, split_name
 from tinyzoo.common.verify import quantize
 
-from tinyzoo.common.layout import ARTIFACTS, BUNDLED_DATA, RECIPES, split_name
 SPEECH_SAMPLE = BUNDLED_DATA / "speech_commands_sample"
 
 # Clips picked from the committed sample's test split: four keywords, an unknown word and a background-noise
@@ -70,8 +76,6 @@ def input_qparams(metrics: dict) -> dict:
 
 def kws_clips(cfg: dict, words=KWS_CLIP_WORDS) -> list[tuple[str, str, np.ndarray]]:
     """(name, clip id, int16 PCM) for the first test clip of each word in `words` in the committed sample."""
-    from tinyzoo.common.data.speech_commands import kws_test_set
-
     data = cfg["data"]
     clips = kws_test_set(SPEECH_SAMPLE, {"labels": data["labels"], "clip_samples": data["clip_samples"],
                                          "version": data["version"]})
@@ -158,8 +162,6 @@ def image_reference(image: np.ndarray, front: ImageConfig) -> np.ndarray:
 
 def export_golden(model: str, out_dir: str | Path) -> Path:
     """Write the golden set of `model` (e.g. "kws/ds_cnn") to out_dir; returns the manifest path."""
-    from tinyzoo.common.firmware.app_header import generate
-
     config_path, metrics_path = model_paths(model)
     cfg = load_recipe_config(config_path.parent) if config_path.name == "config.yaml" else load_config(config_path)
     metrics = json.loads(metrics_path.read_text())

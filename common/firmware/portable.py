@@ -19,8 +19,10 @@ import sys
 from pathlib import Path
 
 import torch
-
+from tinyzoo.common.config import load_config
 from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.lower import in_layout
+from tinyzoo.common.quantize import load_quantized_program
 
 
 def _register_quantized_ops() -> None:
@@ -66,10 +68,6 @@ def export_published(artifact_dir: str | Path, path: str | Path, program: str | 
     of a further program it exports (`program`: e.g. "decode_step", `<program>/model_int8.pt2`), at the
     static input shapes the program was saved with, in the layout its `.pte` takes them (`export.input_layout`
     of its resolved config: NHWC programs take channels-last inputs, as the app writes them)."""
-    from tinyzoo.common.config import load_config
-    from tinyzoo.common.lower import in_layout
-    from tinyzoo.common.quantize import load_quantized_program
-
     artifact_dir = Path(artifact_dir)
     program_path = artifact_dir / (program or "") / "model_int8.pt2"
     if not program_path.is_file() or not (artifact_dir / "metrics.json").is_file():

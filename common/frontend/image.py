@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-
 from tinyzoo.common.errors import ConfigError
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
 from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess
+from tinyzoo.common.kws import Features
+from tinyzoo.common.tokenizer import Tokenizer
 
 
 class WaveformFeatures(torch.nn.Module):
@@ -16,7 +18,6 @@ class WaveformFeatures(torch.nn.Module):
 
     def __init__(self, cfg: dict):
         super().__init__()
-        from tinyzoo.common.kws import Features
 
         self.sample_rate, self.clip_samples = cfg["data"]["sample_rate"], cfg["data"]["clip_samples"]
         self.features = Features(cfg["frontend"])
@@ -42,7 +43,6 @@ class ImageFeatures(torch.nn.Module):
 
     def __init__(self, cfg: dict):
         super().__init__()
-        from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess
 
         self.preprocess = ImagePreprocess(ImageConfig.from_dict(cfg["frontend"]))
 
@@ -61,7 +61,6 @@ class TextTokens(torch.nn.Module):
 
     def __init__(self, tokenizer_path: Path):
         super().__init__()
-        from tinyzoo.common.tokenizer import Tokenizer
 
         self.tokenizer = Tokenizer.load(tokenizer_path)
 

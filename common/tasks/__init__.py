@@ -16,6 +16,8 @@ import pkgutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from tinyzoo.common import tflite_path
+from tinyzoo.common.card_view import ACCURACY, FIDELITY
 from tinyzoo.common.errors import ConfigError, TinyzooError
 
 if TYPE_CHECKING:
@@ -68,10 +70,8 @@ class Task:
     # --- its config ------------------------------------------------------------------------------------------
 
     def card_view(self):
-        """How its card shows its quality figures (a `card.Quality`): fidelity of the int8 graph to float."""
-        from tinyzoo.common import card
-
-        return card.FIDELITY
+        """How its card shows its quality figures (a `card_view.Quality`): fidelity of the int8 graph to float."""
+        return FIDELITY
 
     def config_schema(self) -> dict:
         """Its own config sections (name → common.config Section), beside the ones every recipe has."""
@@ -95,7 +95,7 @@ class Task:
     features_of = None   # (items, frontend cfg) → model inputs, for QAT on the other processes (classifiers)
 
     def programs(self, model, data, cfg: dict, build_dir: Path, calibration: list[int], training: dict):
-        """The programs the trained model exports (`pipeline.Program`, one after the other: a later one may use
+        """The programs the trained model exports (`chain.Program`, one after the other: a later one may use
         what the earlier ones stored)."""
         raise NotImplementedError
 
@@ -154,14 +154,16 @@ class Task:
 
     def header_front_end(self, front: dict | None, cfg: dict, input_shape, source: str) -> list[str]:
         """The app header's front-end part (common/firmware/app_header.py): the C front end's constants."""
-        from tinyzoo.common.firmware import app_header
+        from tinyzoo.common.firmware import (
+            header_lines,  # heavy (torch): the catalogue imports tasks
+        )
 
         kind = front.get("type") if isinstance(front, dict) else None
         values = numel(input_shape) if input_shape else None
         if kind == "mfcc":
-            return app_header._mfcc_lines(front, cfg, values, source)
+            return header_lines.mfcc_lines(front, cfg, values, source)
         if kind == "image":
-            return app_header._image_lines(front, input_shape, source,
+            return header_lines.image_lines(front, input_shape, source,
                                            (cfg.get("export") or {}).get("input_layout", "NCHW"))
         raise ConfigError(f"{source}: front end type {kind!r} has no firmware front end (mfcc or image)")
 
@@ -182,14 +184,14 @@ class Classification(Task):
     config_sections = ("frontend",)
 
     def card_view(self):
-        from tinyzoo.common import card
-
-        return card.ACCURACY
+        return ACCURACY
 
     def programs(self, model, data, cfg, build_dir, calibration, training):
         """One program: the classifier on its front end's features, PTQ (optionally QAT fine-tuned), the accuracy
         ladder on the whole test split."""
-        from tinyzoo.common import pipeline
+        from tinyzoo.common import (
+            chain,  # heavy (torch), as below: the catalogue imports tasks
+        )
         from tinyzoo.common.verify import compare, logits_of
 
         calibration_features = self.features_of(data.train.subset(calibration), cfg["frontend"])
@@ -197,15 +199,13 @@ class Classification(Task):
         labels = data.test.labels
 
         def qat_train(qat_model, qat_cfg):
-            pipeline.qat_fine_tune(qat_model, data.train, cfg, build_dir, training["batch_transform"])
+            chain.qat_fine_tune(qat_model, data.train, cfg, build_dir, training["batch_transform"])
 
         def evaluate(float_model, fake_quant, tosa_graphs, io):
             result = compare(float_model, fake_quant, test_features, labels, tosa_graphs, io,
                              len(cfg["data"]["labels"]))
-            reference = pipeline.reference_model(cfg, build_dir)
+            reference = chain.reference_model(cfg, build_dir)
             if reference is not None:   # another tool's int8 model of the network, on the same test data
-                from tinyzoo.common import tflite_path
-
                 result["tflite_int8"] = tflite_path.accuracy(
                     reference, test_features, labels, logits_of(float_model, test_features).argmax(1),
                     names=cfg["data"]["labels"], reference_names=cfg["reference"].get("labels"))
@@ -214,7 +214,7 @@ class Classification(Task):
         def score(fake_quant):
             return float((logits_of(fake_quant, test_features).argmax(1) == labels).float().mean())
 
-        reference, note = pipeline.public_reference(cfg, test_features[:1])
+        reference, note = chain.public_reference(cfg, test_features[:1])
 
         def store(result, deployed):
             result["reference"]["sample"] = note
@@ -223,7 +223,7 @@ class Classification(Task):
             result["confusion"] = {"labels": cfg["data"]["labels"], **result["accuracy"].pop("confusion")}
             deployed.update(result)
 
-        yield pipeline.Program(model, (test_features[:1],), pipeline.batches(calibration_features), evaluate,
+        yield chain.Program(model, (test_features[:1],), chain.batches(calibration_features), evaluate,
                                reference, qat_train=qat_train, score=score, store=store)
 
     def eval_features(self, cfg: dict, root: Path, log=print):
@@ -233,7 +233,7 @@ class Classification(Task):
     def evaluate_artifacts(self, artifacts, cfg, root, targets, log=print) -> dict:
         """The float checkpoint, the int8 fake-quant program and each target's integer TOSA graph on the
         labelled data at `root` (a folder in the dataset's layout; None: the task's bundled sample)."""
-        from tinyzoo.common.pipeline import load_artifacts
+        from tinyzoo.common.chain import load_artifacts
         from tinyzoo.common.verify import compare
 
         if root is None:   # its bundled sample (preflight lets only a task with one get here)
@@ -270,7 +270,7 @@ class Classification(Task):
         return len(metrics.get("labels") or []) or metrics["model_info"]["output"]["shape"][-1]
 
     def header_task(self, cfg, metrics, source, **_) -> list[str]:
-        from tinyzoo.common.firmware import app_header
+        from tinyzoo.common.firmware import header_lines
 
         labels = metrics.get("labels") or cfg.get("data", {}).get("labels") or []
-        return app_header._labels_lines(labels) if labels else []
+        return header_lines.labels_lines(labels) if labels else []

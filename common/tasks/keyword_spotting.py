@@ -65,11 +65,11 @@ class KeywordSpotting(Classification):
         return inputs + 2 * clip + 4 * inputs + 4 * workspace + 4 * self.classes(metrics)
 
     def header_task(self, cfg, metrics, source, **kwargs) -> list[str]:
-        from tinyzoo.common.firmware import app_header
+        from tinyzoo.common.firmware import header_lines
 
         labels = metrics.get("labels") or cfg.get("data", {}).get("labels") or []
         lines = super().header_task(cfg, metrics, source, **kwargs)
-        return lines + (app_header._kws_lines(labels, cfg.get("postprocess")) if labels else [])
+        return lines + (header_lines.kws_lines(labels, cfg.get("postprocess")) if labels else [])
 
 
 TASK = KeywordSpotting()

@@ -3,8 +3,11 @@ its KV-cache decode step (recipes/text/*). Data, evaluation and generation: comm
 common/text_card.py; the app: common/firmware/apps/text_generation.cpp."""
 from __future__ import annotations
 
+from tinyzoo.common import text_card
 from tinyzoo.common.errors import ConfigError
+from tinyzoo.common.schema import INT_POS, Key, Section
 from tinyzoo.common.tasks import Task, numel
+from tinyzoo.common.tokenizer import Tokenizer
 
 
 class TextGeneration(Task):
@@ -17,13 +20,9 @@ class TextGeneration(Task):
 
     def card_view(self):
         """The perplexity ladder, the tokenizer, generated samples and the decode step (common/text_card.py)."""
-        from tinyzoo.common import text_card
-
         return text_card.PERPLEXITY
 
     def config_schema(self) -> dict:
-        from tinyzoo.common.config import INT_POS, Key, Section
-
         return {
             "tokenizer": Section({"type": Key("str", choices=("sentencepiece_bpe",)), "vocab_size": Key("int", ge=8)}),
             "evaluate": Section({"tosa_windows": INT_POS}),
@@ -42,7 +41,6 @@ class TextGeneration(Task):
     def load_data(self, cfg, root, build_dir):
         """The tokenizer trained on the training stories; token windows of the training and validation text."""
         from tinyzoo.common import distributed, text
-        from tinyzoo.common.tokenizer import Tokenizer
 
         with distributed.main_first():   # process 0 trains and saves the tokenizer, the others load it
             tokenizer = None if distributed.is_main() else Tokenizer.load(build_dir / "tokenizer.model")
@@ -116,7 +114,7 @@ class TextGeneration(Task):
     def app_buffer_bytes(self, metrics, program=None) -> int:
         """The int8 window and the token ids (TZ_LM_MAX_NEW_TOKENS + the prompt's window); running the decode
         step, also its int8 cache of keys and values and its mask (common/firmware/apps/text_generation.cpp)."""
-        from tinyzoo.common.firmware.app_header import MAX_NEW_TOKENS
+        from tinyzoo.common.firmware.header_lines import MAX_NEW_TOKENS
 
         shape = metrics["model_info"]["input"]["shape"]
         window = numel(shape) + 4 * (shape[1] + MAX_NEW_TOKENS)
@@ -128,7 +126,7 @@ class TextGeneration(Task):
     def read_only_data_bytes(self, metrics, program=None) -> int:
         """The (vocab, dim) int8 token-embedding table the app copies rows from; for the decode step, its own
         table and the int8 cos/sin rows of the positions the app reaches (a window's prompt + TZ_LM_MAX_NEW_TOKENS)."""
-        from tinyzoo.common.firmware.app_header import MAX_NEW_TOKENS
+        from tinyzoo.common.firmware.header_lines import MAX_NEW_TOKENS
 
         info = metrics["model_info"]
         table = int(info["output"]["shape"][-1]) * int(info["input"]["shape"][-1])
@@ -149,7 +147,7 @@ class TextGeneration(Task):
         return []   # its front end is the tokenizer: header_task writes the prompt's ids and the piece table
 
     def header_task(self, cfg, metrics, source, *, artifact_dir=None, prompt=None, new_tokens=None) -> list[str]:
-        from tinyzoo.common.firmware import app_header
+        from tinyzoo.common.firmware import header_lines
 
         info = metrics.get("model_info")
         if info is None or artifact_dir is None:
@@ -159,9 +157,9 @@ class TextGeneration(Task):
         prompts = generate_cfg.get("prompts") or []
         if prompt is None and not prompts:
             raise ConfigError(f"{source}: no prompt: pass --prompt or list `generate.prompts` in the config")
-        return app_header._lm_lines(info, artifact_dir / "tokenizer.model", prompt if prompt is not None else prompts[0],
-                                    int(new_tokens if new_tokens is not None else generate_cfg.get("new_tokens", 16)),
-                                    kv=metrics.get("kv_cache"))
+        return header_lines.lm_lines(info, artifact_dir / "tokenizer.model", prompt if prompt is not None else prompts[0],
+                                      int(new_tokens if new_tokens is not None else generate_cfg.get("new_tokens", 16)),
+                                      kv=metrics.get("kv_cache"))
 
 
 TASK = TextGeneration()

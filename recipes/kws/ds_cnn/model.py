@@ -5,11 +5,10 @@ Input: MFCC features (N, 1, 49, 10). A 10x4 stride-2 convolution, four depthwise
 linear classifier. Every layer is a standard Ethos-U operator (conv, depthwise conv, average pool,
 fully connected), so the whole network runs on the NPU on U55, U65 and U85.
 """
-from torch import nn
-
 from tinyzoo.common.builders import register_model
-from tinyzoo.common.config import Classes, Dropout, PositiveInt
 from tinyzoo.common.keras_compat import conv2d
+from tinyzoo.common.schema import Classes, Dropout, PositiveInt
+from torch import nn
 
 
 def _conv_bn_relu(in_ch: int, out_ch: int, kernel, stride=1, padding=0, groups=1, tf_padding=False) -> nn.Sequential:

@@ -13,10 +13,9 @@ stock layers (logits equal within 3.3e-6): see the card's Limitations."""
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from tinyzoo.common.builders import register_model
-from tinyzoo.common.config import Classes, Dropout, PositiveInt
+from tinyzoo.common.schema import Classes, Dropout, PositiveInt
+from torch import nn
 
 
 class KWT(nn.Module):

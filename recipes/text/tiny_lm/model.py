@@ -24,10 +24,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-from torch import nn
-
 from tinyzoo.common.builders import register_model
-from tinyzoo.common.config import Key, Negative, PositiveInt, PositiveNumber
+from tinyzoo.common.schema import Key, Negative, PositiveInt, PositiveNumber
+from torch import nn
 
 Vocabulary = Annotated[int, Key("int", ge=8)]
 Context = Annotated[int, Key("int", ge=2)]

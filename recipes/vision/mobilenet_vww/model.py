@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from torch import nn
-
 from tinyzoo.common.builders import register_model
-from tinyzoo.common.config import Classes, Dropout, Key, PositiveNumber
 from tinyzoo.common.keras_compat import conv2d
+from tinyzoo.common.schema import Classes, Dropout, Key, PositiveNumber
+from torch import nn
 
 # (output channels at width 1.0, stride) of the 13 depthwise-separable blocks
 BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),

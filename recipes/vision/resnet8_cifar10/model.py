@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from torch import nn
-
 from tinyzoo.common.builders import register_model
-from tinyzoo.common.config import INT_POS, Classes, Key
 from tinyzoo.common.keras_compat import conv2d
+from tinyzoo.common.schema import INT_POS, Classes, Key
+from torch import nn
 
 Widths = Annotated[list, Key("list", item=INT_POS, length=3)]   # the three stages' filters
 

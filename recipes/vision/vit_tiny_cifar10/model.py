@@ -5,10 +5,9 @@ deployed batch of 1, where every layer lowers whole onto every Ethos-U target.""
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from tinyzoo.common.builders import register_model
-from tinyzoo.common.config import Classes, Dropout, PositiveInt
+from tinyzoo.common.schema import Classes, Dropout, PositiveInt
+from torch import nn
 
 
 class ViT(nn.Module):
