@@ -67,7 +67,8 @@ class FoldPadIntoConvPass(ArmPass):
             mode = pad_node.args[2] if len(pad_node.args) > 2 else pad_node.kwargs.get("mode", "constant")
             value = pad_node.args[3] if len(pad_node.args) > 3 else pad_node.kwargs.get("value", None)
             if pad_node.target == PADS[0]:
-                mode, value = "constant", pad_node.args[2] if len(pad_node.args) > 2 else pad_node.kwargs.get("value", 0)
+                mode, value = "constant", (pad_node.args[2] if len(pad_node.args) > 2
+                                           else pad_node.kwargs.get("value", 0))
             conv_pad = list(conv.args[4])
             if mode != "constant" or (value or 0) != 0 or len(pad) != 4 or any(p < 0 for p in pad) \
                     or any(conv_pad) or len(conv_pad) != 4 or not _same_qparams(pad_node):

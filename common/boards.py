@@ -47,7 +47,8 @@ class Board:
 
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
-    Board("corstone-300", "Arm Corstone-300 (SSE-300): Cortex-M55 + Ethos-U55 or U65; FVP_Corstone_SSE-300_Ethos-U55/-U65, MPS3 AN552",
+    Board("corstone-300", "Arm Corstone-300 (SSE-300): Cortex-M55 + Ethos-U55 or U65; "
+                          "FVP_Corstone_SSE-300_Ethos-U55/-U65, MPS3 AN552",
           npus=("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u65-512"),
           memories={"ITCM": 512 * KIB, "DTCM": 512 * KIB, "SRAM": 2 * MIB, "DDR": 1536 * MIB},
           placement={"model": "DDR", "model_sram_only": "SRAM", "method_pool": "DDR", "temp_pool": "SRAM",
@@ -69,7 +70,8 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           placement={"model": "MRAM", "model_sram_only": "SRAM0", "method_pool": "DTCM", "temp_pool": "SRAM1",
                      "temp_pool_dedicated": "SRAM0", "fast_scratch": "SRAM1", "app": "DTCM", "stack_heap": "DTCM"},
           stack_heap=0x8000 + 0x17000,
-          source="alifsemi/alif_ml-embedded-evaluation-kit scripts/cmake/platforms/alif/AE722F80F55D5/rtss_hp/RTSS-HP.ld "
+          source="alifsemi/alif_ml-embedded-evaluation-kit "
+                 "scripts/cmake/platforms/alif/AE722F80F55D5/rtss_hp/RTSS-HP.ld "
                  "(ITCM 256 KiB, DTCM 1 MiB, SRAM0 4 MiB, SRAM1 2.5 MiB, MRAM application region 0x477000; "
                  "NPU arena .bss.NoInit.activation_buf_sram in SRAM1; stack 32 KiB + heap 92 KiB in DTCM)"),
     Board("alif-e7-he", "Alif Ensemble E7, RTSS-HE core: Cortex-M55 @160 MHz + Ethos-U55-128",
@@ -198,7 +200,8 @@ def memory_fit(pte_path: str | Path, target_report: dict, board_name: str, *, ap
         raise TinyzooError(f"{pte_path}: delegates {facts.delegates}, not an Ethos-U program")
     dedicated = mode.startswith("Dedicated_Sram")
     pools = {
-        "model": (facts.pte_bytes + model_data_bytes, b.placement["model_sram_only" if mode == "Sram_Only" else "model"]),
+        "model": (facts.pte_bytes + model_data_bytes,
+                  b.placement["model_sram_only" if mode == "Sram_Only" else "model"]),
         "method_pool": (facts.metadata_bytes + facts.planned_bytes, b.placement["method_pool"]),
         "temp_pool": (facts.scratch_bytes, b.placement["temp_pool_dedicated" if dedicated else "temp_pool"]),
         "app": (app_bytes, b.placement["app"]),

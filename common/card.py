@@ -133,7 +133,8 @@ def targets_section(m: dict) -> str:
         rows.append([t, f"{r['system_config']} / {r['memory_mode']}", f"{r['core_clock_hz'] / 1e6:.0f} MHz",
                      f"{r['cycles']:,}", f"{r['inference_time_ms']:.3f}", f"{r['sram_kib']:.2f}",
                      f"{other:.2f} ({kind})", f"{r['macs']:,}", f"{100 * r['mac_utilisation']:.1f} %",
-                     f"{r['npu_ops']} / {r['cpu_ops']}" + (f" ({', '.join(r['cpu_op_names'])})" if r['cpu_ops'] else ""),
+                     f"{r['npu_ops']} / {r['cpu_ops']}"
+                     + (f" ({', '.join(r['cpu_op_names'])})" if r['cpu_ops'] else ""),
                      f"{r['pte_bytes'] / 1024:.1f}", f"{r['export_seconds']:.1f}"])
     return "\n".join([
         "## On the NPU (Vela 5.1 estimates, per target)", "",
@@ -153,15 +154,7 @@ def side_by_side_section(m: dict) -> str:
     other = m.get("tflite")
     if not other:
         return ""
-    acc, lite = m["accuracy"], m["accuracy"].get("tflite_int8") or {}
-    worst = min(acc["tosa_int8"].values()) if acc["tosa_int8"] else None
-    target = other.get("quality_target")
-    rows = [["float (PyTorch)", pct(acc["float"]), "–"],
-            [f"{other['name']} (LiteRT, reference kernels)", pct(lite["int8"]) if lite else "–",
-             pct(lite["agreement_int8_float"]) if lite else "–"],
-            ["ExecuTorch int8 fake-quant", pct(acc["fake_quant_int8"]), "–"],
-            *[[f"ExecuTorch int8, TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t])]
-              for t, a in acc["tosa_int8"].items()]]
+    samples, columns, rows, verdict = quality_of(m).side_by_side(m)
     targets = []
     for t, o in other["targets"].items():
         r = m["targets"][t]
@@ -170,16 +163,11 @@ def side_by_side_section(m: dict) -> str:
                         f"{r['sram_kib']:.1f} / {o['sram_kib']:.1f}",
                         f"{r['weights_bytes_encoded'] / 1024:.1f} / {o['weights_bytes_encoded'] / 1024:.1f}",
                         f"{r['pte_bytes'] / 1024:.1f} / {o['tflite_bytes'] / 1024:.1f}"])
-    verdict = ""
-    if target is not None and worst is not None:
-        verdict = (f" MLPerf Tiny's quality target for this task is {pct(target)}: the ExecuTorch int8 model as the NPU "
-                   f"computes it scores {pct(worst)} on these samples ("
-                   + ("meets it" if worst >= target else f"{100 * (target - worst):.1f} pp short") + ").")
     return "\n".join([
         f"## Side by side: ExecuTorch vs {other['name']}", "",
-        f"The same network and weights through both paths, on the same {acc['samples']} test samples; each path "
+        f"The same network and weights through both paths, on the same {samples}; each path "
         f"quantized by its own tool from the same float model." + verdict, "",
-        table(["model", "top-1 accuracy", "top-1 agreement with float"], rows), "",
+        table(columns, rows), "",
         table(["target", ".pte cycles", ".tflite cycles", "ratio", "time ms (.pte / .tflite)",
                "SRAM KiB", "encoded weights KiB", "file KiB"], targets), "",
         "Both compiled by Vela 5.1 with the system config and memory mode of the table above (ExecuTorch's "
@@ -244,13 +232,21 @@ def weights_section(m: dict) -> str:
     """Weights not trained by the chain (train.epochs 0): where they came from and how the port was checked."""
     s = m["weights_source"]
     parity = s.get("parity") or {}
+    if "max_abs_logit_diff" in parity:   # a classifier
+        check = (f"; the PyTorch float model equals {parity['against']} (`{s['float_tflite']}`) to a max absolute "
+                 f"logit difference of {parity['max_abs_logit_diff']:.1e} on {parity['inputs']} (top-1 agreement "
+                 f"{pct(parity['top1_agreement'])})")
+    elif parity:                         # another output (e.g. an autoencoder's reconstruction)
+        check = (f"; the PyTorch float model equals {parity['against']} (`{s['float_tflite']}`) to a max absolute "
+                 f"output difference of {parity['max_abs_output_diff']:.1e} on {parity['inputs']}"
+                 + (f" (anomaly scores: {parity['max_abs_score_diff']:.1e})" if "max_abs_score_diff" in parity else "")
+                 + (f". Note: {parity['note']}" if parity.get("note") else ""))
+    else:
+        check = ""
     return "\n".join([
         "## Weights", "",
         f"Not trained here: {s['origin']}. Converted from `{s['keras']}` (sha256 `{s['keras_sha256'][:16]}…`) by "
-        f"scripts/convert_mlperf.py"
-        + (f"; the PyTorch float model equals {parity['against']} (`{s['float_tflite']}`) to a max absolute logit "
-           f"difference of {parity['max_abs_logit_diff']:.1e} on {parity['inputs']} (top-1 agreement "
-           f"{pct(parity['top1_agreement'])})" if parity else "") + ".",
+        f"scripts/convert_mlperf.py" + check + ".",
     ])
 
 
@@ -262,14 +258,17 @@ def training_section(m: dict) -> str:
     aug = cfg.get("augment", {})
     return "\n".join([
         "## Training", "",
-        f"{t['epochs']} epochs, batch {cfg['batch_size']}{_parallel_training(t)}, {cfg['optimizer']} lr {cfg['lr']} ({cfg.get('lr_schedule')}), "
-        f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, seed {cfg['seed']}. "
+        f"{t['epochs']} epochs, batch {cfg['batch_size']}{_parallel_training(t)}, {cfg['optimizer']} lr {cfg['lr']} "
+        f"({cfg.get('lr_schedule')}), "
+        f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, "
+        f"seed {cfg['seed']}. "
         + (f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. " if aug else "")
-        + 
+        +
         f"Training took {t['seconds'] / 60:.1f} min ({t['seconds_per_epoch']:.1f} s per epoch) on "
         f"{training_machine(m)}"
         + (f"; last epoch: loss {final.get('loss')}, train accuracy {pct(final.get('train_accuracy'))}"
-           + (f", validation accuracy {pct(final['val_accuracy'])}" if 'val_accuracy' in final else "") if final else "")
+           + (f", validation accuracy {pct(final['val_accuracy'])}" if 'val_accuracy' in final else "")
+           if final else "")
         + ".",
     ])
 
@@ -362,7 +361,8 @@ def write_card(metrics: dict, directory: str | Path) -> Path:
     (assets / "metrics.json.tmp").replace(assets / "metrics.json")
     png = None
     if metrics.get("confusion"):
-        plot_confusion(metrics["confusion"], assets / "confusion.png", f"{metrics['model']}: {metrics['confusion']['source']}")
+        plot_confusion(metrics["confusion"], assets / "confusion.png",
+                       f"{metrics['model']}: {metrics['confusion']['source']}")
         png = f"{stem}/confusion.png"
     card = directory / f"{stem}.md"
     (directory / f"{stem}.md.tmp").write_text(render_card(metrics, png))
@@ -378,7 +378,8 @@ def render_model_table(all_metrics: list[dict]) -> str:
     rows = []
     for m in sorted(all_metrics, key=lambda m: m["model"]):
         cells = [f"`{m['model']}`", m.get("task", ""), f"{m['model_info']['params']:,}",
-                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–", *quality_of(m).readme_cells(m),
+                 f"{m['model_info']['macs'] / 1e6:.2f} M" if m["model_info"].get("macs") else "–",
+                 *quality_of(m).readme_cells(m),
                  quality_target_cell(m)]
         for t in targets:
             r = m["targets"].get(t)
@@ -386,7 +387,8 @@ def render_model_table(all_metrics: list[dict]) -> str:
         cells.append(f"[card](cards/{model_stem(m['model'])}.md)")
         rows.append(cells)
     note = ("Generated by `tinyzoo card <model>` from each card's metrics.json: accuracy on the card's test set "
-            "(int8 = the lowest over targets; for a language model perplexity, int8 = the highest), time = Vela's NPU estimate at the system config's clock. The "
+            "(int8 = the lowest over targets; for a language model perplexity, int8 = the highest), time = Vela's NPU "
+            "estimate at the system config's clock. The "
             "published models were trained on the small datasets at hand here (synthetic speech for KWS, a CIFAR-10 "
             "subset, a few hundred VWW images, a 2 MB TinyStories subset): each card says what its model saw. "
             "`<model>.mlperf` rows carry MLPerf Tiny's reference weights through the same chain, side by side "

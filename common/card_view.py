@@ -21,7 +21,8 @@ def fidelity_section(m: dict) -> str:
 
     def row(name, e, lsb="–"):
         sqnr = e["sqnr_db"]
-        return [name, "–" if sqnr is None else "∞" if sqnr == float("inf") else f"{sqnr:.1f}", f"{e['max_abs_error']:.4g}",
+        return [name, "–" if sqnr is None else "∞" if sqnr == float("inf") else f"{sqnr:.1f}",
+                f"{e['max_abs_error']:.4g}",
                 pct(e.get("top1_agreement_float")) if fid["outputs_are_logits"] else "–", lsb]
 
     rows = [row("int8 fake-quant (PyTorch)", fid["fake_quant_int8"])]
@@ -53,7 +54,8 @@ def _accuracy_glance(m: dict) -> tuple[list[str], str, str]:
 
 def _accuracy_hub(m: dict) -> tuple:
     acc = m["accuracy"]
-    figures = [(round(acc["float"], 4), "float accuracy"), (round(acc["fake_quant_int8"], 4), "int8 fake-quant accuracy")]
+    figures = [(round(acc["float"], 4), "float accuracy"),
+               (round(acc["fake_quant_int8"], 4), "int8 fake-quant accuracy")]
     figures += [(round(v, 4), f"int8 accuracy, TOSA reference ({t})") for t, v in acc["tosa_int8"].items()]
     return "accuracy", None, None, figures
 
@@ -93,10 +95,14 @@ class Quality:
     frontend_title: str = "## Front end"
     per_inference: str = ""                      # under the NPU table: what one inference is
     extra_sections: tuple = ()                   # after the memory fit ("" from one: not shown)
+    # beside another tool's model of the same network (config `reference`): (what the samples were, the quality
+    # table's columns and rows, the verdict on the quality target) — card.side_by_side_section
+    side_by_side: Callable[[dict], tuple[str, list[str], list[list], str]] | None = None
 
 
 def table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -133,12 +139,33 @@ def accuracy_section(m: dict) -> str:
            if (q.get("qat") or {}).get("world_size", 1) > 1 else "")
         + f"; deployed: {q['deployed'].upper()}. Input int8 scale {io['input']['scale']:.6g}, zero point "
         f"{io['input']['zero_point']}" + (", channels-last (NHWC: the .pte takes HWC bytes)"
-                                          if io["input"].get("layout") == "NHWC" else "") + f"; output scale {io['output']['scale']:.6g}, zero point "
+                                          if io["input"].get("layout") == "NHWC" else "")
+        + f"; output scale {io['output']['scale']:.6g}, zero point "
         f"{io['output']['zero_point']}.",
     ])
 
 
+
+def _accuracy_side_by_side(m: dict) -> tuple[str, list[str], list[list], str]:
+    acc, other = m["accuracy"], m["tflite"]
+    lite = acc.get("tflite_int8") or {}
+    worst = min(acc["tosa_int8"].values()) if acc["tosa_int8"] else None
+    target = other.get("quality_target")
+    rows = [["float (PyTorch)", pct(acc["float"]), "–"],
+            [f"{other['name']} (LiteRT, reference kernels)", pct(lite["int8"]) if lite else "–",
+             pct(lite["agreement_int8_float"]) if lite else "–"],
+            ["ExecuTorch int8 fake-quant", pct(acc["fake_quant_int8"]), "–"],
+            *[[f"ExecuTorch int8, TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t])]
+              for t, a in acc["tosa_int8"].items()]]
+    verdict = ""
+    if target is not None and worst is not None:
+        verdict = (f" MLPerf Tiny's quality target for this task is {pct(target)}: the ExecuTorch int8 model as the "
+                   f"NPU computes it scores {pct(worst)} on these samples ("
+                   + ("meets it" if worst >= target else f"{100 * (target - worst):.1f} pp short") + ").")
+    return (f"{acc['samples']} test samples", ["model", "top-1 accuracy", "top-1 agreement with float"], rows,
+            verdict)
+
 ACCURACY = Quality("accuracy", "accuracy", "test", _accuracy_glance, _accuracy_hub, accuracy_section,
-                   _accuracy_cells)
+                   _accuracy_cells, side_by_side=_accuracy_side_by_side)
 FIDELITY = Quality("fidelity", "SQNR", "fidelity inputs", _fidelity_glance, _fidelity_hub,
                    fidelity_section, lambda m: ["–", "–", "–"])

@@ -95,10 +95,13 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     log(f"PTQ ({scheme}) at batch 1")
     start = time.perf_counter()
     observer = qcfg.get("ptq", {}).get("observer", "histogram")
-    ptq = q.quantize_ptq(model, example_inputs, calibration, target=targets[0], scheme=scheme, observer=observer)
+    linear_weights = qcfg.get("linear_weights", "per_channel")
+    ptq = q.quantize_ptq(model, example_inputs, calibration, target=targets[0], scheme=scheme, observer=observer,
+                         linear_weights=linear_weights)
     timings["ptq_seconds"] = time.perf_counter() - start
     samples = sum(len(b[0] if isinstance(b, (tuple, list)) else b) for b in calibration)
     deployed, quant_info = ptq, {"scheme": scheme, "deployed": "ptq",
+                                 **({"linear_weights": linear_weights} if linear_weights != "per_channel" else {}),
                                  "ptq": {"calibration_samples": int(samples),
                                          **({"observer": observer} if observer != "histogram" else {})}, "qat": None}
     scores = {}
@@ -115,8 +118,8 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
         deployed = q.convert_qat(qat_model, example_inputs)
         timings["qat_seconds"] = time.perf_counter() - start
         quant_info.update(deployed="qat", qat={"epochs": qcfg["qat"]["epochs"], "lr": qcfg["qat"]["lr"],
-                                               "batch_size": cfg["train"]["batch_size"], "last_partial_batch": "dropped",
-                                               "world_size": processes})
+                                               "batch_size": cfg["train"]["batch_size"],
+                                               "last_partial_batch": "dropped", "world_size": processes})
         if score is not None:
             scores = {"ptq_fake_quant_int8": score(ptq), "qat_fake_quant_int8": score(deployed)}
     layout = ecfg.get("input_layout", "NCHW")
@@ -200,7 +203,8 @@ def public_reference(cfg: dict, first_sample: torch.Tensor) -> tuple[tuple, str]
     if cfg["data"].get("redistributable", True):
         return (first_sample,), "first test sample"
     noise = torch.randn(first_sample.shape, generator=torch.Generator().manual_seed(0))
-    return (noise * first_sample.std() + first_sample.mean(),), "seeded random input (the test data may not be redistributed)"
+    return ((noise * first_sample.std() + first_sample.mean(),),
+            "seeded random input (the test data may not be redistributed)")
 
 
 def write_target_reference(pte_path: Path, tosa_path: Path, raw_in: list) -> list:

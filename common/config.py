@@ -169,6 +169,11 @@ def _targets() -> tuple[str, ...]:
     return TARGETS
 
 
+def _linear_weights() -> tuple[str, ...]:
+    from tinyzoo.common.quantize import LINEAR_WEIGHTS
+    return LINEAR_WEIGHTS
+
+
 def _schemes() -> tuple[str, ...]:
     from tinyzoo.common.quantize import SCHEMES
     return SCHEMES
@@ -250,6 +255,8 @@ QUANTIZE = Section({
                     # activation ranges: ExecuTorch's histogram (default) or min/max as TFLite (common/quantize.py)
                     "observer": Key("str", choices=("histogram", "minmax"), optional=True)}),
     "qat": Section({"enabled": Key("bool"), "epochs": optional(INT_POS), "lr": optional(NUM_POS)}),
+    # nn.Linear weights per output channel (default) or per tensor, as TFLite does (common/quantize.py)
+    "linear_weights": Key("str", choices=_linear_weights, optional=True),
 })
 
 EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_length=1),
@@ -261,7 +268,8 @@ EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_
 # another tool's int8 model of the same network, measured beside the chain's (common/tflite_path.py): what to call
 # it, the accuracy it is expected to reach and its output's label order when not the recipe's; the model is
 # `reference.tflite` beside the --weights checkpoint
-REFERENCE = Section({"name": TEXT, "labels": Key("list", item=Key("str"), min_length=2, optional=True), "quality_target": Key("number", gt=0, le=1, optional=True)},
+REFERENCE = Section({"name": TEXT, "labels": Key("list", item=Key("str"), min_length=2, optional=True),
+                     "quality_target": Key("number", gt=0, le=1, optional=True)},
                     optional=True)
 
 # the sections every recipe shares; a task adds its own (`Task.config_schema`: e.g. text generation's tokenizer,
@@ -277,11 +285,16 @@ SCHEMA = {
 
 @functools.cache
 def schema() -> dict:
-    """SCHEMA with every task's own sections (built once)."""
+    """SCHEMA with every task's own sections (built once). A task's `Choose` for a shared section (`data`,
+    `frontend`) adds its variants: its own dataset or front end."""
     out = dict(SCHEMA)
     for name in TASKS:
         for section, rule in tasks.get(name).config_schema().items():
-            out[section] = replace(rule, optional=True)
+            shared = out.get(section)
+            if isinstance(shared, Choose) and isinstance(rule, Choose) and shared.by == rule.by:
+                out[section] = replace(shared, variants={**shared.variants, **rule.variants})
+            else:
+                out[section] = replace(rule, optional=True)
     return out
 
 
@@ -335,6 +348,9 @@ def _cross_checks(cfg: dict) -> list[str]:
     qat = cfg.get("quantize", {}).get("qat", {})
     out += [f"quantize.qat.{k}: missing (required when quantize.qat.enabled is true)"
             for k in ("epochs", "lr") if qat.get("enabled") and k not in qat]
+    if qat.get("enabled") and cfg.get("quantize", {}).get("linear_weights") == "per_tensor":
+        out.append("quantize.linear_weights = 'per_tensor': for PTQ only (QAT quantizes them per channel); set "
+                   "quantize.qat.enabled to false or leave linear_weights out")
     for name in ("noise_snr_db", "gain_db"):
         pair = (tr.get("augment") or {}).get(name)
         if pair and pair[0] > pair[1]:

@@ -140,7 +140,8 @@ def random_inputs(shapes: Sequence[tuple[int, ...]], count: int = RANDOM_CALIBRA
 
 
 def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, targets: Sequence[str],
-                 out_dir: str | Path, calibration: Iterable | None = None, eval_inputs: Sequence[torch.Tensor] | None = None,
+                 out_dir: str | Path, calibration: Iterable | None = None,
+                 eval_inputs: Sequence[torch.Tensor] | None = None,
                  scheme: str = "a8w8", npu_only: bool = False, input_layout: str = "NCHW", name: str = "user/model",
                  weights: str = "",
                  random_samples: int = RANDOM_CALIBRATION_SAMPLES, reproduce: str = "", log=print) -> dict:
@@ -149,8 +150,9 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
 
     `example_inputs`: one batch-1 tensor per model input (the deployed static shapes). `calibration`: batches (a
     tensor (N, ...) or a tuple of them per batch); None → seeded random-normal inputs, and the figures then
-    describe the architecture, not accuracy (`random_samples` of them). `eval_inputs`: one tensor (N, ...) per input for the fidelity
-    figures (default: the calibration inputs). `npu_only` makes any operator left on the CPU an error.
+    describe the architecture, not accuracy (`random_samples` of them). `eval_inputs`: one tensor (N, ...)
+    per input for the fidelity figures (default: the calibration inputs). `npu_only` makes any operator left on the
+    CPU an error.
     `input_layout` NHWC gives the program its 4-D inputs channels-last (HWC bytes, as a camera gives an image; no
     NCHW→NHWC transposes on the NPU; common.lower.in_layout)."""
 
@@ -181,7 +183,8 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     parts = produced if isinstance(produced, (tuple, list)) else (produced,)
     if not all(isinstance(p, torch.Tensor) for p in parts):
         kinds = ", ".join(sorted({type(p).__name__ for p in parts if not isinstance(p, torch.Tensor)}))
-        raise ConfigError(f"{name}: the model returns {type(produced).__name__ if not isinstance(produced, (tuple, list)) else kinds}"
+        raise ConfigError(f"{name}: the model returns "
+                          f"{type(produced).__name__ if not isinstance(produced, (tuple, list)) else kinds}"
                           f"; a deployed program returns tensors: make forward return a tensor or a tuple of "
                           f"tensors (e.g. tuple(out.values()) for a dict, in a fixed order)")
     out_dir = Path(out_dir)

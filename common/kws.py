@@ -116,7 +116,8 @@ def load(cfg: dict, data_root: str | Path | None = None, *, train: bool = True, 
     if train and len(train_set) == 0:
         raise DatasetNotFoundError(f"no training clips under {data_root} and no synthetic speech: enable "
                                    f"data.synthetic or use a data root with the training split")
-    return KwsData(train=train_set, validation=validation, test=test_set, noise=noise, data_root=data_root, synthetic=synthetic)
+    return KwsData(train=train_set, validation=validation, test=test_set, noise=noise, data_root=data_root,
+                   synthetic=synthetic)
 
 
 def features_of(clips: ClipSet, frontend_cfg: dict, batch_size: int = 1024) -> torch.Tensor:

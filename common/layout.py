@@ -16,7 +16,8 @@ ARTIFACTS = ZOO / "artifacts"
 BUNDLED_DATA = ZOO / "data"
 REPO = _ROOT if (_ROOT / "pyproject.toml").is_file() and (_ROOT / "zoo").is_dir() else None   # the checkout
 CARDS = REPO / "cards" if REPO else None
-REFERENCE_FILE = "reference.tflite"   # config `reference`: another tool's int8 model of the same network, beside --weights
+# config `reference`: another tool's int8 model of the same network, beside --weights
+REFERENCE_FILE = "reference.tflite"
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -51,11 +52,14 @@ def shown(path: Path) -> str:
 
 
 MODEL_FILES = ("checkpoint.pt", "model_int8.pt2", "config.resolved.yaml", "calibration.txt", "metrics.json",
-               "reference_input.bin", "reference.tflite",   # another tool's int8 model of the network (config `reference`)
+               "reference_input.bin",
+               # another tool's int8 model of the network (config `reference`)
+               "reference.tflite",
                "tokenizer.model", "embedding_int8.bin")   # language models: tokenizer and int8 embedding table
 TARGET_FILES = ("model.pte", "model.bpte", "model.tosa", "reference_output.bin")
 PROGRAM_TARGET_FILES = ("model.pte", "model.bpte")   # + reference_output*.bin (its TOSA graph: `tinyzoo export`)
-PROGRAM_FILES = ("embedding_int8.bin", "rotary_int8.bin")   # + model_int8.pt2, reference_input*.bin (the LM's decode step)
+# + model_int8.pt2, reference_input*.bin (the LM's decode step)
+PROGRAM_FILES = ("embedding_int8.bin", "rotary_int8.bin")
 
 
 def model_files(folder: Path) -> list[str]:

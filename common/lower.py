@@ -68,7 +68,8 @@ def _delegation(graph_module) -> tuple[int, Counter, int]:
     return npu, cpu, partitions
 
 
-BOUNDARY_OPS = ("quantized_decomposed.quantize_per_tensor.default", "quantized_decomposed.dequantize_per_tensor.default")
+BOUNDARY_OPS = ("quantized_decomposed.quantize_per_tensor.default",
+                "quantized_decomposed.dequantize_per_tensor.default")
 
 
 @contextlib.contextmanager

@@ -223,7 +223,8 @@ def slim_checkpoint(source: Path, dest: Path) -> Path:
     """The published checkpoint: the trained weights and how they were trained, without the optimizer state
     that only resuming needs (a third of the size)."""
     state = torch.load(str(source), map_location="cpu", weights_only=False)
-    keep = {k: state[k] for k in ("model", "epoch", "history", "config", "fingerprint", "record", "hardware", "seconds") if k in state}
+    keep = {k: state[k] for k in ("model", "epoch", "history", "config", "fingerprint", "record", "hardware", "seconds")
+            if k in state}
     tmp = dest.with_name(dest.name + ".tmp")
     torch.save(keep if "model" in state else state, tmp)
     tmp.replace(dest)

@@ -39,7 +39,8 @@ class KwsPostprocess:
     """KWS post-processing settings (a recipe may override them in a `postprocess:` section)."""
     num_classes: int
     window: int = 3           # results averaged: at a 250 ms stride, the last 0.75 s of decisions
-    threshold: float = 0.7    # averaged posterior a keyword needs (ML-Embedded-Evaluation-Kit's kws_MODEL_SCORE_THRESHOLD)
+    # averaged posterior a keyword needs (ML-Embedded-Evaluation-Kit's kws_MODEL_SCORE_THRESHOLD)
+    threshold: float = 0.7
     refractory: int = 3       # results after a detection that cannot fire again
     ignore: tuple[int, ...] = field(default=())   # class indices never reported
 

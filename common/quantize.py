@@ -20,6 +20,10 @@ SCHEMES = ("a8w8", "a16w8")
 # the quantization error, clipping rare outliers) or the plain min/max of the calibration data, as TFLite's
 # converter does (MLPerf Tiny's reference flow)
 OBSERVERS = ("histogram", "minmax")
+# nn.Linear weights: one scale per output channel (ExecuTorch's default), or one per tensor as TFLite quantizes a
+# FullyConnected; per tensor, Vela encodes (compresses) them better: fewer cycles where a model waits on its
+# weights (dense layers, weights in flash on U55/U65), at some fidelity
+LINEAR_WEIGHTS = ("per_channel", "per_tensor")
 
 
 def _with_minmax_activations(config):
@@ -37,7 +41,8 @@ def _with_minmax_activations(config):
                                output_activation=minmax(config.output_activation))
 
 
-def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "histogram"):
+def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "histogram",
+               linear_weights: str = "per_channel"):
     from executorch.backends.arm.ethosu import EthosUCompileSpec
     from executorch.backends.arm.quantizer import (
         EthosUQuantizer,
@@ -49,13 +54,40 @@ def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "
         raise TinyzooError(f"unknown quantization scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
     if observer not in OBSERVERS:
         raise TinyzooError(f"unknown activation observer {observer!r}; choose one of {', '.join(OBSERVERS)}")
+    if linear_weights not in LINEAR_WEIGHTS:
+        raise TinyzooError(f"unknown linear weight granularity {linear_weights!r}; choose one of "
+                           f"{', '.join(LINEAR_WEIGHTS)}")
     quantizer = EthosUQuantizer(EthosUCompileSpec(target))
     if scheme == "a8w8":
         config = get_symmetric_quantization_config(is_per_channel=True, is_qat=qat)
     else:
         config = get_symmetric_a16w8_quantization_config(is_per_channel=True, is_qat=qat)
     quantizer.set_global(_with_minmax_activations(config) if observer == "minmax" and not qat else config)
+    if linear_weights == "per_tensor":
+        _linear_weights_per_tensor(quantizer, (get_symmetric_quantization_config if scheme == "a8w8"
+                                               else get_symmetric_a16w8_quantization_config)(is_per_channel=False,
+                                                                                               is_qat=qat))
     return quantizer
+
+
+def _linear_weights_per_tensor(quantizer, per_tensor) -> None:
+    """After the quantizer's own annotation, every `linear`'s weight (and bias) takes `per_tensor`'s spec; the
+    activations keep theirs, so a linear followed by a ReLU stays one quantized pattern (a module-type config for
+    nn.Linear would annotate the two apart and quantize the linear's output before the ReLU)."""
+    annotate = quantizer.annotate
+
+    def annotate_then_per_tensor(model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+        model = annotate(model)
+        for node in model.graph.nodes:
+            annotation = node.meta.get("quantization_annotation")
+            if node.target is not torch.ops.aten.linear.default or annotation is None:
+                continue
+            annotation.input_qspec_map[node.args[1]] = per_tensor.get_weight_qspec()
+            if len(node.args) > 2 and node.args[2] is not None:
+                annotation.input_qspec_map[node.args[2]] = per_tensor.get_bias_qspec(node)
+        return model
+
+    quantizer.annotate = annotate_then_per_tensor
 
 
 def user_frame(text: str) -> str:
@@ -93,12 +125,56 @@ def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModul
         first = next((line for line in str(err).strip().splitlines() if line.strip()), type(err).__name__)
         where = user_frame("".join(traceback.format_exception(err)))
         raise ExportError(f"torch.export cannot trace {type(model).__name__}"
-                          + (f" (at {where})" if where else "") + f": {first.strip()} — check the input shape, and make that "
+                          + (f" (at {where})" if where else "")
+                          + f": {first.strip()} — check the input shape, and make that "
                           f"line traceable (static shapes, no data-dependent Python control flow)") from None
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
-    return program.module(check_guards=False)
+    return fold_linear_batch_norm(program.module(check_guards=False))
+
+
+def fold_linear_batch_norm(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """Each `linear` whose only user is an inference batch norm, folded into one `linear` (w * g / sqrt(var + eps),
+    (b - mean) * g / sqrt(var + eps) + beta): equal in float. The Arm quantizer folds a convolution's batch norm but
+    not a linear's, which it would quantize on its own, the linear's output then on a range a following ReLU
+    halves (and Vela would run the batch norm as extra operators)."""
+    graph, folded = graph_module.graph, 0
+    for node in list(graph.nodes):
+        users = list(node.users)
+        if node.target is not torch.ops.aten.linear.default or len(users) != 1:
+            continue
+        bn = users[0]
+        if bn.target is not torch.ops.aten.batch_norm.default or bn.args[0] is not node or bn.args[5]:
+            continue
+        attrs = [node.args[1], *(node.args[2:3] or [None]), *bn.args[1:5]]
+        if not all(a is None or a.op == "get_attr" for a in attrs):
+            continue
+        weight, bias, gamma, beta, mean, var = (None if a is None else graph_module.get_parameter(a.target)
+                                                if a.target in dict(graph_module.named_parameters())
+                                                else graph_module.get_buffer(a.target) for a in attrs)
+        with torch.no_grad():
+            scale = (gamma if gamma is not None else torch.ones_like(var)) / torch.sqrt(var + bn.args[7])
+            new_weight = weight * scale[:, None]
+            new_bias = ((bias if bias is not None else torch.zeros_like(mean)) - mean) * scale \
+                + (beta if beta is not None else torch.zeros_like(mean))
+        names = (f"_folded_linear_{folded}_weight", f"_folded_linear_{folded}_bias")
+        for name, value in zip(names, (new_weight, new_bias)):
+            graph_module.register_parameter(name, nn.Parameter(value.detach().clone(),
+                                                               requires_grad=weight.requires_grad))
+        with graph.inserting_before(node):
+            w_node, b_node = graph.get_attr(names[0]), graph.get_attr(names[1])
+        w_node.meta = dict(attrs[0].meta)                           # the same shapes: the quantizer reads them
+        b_node.meta = dict(next(a for a in (attrs[1], *attrs[2:]) if a is not None).meta)
+        node.args = (node.args[0], w_node, b_node)
+        bn.replace_all_uses_with(node)
+        graph.erase_node(bn)
+        folded += 1
+    if folded:
+        graph.eliminate_dead_code()
+        graph_module.delete_all_unused_submodules()
+        graph_module.recompile()
+    return graph_module
 
 
 def samples_of(batches: Iterable) -> Iterator[tuple]:
@@ -111,12 +187,15 @@ def samples_of(batches: Iterable) -> Iterator[tuple]:
 
 
 def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable,
-                 *, target: str, scheme: str = "a8w8", observer: str = "histogram") -> torch.fx.GraphModule:
+                 *, target: str, scheme: str = "a8w8", observer: str = "histogram",
+                 linear_weights: str = "per_channel") -> torch.fx.GraphModule:
     """Post-training quantization of the graph at the static batch-1 shape it is deployed with: observe
-    activation ranges (`observer`: OBSERVERS) on every calibration sample (fed one at a time), then convert."""
+    activation ranges (`observer`: OBSERVERS) on every calibration sample (fed one at a time), then convert.
+    `linear_weights`: LINEAR_WEIGHTS."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs), _quantizer(target, scheme, observer=observer))
+    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs), _quantizer(target, scheme, observer=observer,
+                                                                         linear_weights=linear_weights))
     seen = 0
     with torch.no_grad():
         for sample in samples_of(calibration):

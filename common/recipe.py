@@ -88,7 +88,8 @@ def check_nproc(name: str, nproc: int | None) -> None:
         return
     started = int(os.environ.get("WORLD_SIZE", "1"))
     if distributed.launched() and nproc != started:
-        raise ConfigError(f"--nproc {nproc}, but torchrun started {started} processes: leave --nproc out under torchrun")
+        raise ConfigError(f"--nproc {nproc}, but torchrun started {started} processes: "
+                          "leave --nproc out under torchrun")
     if not distributed.launched() and nproc > 1:
         raise ConfigError(f"--nproc is launched by the CLI: run `tinyzoo build {name} --nproc {nproc} ...`, or "
                           f"torchrun --nproc_per_node {nproc} $(which tinyzoo) build {name} ...")
@@ -194,5 +195,6 @@ def calibration_indices(train_ids: list[str], recipe_dir: Path, build: Path, *, 
             f"{len(missing)} of {len(ids)} calibration ids in {committed} are not in this training set "
             f"(first: {missing[0]}). Train on the data the list was made from, or pass --new-calibration "
             f"to draw a list from your data.")
-    write_calibration_list(ids, build / "calibration.txt", header=f"calibration clips: {len(ids)} (from {committed.name})")
+    write_calibration_list(ids, build / "calibration.txt",
+                           header=f"calibration clips: {len(ids)} (from {committed.name})")
     return [position[c] for c in ids]

@@ -55,7 +55,8 @@ def parse_vela_per_layer(vela_dir: Path) -> list[dict]:
         return []
     layers = []
     for row in _rows(files[0]):
-        layers.append({"operator": row.get("Original Operator", "").strip(), "npu_op": row.get("NNG Operator", "").strip(),
+        layers.append({"operator": row.get("Original Operator", "").strip(),
+                       "npu_op": row.get("NNG Operator", "").strip(),
                        "target": row.get("Target", "").strip(), "cycles": int(float(row.get("Op Cycles") or 0)),
                        "macs": int(float(row.get("MAC Count") or 0)),
                        "mac_utilisation_pct": float(row.get("Util% (MAC)") or 0)})

@@ -4,8 +4,9 @@ int8 graph: the text-generation task's data and evaluation (common/tasks/text_ge
 
 The deployed graph is fixed-window: it maps `context` token embeddings to next-token logits at every position.
 Perplexity is measured on all the non-overlapping validation windows (every token predicted once, with the
-context the window gives it), the integer TOSA graph on windows spread over them; generation places the prompt at the start of the window and reads the logits at the last
-prompt position, sliding the window once it is full (each new token costs one whole inference); the KV-cache
+context the window gives it), the integer TOSA graph on windows spread over them; generation places the prompt
+at the start of the window and reads the logits at the last prompt position, sliding the window once it is full
+(each new token costs one whole inference); the KV-cache
 decode step (`decode_step_program`) is the second graph, one token per inference.
 """
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, int, int]:
 
 
 def _ladder_entry(nll: float, tokens: int, correct: int) -> dict:
-    return {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens, "next_token_accuracy": correct / tokens}
+    return {"perplexity": math.exp(nll / tokens), "nll_per_token": nll / tokens,
+            "next_token_accuracy": correct / tokens}
 
 
 @torch.no_grad()
@@ -367,12 +369,14 @@ def decode_step_program(lm, cfg: dict, calibration_windows: torch.Tensor, valida
     def evaluate(float_step, fake_quant, graphs: dict, io: dict) -> dict:
         float_logits = kv_decode(float_step, windows.inputs)
         result = {"windows": len(windows), "tokens": int(windows.labels.numel()),
-                  "float": _ladder_entry(*_nll(float_logits, windows.labels)), "tosa_int8": {}, "agreement_int8_float": {}}
+                  "float": _ladder_entry(*_nll(float_logits, windows.labels)), "tosa_int8": {},
+                  "agreement_int8_float": {}}
         start = time.perf_counter()
         for target, logits in per_target(
                 graphs, lambda graph: kv_decode(float_step, windows.inputs, run=tosa_step(graph, io))).items():
             result["tosa_int8"][target] = _ladder_entry(*_nll(logits, windows.labels))
-            result["agreement_int8_float"][target] = float((logits.argmax(-1) == float_logits.argmax(-1)).float().mean())
+            result["agreement_int8_float"][target] = float(
+                (logits.argmax(-1) == float_logits.argmax(-1)).float().mean())
         result["tosa_seconds"] = round(time.perf_counter() - start, 1)
         first = next(iter(graphs))   # the first target the NPU runs whole
         result["sample"] = greedy_continuation(float_step, tosa_step(graphs[first], io), tokenizer, cfg, first)

@@ -87,7 +87,8 @@ def generation_section(m: dict) -> str:
         f"computes; greedy, the first maximum on ties, as firmware does), with the float model's beside them. Each "
         f"token is one inference of the fixed window: {r['cycles']:,} NPU cycles = {r['inference_time_ms']:.2f} ms "
         f"on {g['target']}, {1000 / r['inference_time_ms']:.1f} tokens/s (Vela estimate).", "",
-        table(["prompt", "int8 continuation (NPU graph)", "float continuation", "tokens equal to float before the first difference"], rows),
+        table(["prompt", "int8 continuation (NPU graph)", "float continuation",
+               "tokens equal to float before the first difference"], rows),
     ])
 
 
@@ -112,7 +113,8 @@ def kv_cache_section(m: dict) -> str:
         "they were computed with). Its program is `<target>/decode_step/model.pte`.", "",
         table(["target", "cycles per token", "time per token (ms)", "tokens/s", "faster than the fixed window",
                 "SRAM (KiB)", "ops NPU / CPU", ".pte (KiB)"], rows), "",
-        f"Teacher-forced decoding of {kv['windows']} validation windows (spread evenly) ({kv['tokens']:,} tokens), token "
+        f"Teacher-forced decoding of {kv['windows']} validation windows (spread evenly) "
+        f"({kv['tokens']:,} tokens), token "
         f"by token, each int8 step on the TOSA reference (new keys and values requantized into the cache's input "
         f"scale, as the app does):", "",
         table(["decode step", "perplexity", "greedy token = float"], ladder), "",

@@ -143,7 +143,8 @@ def accuracy(tflite: str | Path, features, labels, float_predictions, *, names: 
     labels, float_predictions = np.asarray(labels), np.asarray(float_predictions)
     return {"int8": float((predictions == labels).mean()),
             "agreement_int8_float": float((predictions == float_predictions).mean()),
-            "input": {"scale": lite.input_qparams[0], "zero_point": lite.input_qparams[1]} if lite.input_qparams else None,
+            "input": ({"scale": lite.input_qparams[0], "zero_point": lite.input_qparams[1]}
+                      if lite.input_qparams else None),
             "samples_per_second": len(labels) / max(seconds, 1e-9)}
 
 

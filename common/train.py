@@ -94,7 +94,8 @@ def _schedule(optimizer, cfg: dict, steps_per_epoch: int) -> torch.optim.lr_sche
 
 def _fingerprint(cfg: dict, n: int) -> str:
     """What checkpoints made before the resume record (`weights_shaped_by`) were keyed on."""
-    return hashlib.sha256(json.dumps({"train": cfg, "samples": n}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    record = json.dumps({"train": cfg, "samples": n}, sort_keys=True, default=str)
+    return hashlib.sha256(record.encode()).hexdigest()[:16]
 
 
 def data_fingerprint(train_set) -> dict:
@@ -255,8 +256,9 @@ def check_global_batch(batch_size: int, world: int) -> None:
 
 
 def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
-        batch_transform: Callable | None = None, forward: Callable | None = None, eval_set: tuple[torch.Tensor, torch.Tensor] | None = None,
-        resume: bool = True, device: str | torch.device | None = None, drop_last: bool = False,
+        batch_transform: Callable | None = None, forward: Callable | None = None,
+        eval_set: tuple[torch.Tensor, torch.Tensor] | None = None, loss: Callable | None = None, resume: bool = True,
+        device: str | torch.device | None = None, drop_last: bool = False,
         shaped_by: dict | None = None, log_fn=print) -> TrainResult:
     """Train `model` on `train_set` ((input, label) items) for cfg["epochs"]; returns the history.
 
@@ -266,7 +268,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     returns at once); one with another record is refused with a ConfigError naming what differs. `eval_set`
     (features, labels) is scored after every epoch. `forward(model, x)` replaces `model(x)` in training, for
     models whose training view differs from their deployed graph (a language model is trained on token ids,
-    deployed on embeddings). `drop_last` drops each epoch's final partial batch (graphs with a static batch).
+    deployed on embeddings). `loss(outputs, targets)` replaces the classifiers' cross-entropy (e.g. an
+    autoencoder's reconstruction error); then no training accuracy is reported. `drop_last` drops each epoch's
+    final partial batch (graphs with a static batch).
     Trains on the GPU when there is one (`device` overrides); the model comes back on the CPU.
 
     Under torchrun (common.distributed.init() called) the model trains with DistributedDataParallel:
@@ -300,14 +304,16 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         log("train.precision bf16 is for CUDA GPUs: ignored on the CPU, training in fp32")
     optimizer = _optimizer(model, cfg)
     scheduler = _schedule(optimizer, cfg, steps)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.get("label_smoothing", 0.0))
+    classifies = loss is None
+    loss_fn = loss if loss is not None else torch.nn.CrossEntropyLoss(label_smoothing=cfg.get("label_smoothing", 0.0))
     generator = torch.Generator().manual_seed(seed)        # the batch order, the same in every process
     augment_generator = generator
     if world > 1:
         augment_generator = torch.Generator().manual_seed(seed + 1 + rank)
         torch.manual_seed(seed + 1 + rank)
     result = TrainResult(world_size=world, devices=distributed.devices(device), global_batch_size=batch_size,
-                         batch_norm=_batch_norm_note(model, world, device), precision="bf16 autocast" if bf16 else "fp32")
+                         batch_norm=_batch_norm_note(model, world, device),
+                         precision="bf16 autocast" if bf16 else "fp32")
     start_epoch, fingerprint = 0, _fingerprint(cfg, n)
     record = {"train": cfg, "world_size": world, **(shaped_by or {})}
 
@@ -393,15 +399,16 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
             optimizer.step()
             scheduler.step()
             total_loss += loss.item() * y.numel()           # numel: one label per token for sequence models
-            correct += int((logits.argmax(1) == y).sum())
+            correct += int((logits.argmax(1) == y).sum()) if classifies else 0
             seen += y.numel()
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", **({"acc": f"{correct / seen:.3f}"} if classifies else {}))
         if world > 1:   # the epoch's figures over every process
             totals = torch.tensor([total_loss, correct, seen], dtype=torch.float64, device=device)
             dist.all_reduce(totals)
             total_loss, correct, seen = totals[0].item(), int(totals[1].item()), int(totals[2].item())
         seconds = time.perf_counter() - started
-        entry = {"epoch": epoch + 1, "loss": round(total_loss / seen, 4), "train_accuracy": round(correct / seen, 4),
+        entry = {"epoch": epoch + 1, "loss": round(total_loss / seen, 4),
+                 **({"train_accuracy": round(correct / seen, 4)} if classifies else {}),
                  "lr": optimizer.param_groups[0]["lr"], "seconds": round(seconds, 2)}
         if eval_set is not None and main:
             predicted = predict(model, eval_set[0].to(device)).argmax(1).cpu()
@@ -436,5 +443,6 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
 
 def hardware() -> str:
     """The machine a build ran on, for the card's timing figures."""
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"CPU ({platform.processor() or platform.machine()})")
     return f"{device}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"

@@ -190,5 +190,6 @@ TORCHVISION_CASES = {
     "shufflenet_v2_x0_5": ("shufflenet_v2_x0_5", 224), "mnasnet0_5": ("mnasnet0_5", 224),
     "regnet_x_400mf": ("regnet_x_400mf", 224),
 }
-globals().update({case: functools.partial(_torchvision, name, size) for case, (name, size) in TORCHVISION_CASES.items()})
+globals().update({case: functools.partial(_torchvision, name, size)
+                  for case, (name, size) in TORCHVISION_CASES.items()})
 mobilenet_v2_224 = globals()["mobilenet_v2_224"]   # named here for the scripts that import it

@@ -16,6 +16,13 @@ Python given by --tf-python, e.g. a virtual environment with `pip install tensor
 model is skipped with a note. Its float reference is the SavedModel itself (run by that TensorFlow), since the
 "float32" .tflite holds int8 weights; the parity figure is then the largest difference of the softmax outputs (the
 SavedModel ends in its softmax, its logits are not among its outputs).
+
+The anomaly-detection autoencoder (ad01) is checked on the MLPerf log-mel windows (common/anomaly.py) of synthetic
+ToyCar clips written for the purpose (no ToyADMOS recordings needed); its parity figures are the largest difference
+of the reconstructions and of the clips' anomaly scores. MLPerf's AD .tflite files (the float one and the int8
+golden model) compute the Keras network without the Dense biases in front of each batch norm (02_convert.py folds
+batch norm as beta - mean * gamma / sqrt(var + eps) and leaves the Dense bias out), so the checkpoint drops them too:
+it is the network of the reference .tflite, not of the .h5 run by Keras (their difference is recorded).
 """
 from __future__ import annotations
 
@@ -32,14 +39,19 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
-
+from tinyzoo.common import anomaly
 from tinyzoo.common.builders import get_builder
 from tinyzoo.common.config import load_recipe_config
 from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.frontend.mfcc import MFCC, MfccConfig
-from tinyzoo.common.keras_compat import keras_state_dict, read_h5, read_savedmodel_variables
+from tinyzoo.common.keras_compat import (
+    keras_state_dict,
+    read_h5,
+    read_savedmodel_variables,
+)
 from tinyzoo.common.layout import BUNDLED_DATA, RECIPES, split_name
 from tinyzoo.common.tflite_path import LiteRT
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class Reference:
     h5: str             # under --models
     float_tflite: str
     int8_tflite: str
-    scale: float        # the reference's float input range: pixel * scale / 255
+    scale: float        # the reference's float input range: pixel * scale / 255 (images; 1.0 for AD)
 
 
 # MLPerf's KWS label order (get_dataset.py) → each of the recipe's labels' index in it
@@ -94,7 +106,8 @@ def parity_images(reference: Reference, size: tuple[int, int], data_root: Path |
     if data_root is not None and reference.name.startswith("vision/mobilenet_vww") and (data_root / "vww96").is_dir():
         from PIL import Image
 
-        files = sorted((data_root / "vww96").glob("*/*.png"))[:: max(1, len(list((data_root / "vww96").glob("*/*.png"))) // count)][:count]
+        every = sorted((data_root / "vww96").glob("*/*.png"))
+        files = every[::max(1, len(every) // count)][:count]
         return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]), f"{len(files)} vww96 images"
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (count, *size, 3), dtype=np.uint8), f"{count} seeded random images"
@@ -129,6 +142,59 @@ def convert(reference: Reference, models: Path, out: Path, data_root: Path | Non
     shutil.copyfile(models / reference.int8_tflite, folder / "reference.tflite")
     print(f"{reference.name}: max |logit difference| {diff:.2e} against the float .tflite on {what} "
           f"(top-1 agreement {agree:.0%}) -> {folder}")
+    return source
+
+
+AD_REFERENCE = Reference("anomaly/ad_autoencoder.mlperf", "ad/ad01.h5", "ad/model_ToyCar.tflite",
+                         "ad/ad01_int8.tflite", 1.0)
+
+
+def convert_ad(reference: Reference, models: Path, out: Path, clips_per_id: int = 2) -> dict:
+    """MLPerf's AD autoencoder: the Keras weights mapped onto anomaly/ad_autoencoder, less the Dense biases in front of
+    batch norm (as MLPerf's .tflite files, see the module's docstring), checked against the float .tflite on the
+    log-mel windows of synthetic ToyCar clips (`clips_per_id` normal and anomaly clips of machine ids 1 and 2)."""
+    recipe, weights = split_name(reference.name)
+    cfg = load_recipe_config(RECIPES / recipe, weights)
+    model = get_builder(cfg["model"]["name"])(**cfg["model"]["args"]).eval()
+    model.load_state_dict(keras_state_dict(read_h5(models / reference.h5), model))
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = anomaly.dcase_test_clips(anomaly.write_synthetic_toycar(tmp, train_per_id=0, test_per_id=clips_per_id))
+        windows = anomaly.clip_windows(clips.paths)                            # (clips, 196, 640)
+    x = windows.reshape(-1, windows.shape[-1])
+    with torch.no_grad():
+        keras = model(x).numpy()
+        modules = list(model.modules())
+        for linear, norm in zip(modules, modules[1:]):
+            if isinstance(linear, nn.Linear) and isinstance(norm, nn.BatchNorm1d):
+                linear.bias.zero_()
+        ours = model(x).numpy()
+    expected = LiteRT(models / reference.float_tflite).run(x.numpy())
+    diff = float(np.abs(ours - expected).max())
+    keras_diff = float(np.abs(keras - expected).max())
+    their_scores = ((expected - x.numpy()) ** 2).mean(1).reshape(windows.shape[:2]).mean(1)
+    score_diff = float(np.abs(anomaly.clip_scores(model, windows).numpy() - their_scores).max())
+    # relative to the outputs (dB, up to ~70): the first batch norm subtracts running means of ~7,000, so float32
+    # rounding alone leaves a few 1e-3 (the port in float64 is as far from the .tflite); a wrong mapping leaves > 0.1
+    if diff > 1e-4 * float(np.abs(expected).max()):
+        raise SystemExit(f"{reference.name}: the PyTorch port differs from {reference.float_tflite} by {diff:.3g} "
+                         f"in the reconstruction: the mapping is wrong")
+    what = f"the MLPerf log-mel windows of {len(clips.paths)} synthetic ToyCar clips ({len(x)} windows)"
+    folder = out / reference.name.replace("/", "__")
+    folder.mkdir(parents=True, exist_ok=True)
+    source = {"origin": "MLPerf Tiny reference model (mlcommons/tiny, benchmark/training), Apache-2.0; "
+                        "anomaly_detection/ code MIT (Hitachi, Ltd.)",
+              "keras": reference.h5, "keras_sha256": sha256(models / reference.h5),
+              "float_tflite": reference.float_tflite, "float_tflite_sha256": sha256(models / reference.float_tflite),
+              "int8_tflite": reference.int8_tflite, "int8_tflite_sha256": sha256(models / reference.int8_tflite),
+              "parity": {"inputs": what, "max_abs_output_diff": diff, "max_abs_score_diff": score_diff,
+                         "against": "the float .tflite run with LiteRT",
+                         "keras_max_abs_output_diff": keras_diff,
+                         "note": "the Dense biases in front of batch norm are dropped, as in MLPerf's AD .tflite files "
+                                 "(02_convert.py's folding); keras_max_abs_output_diff: the .h5 as Keras runs it"}}
+    torch.save({"model": model.state_dict(), "epoch": 0, "history": [], "source": source}, folder / "checkpoint.pt")
+    shutil.copyfile(models / reference.int8_tflite, folder / "reference.tflite")
+    print(f"{reference.name}: max |output difference| {diff:.2e}, max |score difference| {score_diff:.2e} against the "
+          f"float .tflite on {what} (the .h5 with its Dense biases: {keras_diff:.2f}) -> {folder}")
     return source
 
 
@@ -190,7 +256,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tf-python", help="a Python with TensorFlow, to read the KWS SavedModel (else KWS is "
                                             "skipped)")
     args = parser.parse_args(argv)
-    needed = [f for r in REFERENCES for f in (r.h5, r.float_tflite, r.int8_tflite)]
+    needed = [f for r in (*REFERENCES, AD_REFERENCE) for f in (r.h5, r.float_tflite, r.int8_tflite)]
     needed += ["kws/kws_ref_model/saved_model.pb", "kws/kws_ref_model.tflite"] if args.tf_python else []
     missing = [f for f in needed if not (args.models / f).is_file()]
     if missing:
@@ -199,6 +265,7 @@ def main(argv=None) -> int:
         return 2
     try:
         report = {r.name: convert(r, args.models, args.out, args.data_root) for r in REFERENCES}
+        report[AD_REFERENCE.name] = convert_ad(AD_REFERENCE, args.models, args.out)
         if args.tf_python:
             report["kws/ds_cnn.mlperf"] = convert_kws(args.models, args.out, args.tf_python)
         else:

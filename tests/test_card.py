@@ -26,7 +26,8 @@ def metrics():
     labels = ["_silence_", "_unknown_", "yes"]
     return {
         "model": "kws/demo", "title": "Demo KWS", "task": "keyword-spotting", "summary": "A demo.",
-        "intended_use": "Tests.", "license": "apache-2.0", "created": "2026-11-25", "reproduce": "tinyzoo build kws/demo",
+        "intended_use": "Tests.", "license": "apache-2.0", "created": "2026-11-25",
+        "reproduce": "tinyzoo build kws/demo",
         "datasets": [{"name": "Speech Commands v0.02", "id": "google/speech_commands", "license": "CC BY 4.0"}],
         "limitations": ["Small test set."], "labels": labels, "frontend": {"type": "mfcc", "n_mfcc": 10},
         "frontend_matches": "ML-zoo framing.",
@@ -34,16 +35,19 @@ def metrics():
                  "test": {"clips": 12, "per_class": {"yes": 4}, "per_source": {"speech_commands_v0.02": 12}},
                  "synthetic": None},
         "model_info": {"params": 23180, "macs": 2664768, "input": {"shape": [1, 1, 49, 10], "dtype": "int8"}},
-        "training": {"epochs": 2, "seconds": 10.0, "seconds_per_epoch": 5.0, "final": {"loss": 0.5, "train_accuracy": 0.9}},
+        "training": {"epochs": 2, "seconds": 10.0, "seconds_per_epoch": 5.0,
+                     "final": {"loss": 0.5, "train_accuracy": 0.9}},
         "config": {"train": {"batch_size": 100, "optimizer": "adam", "lr": 0.003, "seed": 0}, "profile": "full"},
         "quantization": {"scheme": "a8w8", "deployed": "ptq", "ptq": {"calibration_samples": 64}, "qat": None,
-                         "io": {"input": {"scale": 0.41, "zero_point": 84}, "output": {"scale": 0.0017, "zero_point": 44}}},
+                         "io": {"input": {"scale": 0.41, "zero_point": 84},
+                                "output": {"scale": 0.0017, "zero_point": 44}}},
         "accuracy": {"samples": 12, "float": 0.75, "fake_quant_int8": 0.75,
                      "tosa_int8": {"ethos-u55-128": 0.7333, "ethos-u85-256": 0.7333},
                      "agreement_int8_float": {"ethos-u55-128": 0.98, "ethos-u85-256": 0.98},
                      "agreement_tosa_fake_quant": {"ethos-u55-128": 1.0, "ethos-u85-256": 0.99},
                      "max_lsb_diff_tosa_fake_quant": {"ethos-u55-128": 0, "ethos-u85-256": 1}},
-        "targets": {"ethos-u55-128": target("ethos-u55-128", 107389), "ethos-u85-256": target("ethos-u85-256", 51234, 1e9)},
+        "targets": {"ethos-u55-128": target("ethos-u55-128", 107389),
+                    "ethos-u85-256": target("ethos-u85-256", 51234, 1e9)},
         "confusion": {"labels": labels, "matrix": [[4, 0, 0], [0, 3, 1], [0, 1, 3]], "source": "int8 TOSA reference"},
         "tools": {"executorch": "1.5.1"},
     }
@@ -92,7 +96,8 @@ def test_training_line_states_processes_devices_and_precision(metrics):
     one = TrainResult(world_size=1, devices="1 x CPU", global_batch_size=100)
     metrics["training"].update(one.setup())               # one fp32 process: the card reads as before
     assert render_card(metrics) == before
-    two = TrainResult(world_size=2, devices="2 x CPU (gloo)", global_batch_size=100, batch_norm="per-process statistics")
+    two = TrainResult(world_size=2, devices="2 x CPU (gloo)", global_batch_size=100,
+                      batch_norm="per-process statistics")
     metrics["training"].update(two.setup())
     line = next(l for l in render_card(metrics).splitlines() if l.startswith("2 epochs, batch 100"))
     assert line.startswith("2 epochs, batch 100 (the global batch: 2 processes x 50, PyTorch DDP on 2 x CPU (gloo) "
@@ -124,7 +129,8 @@ def test_readme_table_between_markers(metrics, tmp_path):
     update_readme_table(readme, table)
     text = readme.read_text()
     assert "old" not in text and text.endswith("tail\n") and "[card](cards/kws__demo.md)" in text
-    assert "| `kws/demo` | keyword-spotting | 23,180 | 2.66 M | 12 | 75.00 % | 73.33 % | – | 0.215 / 21.6 | 0.051 / 21.6 |" in text
+    assert ("| `kws/demo` | keyword-spotting | 23,180 | 2.66 M | 12 | 75.00 % | 73.33 % | – | "
+            "0.215 / 21.6 | 0.051 / 21.6 |") in text
     update_readme_table(readme, table)
     assert readme.read_text() == text
     readme.write_text("no markers")

@@ -94,7 +94,8 @@ def test_cli_deploys_a_model_file_and_names_the_cpu_fallback(model_file, tmp_pat
     assert fid["samples"] == deploy.RANDOM_CALIBRATION_SAMPLES and fid["outputs_are_logits"]
     assert fid["fake_quant_int8"]["sqnr_db"] > 20
     assert "ethos-u55-128" not in fid["tosa_int8"]            # two NPU partitions: no single integer graph
-    assert fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] > 20 and fid["max_lsb_diff_tosa_fake_quant"]["ethos-u85-256"] <= 2
+    assert (fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] > 20
+            and fid["max_lsb_diff_tosa_fake_quant"]["ethos-u85-256"] <= 2)
     card = (out / "card" / "user__net.md").read_text()
     assert "not accuracy" in card and "## Operators left on the CPU" in card and f"{model_file}:16" in card
     assert metrics["calibration"]["source"] == "seeded random-normal inputs"
@@ -181,7 +182,8 @@ def test_python_api_with_real_calibration_and_eval_inputs(tmp_path):
     fid = metrics["fidelity"]
     assert fid["samples"] == 20 and metrics["calibration"] == {"samples": 32, "source": "the user's calibration inputs"}
     assert metrics["fidelity_inputs"]["source"].startswith("the given evaluation inputs")
-    assert fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] > 25 and fid["tosa_int8"]["ethos-u85-256"]["top1_agreement_float"] >= 0.9
+    assert (fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] > 25
+            and fid["tosa_int8"]["ethos-u85-256"]["top1_agreement_float"] >= 0.9)
     assert metrics["targets"]["ethos-u85-256"]["cpu_ops"] == 0
     assert len(metrics["model_info"]["inputs"]) == 2
     assert (tmp_path / "out" / "reference_input_0.bin").stat().st_size == 8

@@ -116,4 +116,5 @@ def test_a_recipe_builds_on_two_processes(tmp_path):
     assert run.stdout.count("card (preview):") == 1
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert metrics["quantization"]["deployed"] == "qat" and metrics["quantization"]["qat"]["world_size"] == 2
-    assert metrics["training"]["world_size"] == 2 and "QAT (a8w8) for 1 epochs at a static batch of 50 per process" in run.stdout
+    assert (metrics["training"]["world_size"] == 2
+            and "QAT (a8w8) for 1 epochs at a static batch of 50 per process" in run.stdout)

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 def build(tmp_path_factory):
     build_dir = tmp_path_factory.mktemp("build")
     assert cli.main(["build", "kws/ds_cnn", "--profile", "quick", "--build-dir", str(build_dir),
-                     "--set", "train.epochs=2", "--set", "data.synthetic.per_word=30", "--target", "ethos-u55-128", "--target", "ethos-u85-256"]) == 0
+                     "--set", "train.epochs=2", "--set", "data.synthetic.per_word=30",
+                     "--target", "ethos-u55-128", "--target", "ethos-u85-256"]) == 0
     return build_dir
 
 

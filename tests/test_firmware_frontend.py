@@ -54,7 +54,8 @@ FRONTEND = REPO / "common" / "firmware" / "frontend"
 C_SOURCES = [FRONTEND / "tz_mfcc.c", FRONTEND / "tz_image.c", FRONTEND / "tz_postprocess.c"]
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 KWS_MODELS = ["kws/ds_cnn", "kws/kwt", "kws/ds_cnn.mlperf"]
-VISION_MODELS = ["vision/resnet8_cifar10", "vision/vit_tiny_cifar10", "vision/mobilenet_vww", "vision/resnet8_cifar10.mlperf"]
+VISION_MODELS = ["vision/resnet8_cifar10", "vision/vit_tiny_cifar10", "vision/mobilenet_vww",
+                 "vision/resnet8_cifar10.mlperf"]
 EPS32 = float(np.finfo(np.float32).eps) / 2   # unit roundoff 2^-24
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler (cc)")

@@ -36,6 +36,7 @@ from tests.conftest import REPO  # noqa: E402
 
 ARTIFACTS = REPO / "zoo" / "artifacts"
 MODELS = ("kws/ds_cnn", "vision/resnet8_cifar10", "vision/mobilenet_vww")
+ANOMALY = "anomaly/ad_autoencoder.mlperf"   # built as the anomaly/ad_autoencoder recipe's app
 
 
 def cmake_328() -> str | None:
@@ -82,7 +83,7 @@ def host_build(tmp_path_factory):
     prefix = Path(list(executorch.__path__)[0])
     configure = [CMAKE, "-S", str(REPO / "common" / "firmware"), "-B", str(build),
                  f"-DCMAKE_PREFIX_PATH={prefix}", f"-DPython3_EXECUTABLE={sys.executable}",
-                 "-DTZ_APPS=" + ";".join(MODELS)]
+                 "-DTZ_APPS=" + ";".join((*MODELS, "anomaly/ad_autoencoder"))]
     if shutil.which("ninja"):
         configure += ["-G", "Ninja"]
     for command in (configure, [CMAKE, "--build", str(build), "-j2"]):
@@ -174,6 +175,38 @@ def test_host_app_matches_python(host_build, portable, tmp_path, model):
         assert result["top1"] == labels[int(np.argmax(expected_scores))], sample["name"]
         diff = np.abs(result["output_int8"].astype(int) - expected.astype(int)).max()
         assert diff <= 2, f"{sample['name']}: C front end output differs by {diff} LSB"
+
+
+def test_anomaly_app_scores_windows_as_python_does(host_build, tmp_path):
+    """The AD app on float windows of a synthetic clip: the int8 window it quantizes, the reconstruction ExecuTorch
+    computes for it and the mean squared error against the float window are Python's (portable program)."""
+    import torch
+    from tinyzoo.common import anomaly
+    from tinyzoo.common.firmware.portable import export_published, run_portable
+    from tinyzoo.common.verify import dequantize, quantize
+
+    metrics = json.loads((ARTIFACTS / ANOMALY / "metrics.json").read_text())
+    io = metrics["quantization"]["io"]
+    pte = export_published(ARTIFACTS / ANOMALY, tmp_path / "ad.pte")
+    clips = anomaly.dcase_test_clips(anomaly.write_synthetic_toycar(tmp_path / "clips", train_per_id=0,
+                                                                    test_per_id=1, ids=(1,)))
+    windows = anomaly.clip_windows(clips.paths[1:])[0][:8]                 # 8 windows of the anomalous clip
+    windows.numpy().astype(np.float32).tofile(tmp_path / "windows.f32")
+    errors = []
+    for window in windows:
+        out = run_portable(pte, torch.from_numpy(quantize(window[None], io["input"])))
+        errors.append(float(((dequantize(out.numpy(), io["output"]) - window.numpy()) ** 2).mean()))
+    binary = host_build / "anomaly_ad_autoencoder"
+    done = subprocess.run([str(binary), str(pte), str(tmp_path / "windows.f32")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("result "))
+    fields = dict(item.split("=", 1) for item in line.split()[1:])
+    assert int(fields["windows"]) == 8
+    np.testing.assert_allclose([float(e) for e in fields["errors"].split(",")], errors, rtol=1e-4)
+    assert float(fields["score"]) == pytest.approx(np.mean(errors), rel=1e-4)
+    last = run_portable(pte, torch.from_numpy(quantize(windows[-1:], io["input"]))).numpy().ravel()
+    np.testing.assert_array_equal([int(v) for v in fields["output_int8"].split(",")], last)
 
 
 # --- the language-model app (recipes/text/tiny_lm/firmware) ---------------------------------------------------
@@ -390,7 +423,8 @@ def test_language_model_app_decodes_with_the_kv_cache_as_python_does(lm_host_bui
                            capture_output=True, text=True)
     assert wrong.returncode != 0 and "decode_step/embedding_int8.bin" in wrong.stdout
     too_many = subprocess.run([str(lm_host_build / "text_tiny_lm"), str(step_pte),
-                               str(folder / "decode_step" / "embedding_int8.bin"), "200"], capture_output=True, text=True)
+                               str(folder / "decode_step" / "embedding_int8.bin"), "200"],
+                              capture_output=True, text=True)
     assert too_many.returncode != 0 and "rotary rows" in too_many.stdout
 
 

@@ -31,7 +31,8 @@ def index():
     return {"format": 1,
             "models": {"kws/ds_cnn": {
                 "hub": {"repo_id": "tinyzoo/kws-ds_cnn", "repo_type": "model", "revision": COMMIT},
-                "files": {"checkpoint.pt": files["kws/ds_cnn/checkpoint.pt"], "metrics.json": files["kws/ds_cnn/metrics.json"]},
+                "files": {"checkpoint.pt": files["kws/ds_cnn/checkpoint.pt"],
+                          "metrics.json": files["kws/ds_cnn/metrics.json"]},
                 "targets": {"ethos-u55-128": {"files": {"model.pte": files["kws/ds_cnn/ethos-u55-128/model.pte"],
                                                         "model.tosa": files["kws/ds_cnn/ethos-u55-128/model.tosa"]}}}}}}
 

@@ -45,7 +45,8 @@ def test_never_trains_on_the_test_or_validation_split(tmp_path):
             for speaker in range(6):
                 write_clip(root / word / f"{version[-1]}{speaker}_nohash_0.wav", value=100 + speaker)
         listed[version] = {
-            "testing": [f"yes/{version[-1]}0_nohash_0.wav", f"no/{version[-1]}1_nohash_0.wav", f"cat/{version[-1]}2_nohash_0.wav"],
+            "testing": [f"yes/{version[-1]}0_nohash_0.wav", f"no/{version[-1]}1_nohash_0.wav",
+                        f"cat/{version[-1]}2_nohash_0.wav"],
             "validation": [f"yes/{version[-1]}3_nohash_0.wav", f"cat/{version[-1]}4_nohash_0.wav"]}
         for split, ids in listed[version].items():
             (root / f"{split}_list.txt").write_text("\n".join(ids) + "\n")
@@ -57,7 +58,8 @@ def test_never_trains_on_the_test_or_validation_split(tmp_path):
     assert real_train and not held_out & set(real_train)
     assert len(set(real_train)) == 2 * (18 - 5)      # every other clip of both versions trains
     validation = kws_train_set(tmp_path, data, split="validation")
-    assert {i for i in validation.ids if not i.startswith("_")} <= held_out - {i for v in listed.values() for i in v["testing"]}
+    assert ({i for i in validation.ids if not i.startswith("_")}
+            <= held_out - {i for v in listed.values() for i in v["testing"]})
     test = kws_test_set(tmp_path, data)
     assert sorted(test.ids) == sorted(listed["speech_commands_v0.02"]["testing"])
 

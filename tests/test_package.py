@@ -62,7 +62,8 @@ def test_installed_outside_the_clone_lists_loads_and_pulls(wheel, tmp_path):
     (site / "dependencies.pth").write_text("".join(f"{p}\n" for p in sys.path if p.endswith("site-packages")))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
                    check=True, capture_output=True)
-    top_level = {p.name for p in site.iterdir() if not p.name.endswith((".dist-info", ".pth")) and p.name != "__pycache__"}
+    top_level = {p.name for p in site.iterdir()
+                 if not p.name.endswith((".dist-info", ".pth")) and p.name != "__pycache__"}
     assert top_level == {"tinyzoo"}
 
     work = tmp_path / "elsewhere"

@@ -93,7 +93,8 @@ def test_static_graph_and_reproducible_pte(quantized, tmp_path):
     b = lower_ethos_u(q, (data[:1],), "ethos-u55-128", tmp_path / "b")
     assert a.pte_path.read_bytes() == b.pte_path.read_bytes()
     assert a.tosa_path.read_bytes() == b.tosa_path.read_bytes()
-    assert b"tinyzoo-" + b"ethos" not in a.pte_path.read_bytes() and str(tmp_path).encode() not in a.pte_path.read_bytes()
+    assert (b"tinyzoo-" + b"ethos" not in a.pte_path.read_bytes()
+            and str(tmp_path).encode() not in a.pte_path.read_bytes())
 
 
 def test_unknown_target(quantized, tmp_path):

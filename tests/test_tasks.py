@@ -26,11 +26,12 @@ def test_every_recipe_resolves_to_the_module_of_its_task():
         assert task.name == cfg["card"]["task"]
         assert type(task).__module__ == f"tinyzoo.common.tasks.{task.name.replace('-', '_')}"
         assert all(section in cfg for section in task.config_sections)
-    assert set(tasks.TASKS) == {"keyword-spotting", "image-classification", "text-generation"}
+    assert set(tasks.TASKS) == {"anomaly-detection", "keyword-spotting", "image-classification", "text-generation"}
 
 
 def test_an_unknown_task_is_a_one_line_error_naming_the_tasks(tmp_path):
-    with pytest.raises(ConfigError, match="unknown task 'segmentation': one of image-classification"):
+    with pytest.raises(ConfigError,
+                       match="unknown task 'segmentation': one of anomaly-detection, image-classification"):
         tasks.get("segmentation")
     recipe = tmp_path / "recipe"
     recipe.mkdir()

@@ -183,7 +183,8 @@ def test_quick_build_on_a_small_corpus(tmp_path, capsys):
     # the decode step, the model's second program, through the same chain: its own .pte and BundleIO program
     kv = m["kv_cache"]
     assert kv["targets"]["ethos-u85-256"]["cpu_ops"] == 0 and kv["sample"]["new_tokens"] == 2
-    assert (len(kv["io"]["inputs"]), len(kv["io"]["outputs"])) == (6, 3) and kv["tosa_int8"]["ethos-u85-256"]["perplexity"] > 1
+    assert ((len(kv["io"]["inputs"]), len(kv["io"]["outputs"])) == (6, 3)
+            and kv["tosa_int8"]["ethos-u85-256"]["perplexity"] > 1)
     for name in ("model.pte", "model.bpte", "reference_output_0.bin"):
         assert (build / "ethos-u85-256" / "decode_step" / name).stat().st_size > 0
     assert (build / "model_int8.pt2").is_file() and (build / "decode_step" / "model_int8.pt2").is_file()

@@ -246,7 +246,8 @@ def test_checkpoint_without_the_record_is_compared_as_before(tmp_path):
     torch.save(state, path)
     messages = []
     result = build_fit(path, RECIPE, Clips(), log_fn=messages.append)
-    assert "predates the resume record" in messages[0] and messages[1].startswith("resuming") and len(result.history) == 4
+    assert ("predates the resume record" in messages[0] and messages[1].startswith("resuming")
+            and len(result.history) == 4)
     messages.clear()
     with_precision = with_value(RECIPE, "train", "precision", "fp32")     # the key configs gained with the record
     result = build_fit(path, with_precision, Clips(), log_fn=messages.append)

@@ -87,7 +87,7 @@ def _check_build_arguments(model, rest: list[str]) -> None:
     build_args = recipe.build_parser(model.name, OneLineParser).parse_args(rest)
     preflight.check_targets(build_args.target)
     cfg = recipe.config(model.recipe_dir, build_args, model.weights)
-    preflight.check_data_root(cfg, build_args.data_root, needed=tasks.of(cfg).default_data_root() is None)
+    preflight.check_data_root(cfg, build_args.data_root, needed=tasks.of(cfg).needs_data_root(cfg))
 
 
 def _eval(args) -> None:
@@ -95,7 +95,7 @@ def _eval(args) -> None:
     task = tasks.of(model.config)
     preflight.check_targets(args.target)
     preflight.check_artifacts_dir(args.artifacts)
-    preflight.check_data_root(model.config, args.data_root, needed=task.default_data_root() is None,
+    preflight.check_data_root(model.config, args.data_root, needed=task.needs_data_root(model.config),
                               file_ok=task.eval_data_file_ok)
     args.data_root = preflight.given_data_root(args.data_root)[0]
     artifacts, cfg, args.target = _verified_eval_artifacts(model, task, args)
@@ -256,7 +256,8 @@ def _deploy(args) -> None:
                    + (f" --calibration {args.calibration}" if args.calibration else "")
                    + (f" --eval {args.eval}" if args.eval else "") + f" --scheme {args.scheme}"
                    + (" --npu-only" if args.npu_only else "")
-                   + (f" --input-layout {args.input_layout}" if args.input_layout != "NCHW" else "") + f" --out {args.out}"))
+                   + (f" --input-layout {args.input_layout}" if args.input_layout != "NCHW" else "")
+                   + f" --out {args.out}"))
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
         return
@@ -392,8 +393,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card, "publish": _publish, "pull": _pull,
-            "index": _index, "data": _data, "deploy": _deploy}
+COMMANDS = {"list": _list, "info": _info, "eval": _eval, "export": _export, "card": _card, "publish": _publish,
+            "pull": _pull, "index": _index, "data": _data, "deploy": _deploy}
 
 
 def _run(argv: list[str]) -> int:

@@ -46,7 +46,8 @@ class ImageSet(torch.utils.data.Dataset):
         per_source: dict[str, int] = {}
         for s in self.sources:
             per_source[s] = per_source.get(s, 0) + 1
-        return {"images": len(self), "per_class": {n: int((self.labels == i).sum()) for i, n in enumerate(self.label_names)},
+        return {"images": len(self),
+                "per_class": {n: int((self.labels == i).sum()) for i, n in enumerate(self.label_names)},
                 "per_source": per_source}
 
     @staticmethod

@@ -136,7 +136,8 @@ def label_of(word: str, labels: list[str]) -> int:
 
 def load_clips(folder: Path, relpaths: list[str], labels: list[str], source: str, samples: int = 16000) -> ClipSet:
     relpaths = sorted(relpaths)
-    waves = np.stack([read_wav(folder / p, samples) for p in relpaths]) if relpaths else np.zeros((0, samples), np.int16)
+    waves = (np.stack([read_wav(folder / p, samples) for p in relpaths]) if relpaths
+             else np.zeros((0, samples), np.int16))
     words = [p.split("/")[0] for p in relpaths]
     return ClipSet(torch.from_numpy(waves), torch.tensor([label_of(w, labels) for w in words], dtype=torch.long),
                    relpaths, [source] * len(relpaths), list(labels), words)
@@ -243,7 +244,8 @@ def kws_train_set(root: str | Path, data_cfg: dict, *, synthetic_root: Path | No
     silence = int(round(per_keyword * data_cfg.get("silence_fraction", 1.0)))
     if silence:
         noise = background_noise(root, data_cfg["version"])
-        clips = ClipSet.concat([clips, silence_clips(noise, silence, labels, samples=samples, seed=seed + split_seed(split))])
+        clips = ClipSet.concat([clips, silence_clips(noise, silence, labels, samples=samples,
+                                                     seed=seed + split_seed(split))])
     return clips
 
 
@@ -314,7 +316,8 @@ class ConformReport:
         def clips(n):
             return f"{n} clip{'s' if n != 1 else ''}"
         seconds = f"{self.samples / self.sample_rate:g} s"
-        out = [f"resampled {clips(n)} from {rate} Hz to {self.sample_rate} Hz" for rate, n in sorted(self.resampled.items())]
+        out = [f"resampled {clips(n)} from {rate} Hz to {self.sample_rate} Hz"
+               for rate, n in sorted(self.resampled.items())]
         if self.downmixed:
             out.append(f"downmixed {self.downmixed} stereo clip{'s' if self.downmixed != 1 else ''} to mono "
                        f"(mean of the channels)")

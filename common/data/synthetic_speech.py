@@ -201,7 +201,8 @@ def channel(x: np.ndarray, rate: int, tilt_db_per_octave: float, lowpass_hz: flo
     spectrum = np.fft.rfft(x)
     f = np.fft.rfftfreq(len(x), 1 / rate)
     octaves = np.log2(np.maximum(f, 50.0) / 1000.0)
-    gain = 10 ** (tilt_db_per_octave * octaves / 20) / np.sqrt(1 + (f / lowpass_hz) ** 8) / np.sqrt(1 + (100.0 / np.maximum(f, 1.0)) ** 4)
+    gain = (10 ** (tilt_db_per_octave * octaves / 20) / np.sqrt(1 + (f / lowpass_hz) ** 8)
+            / np.sqrt(1 + (100.0 / np.maximum(f, 1.0)) ** 4))
     return np.fft.irfft(spectrum * gain, len(x))
 
 
@@ -323,7 +324,8 @@ def _synthesize(plans, out_root: Path, parameters, sample_rate, clip_samples, no
             soundfile.write(str(path), clip, sample_rate, subtype="PCM_16")
             return {"path": plan.relpath, "word": plan.word, "engine": plan.voice.engine, "voice": plan.voice.name,
                     "rate": round(plan.rate, 3), "pitch": round(plan.pitch, 3), "resample_khz": plan.resample,
-                    "level_db": round(plan.level_db, 1), "tilt_db": round(plan.tilt_db, 1), "lowpass_hz": round(plan.lowpass_hz), "reverb_rt60": round(plan.reverb_rt60, 2),
+                    "level_db": round(plan.level_db, 1), "tilt_db": round(plan.tilt_db, 1),
+                    "lowpass_hz": round(plan.lowpass_hz), "reverb_rt60": round(plan.reverb_rt60, 2),
                     "noise": plan.noise, "snr_db": round(plan.snr_db, 1) if plan.noise >= 0 else None}
 
         with ThreadPoolExecutor(workers or os.cpu_count() or 2) as pool:

@@ -43,7 +43,8 @@ def find_file(root: str | Path, split: str) -> Path:
         if split == "validation":
             return root
         raise DatasetNotFoundError(f"--data-root {root} is a file: a build needs the folder with both the training "
-                                   f"and the validation text ({OFFICIAL_FILES['train']}, {OFFICIAL_FILES['validation']})")
+                                   f"and the validation text ({OFFICIAL_FILES['train']}, "
+                                   f"{OFFICIAL_FILES['validation']})")
     for folder in (root, root / "tinystories"):
         for name in (OFFICIAL_FILES[split], SUBSET_FILES[split]):
             if (folder / name).is_file():

@@ -49,7 +49,8 @@ def from_folder(root: str | Path, size: int = 96, source: str | None = None,
     for p, k in files:
         try:
             loaded.append((p, k, _load(p, size)))
-        except (OSError, ValueError, Image.DecompressionBombError) as err:   # PIL's UnidentifiedImageError is an OSError
+        # PIL's UnidentifiedImageError is an OSError
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
             if skipped is None:
                 raise DatasetNotFoundError(f"cannot read the image {p} ({err}): replace or delete it") from None
             skipped.append((f"{p.parent.name}/{p.name}", str(err)))

@@ -3,9 +3,10 @@ the C side needs to know about one model, derived from the Python definitions so
 
     python -m tinyzoo.common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h
     python -m tinyzoo.common.firmware.app_header recipes/vision/mobilenet_vww/config.yaml -o build/fw/app_model.h
-    python -m tinyzoo.common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h \
+    python -m tinyzoo.common.firmware.app_header zoo/artifacts/kws/ds_cnn -o build/fw/app_model.h \\
         --pte zoo/artifacts/kws/ds_cnn/ethos-u55-128/model.pte --input zoo/artifacts/kws/ds_cnn/reference_input.bin
-    python -m tinyzoo.common.firmware.app_header zoo/artifacts/text/tiny_lm -o build/fw/app_model.h --prompt "Once upon a time"
+    python -m tinyzoo.common.firmware.app_header zoo/artifacts/text/tiny_lm -o build/fw/app_model.h \\
+        --prompt "Once upon a time"
 
 SOURCE is a published model's folder (`zoo/artifacts/<task>/<model>`, or a build folder: its metrics.json, which
 holds the resolved config), a metrics.json, or a recipe's config.yaml (then the quantization and labels come from

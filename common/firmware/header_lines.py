@@ -246,10 +246,12 @@ def decode_step_lines(kv: dict, folder: Path, prompt_length: int, dim: int, voca
            f"#define TZ_LM_DEPTH {depth}",
            f"#define TZ_LM_SLOTS {slots}",
            f"#define TZ_LM_HEAD_DIM {head_dim}",
-           f"#define TZ_LM_STEP_EMBEDDING_FNV1A 0x{fnv1a(table_path.read_bytes()):08x}u   /* decode_step/embedding_int8.bin */",
+           (f"#define TZ_LM_STEP_EMBEDDING_FNV1A 0x{fnv1a(table_path.read_bytes()):08x}u"
+            "   /* decode_step/embedding_int8.bin */"),
            f"#define TZ_LM_VISIBLE_OFF {visible_off}   /* the visible mask's int8 0 and 1 */",
            f"#define TZ_LM_VISIBLE_ON {visible_on}",
-           "/* inputs x, cos, sin, keys, values, visible; outputs logits, new keys, new values: real = (q - zero_point) * scale */",
+           ("/* inputs x, cos, sin, keys, values, visible; outputs logits, new keys, new values: "
+            "real = (q - zero_point) * scale */"),
            f"static const tz_qparams tz_lm_step_inputs[{len(DECODE_INPUTS)}] = {{"
            + ", ".join(qparams_c(v, f"decode-step input {n}") for n, v in zip(DECODE_INPUTS, io["inputs"])) + "};",
            f"static const tz_qparams tz_lm_step_outputs[{len(DECODE_OUTPUTS)}] = {{"

@@ -111,6 +111,10 @@ class Task:
         """(folder, where it came from) when the user names no data root, or None when the data is needed."""
         return None
 
+    def needs_data_root(self, cfg: dict) -> bool:
+        """Whether a build of this config must be given its data (`--data-root` or $TINYZOO_DATA)."""
+        return self.default_data_root() is None
+
     def transforms(self, cfg: dict, artifacts: Callable[[], Path]) -> "torch.nn.Module":
         """The front end as a torch module taking what the model's users feed it (`artifacts()`: the model's
         artifact folder, for a front end that lives there)."""

@@ -59,7 +59,8 @@ class TextGeneration(Task):
 
         yield text.window_program(lm, data, cfg, build_dir, calibration)
         if cfg.get("kv_cache", {}).get("enabled"):
-            yield text.decode_step_program(lm, cfg, data.train.inputs[calibration[:cfg["kv_cache"]["calibration_windows"]]],
+            yield text.decode_step_program(lm, cfg,
+                                           data.train.inputs[calibration[:cfg["kv_cache"]["calibration_windows"]]],
                                            data.validation, data.tokenizer, build_dir)
 
     def data_summary(self, cfg, data) -> dict:
@@ -157,7 +158,8 @@ class TextGeneration(Task):
         prompts = generate_cfg.get("prompts") or []
         if prompt is None and not prompts:
             raise ConfigError(f"{source}: no prompt: pass --prompt or list `generate.prompts` in the config")
-        return header_lines.lm_lines(info, artifact_dir / "tokenizer.model", prompt if prompt is not None else prompts[0],
+        return header_lines.lm_lines(info, artifact_dir / "tokenizer.model",
+                                      prompt if prompt is not None else prompts[0],
                                       int(new_tokens if new_tokens is not None else generate_cfg.get("new_tokens", 16)),
                                       kv=metrics.get("kv_cache"))
 

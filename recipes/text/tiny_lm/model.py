@@ -45,7 +45,8 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def rotary_tables(context: int, head_dim: int, base: float = 10000.0, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables(context: int, head_dim: int, base: float = 10000.0,
+                  start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin per position (start … start + context - 1) and channel for rotate-half RoPE (GPT-NeoX/Hugging Face
     Llama layout)."""
     inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)

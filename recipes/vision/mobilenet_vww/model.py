@@ -46,7 +46,8 @@ class MobileNetV1(nn.Module):
 
 @register_model
 def mobilenet_v1(num_classes: Classes = 2, width: PositiveNumber = 0.25, dropout: Dropout = 0.1,
-                 activation: Annotated[str, Key("str", choices=("relu6", "relu"))] = "relu6", tf_padding: bool = False) -> MobileNetV1:
+                 activation: Annotated[str, Key("str", choices=("relu6", "relu"))] = "relu6",
+                 tf_padding: bool = False) -> MobileNetV1:
     """`activation` after every convolution; `tf_padding`: TensorFlow's 'same' padding in the stride-2 layers
     (weights trained in Keras, such as MLPerf Tiny's reference VWW model: ReLU, no dropout)."""
     return MobileNetV1(num_classes, width, dropout, activation, tf_padding)
