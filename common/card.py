@@ -263,6 +263,9 @@ def training_section(m: dict) -> str:
         f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, "
         f"seed {cfg['seed']}. "
         + (f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. " if aug else "")
+        + (f"Distilled from `{cfg['distill']['teacher']}` (its logits on the same augmented inputs, temperature "
+           f"{cfg['distill']['temperature']:g}, weight {cfg['distill']['weight']:g} of the loss). "
+           if cfg.get("distill") else "")
         +
         f"Training took {t['seconds'] / 60:.1f} min ({t['seconds_per_epoch']:.1f} s per epoch) on "
         f"{training_machine(m)}"

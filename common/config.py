@@ -247,6 +247,9 @@ TRAIN = Section({
     "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": optional(INT_NONNEG),
     "weight_decay": optional(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
     "seed": INT_NONNEG, "augment": AUGMENT, "precision": Key("str", choices=("fp32", "bf16"), optional=True),
+    # knowledge distillation from a published model (common/train.py fit, pipeline.distillation_teacher)
+    "distill": Section({"teacher": TEXT, "temperature": NUM_POS, "weight": Key("number", ge=0, le=1)},
+                       optional=True),
 })
 
 QUANTIZE = Section({

@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tinyzoo.common import card, distributed, layout, recipe, tasks
+from tinyzoo.common import build_record, card, distributed, layout, recipe, tasks
 from tinyzoo.common import quantize as q
 from tinyzoo.common.boards import fit_table
 from tinyzoo.common.builders import build_model
 from tinyzoo.common.chain import deploy, qat_batch, qat_fine_tune, reference_model
-from tinyzoo.common.config import resolved, save_yaml, tool_versions
+from tinyzoo.common.config import load_config, resolved, save_yaml, tool_versions
 from tinyzoo.common.errors import ArtifactError, ConfigError
 from tinyzoo.common.layout import ARTIFACTS, checkout, split_name
 from tinyzoo.common.train import (
     TrainResult,
     fit,
     hardware,
+    load_weights,
     seed_everything,
     weights_shaped_by,
 )
@@ -59,7 +60,8 @@ def _build(name: str, recipe_dir: Path, args, cfg: dict, weights: str | None, bu
         trained, source = given_weights(model, build_dir / "checkpoint.pt", args.weights)
     else:
         trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", **training,
-                      resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train))
+                      resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train),
+                      teacher=distillation_teacher(cfg))
     if not after_training(model, cfg, data.train, training.get("batch_transform"), build_dir, task.features_of):
         return build_dir   # the other processes' work ends with training (and QAT)
 
@@ -82,6 +84,23 @@ def _build(name: str, recipe_dir: Path, args, cfg: dict, weights: str | None, bu
     if source:
         metrics["weights_source"] = source
     return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
+
+
+def distillation_teacher(cfg: dict) -> torch.nn.Module | None:
+    """`train.distill.teacher`: a published model (zoo/artifacts/<name>/: its resolved config and float weights) as
+    a module on this recipe's model input (`Task.teacher_view`), or None without `train.distill`."""
+    distill = cfg["train"].get("distill")
+    if not distill:
+        return None
+    folder = ARTIFACTS / distill["teacher"]
+    if not (folder / "checkpoint.pt").is_file() or not (folder / "config.resolved.yaml").is_file():
+        raise ConfigError(f"train.distill.teacher = {distill['teacher']!r}: no published model with its weights at "
+                          f"{folder} (a name `tinyzoo list` shows; `tinyzoo pull` fetches its checkpoint)")
+    teacher_cfg = load_config(folder / "config.resolved.yaml")
+    teacher = load_weights(build_model(teacher_cfg), folder / "checkpoint.pt")
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return tasks.of(cfg).teacher_view(teacher, teacher_cfg, cfg)
 
 
 def given_weights(model: torch.nn.Module, checkpoint: Path, weights: Path | None):
@@ -171,6 +190,7 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
     tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     tmp.replace(build_dir / "metrics.json")
     card_path = card.write_card(metrics, build_dir / "card")
+    build_record.write(build_dir)
     for target in metrics.get("targets", {}):
         log(f"{target}: {build_dir / target / 'model.pte'}")
     log(f"card (preview): {card_path}")

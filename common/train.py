@@ -192,6 +192,13 @@ def save_checkpoint(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al.'s soft-target loss: T² · KL(softmax(teacher / T) ‖ softmax(student / T)), batch mean."""
+    return torch.nn.functional.kl_div(torch.log_softmax(student / temperature, dim=1),
+                                      torch.softmax(teacher / temperature, dim=1),
+                                      reduction="batchmean") * temperature ** 2
+
+
 def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     state = torch.load(str(path), map_location="cpu", weights_only=False)
     model.load_state_dict(state["model"] if "model" in state else state)
@@ -258,7 +265,7 @@ def check_global_batch(batch_size: int, world: int) -> None:
 def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
         batch_transform: Callable | None = None, forward: Callable | None = None,
         eval_set: tuple[torch.Tensor, torch.Tensor] | None = None, loss: Callable | None = None, resume: bool = True,
-        device: str | torch.device | None = None, drop_last: bool = False,
+        device: str | torch.device | None = None, drop_last: bool = False, teacher: torch.nn.Module | None = None,
         shaped_by: dict | None = None, log_fn=print) -> TrainResult:
     """Train `model` on `train_set` ((input, label) items) for cfg["epochs"]; returns the history.
 
@@ -270,7 +277,9 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     models whose training view differs from their deployed graph (a language model is trained on token ids,
     deployed on embeddings). `loss(outputs, targets)` replaces the classifiers' cross-entropy (e.g. an
     autoencoder's reconstruction error); then no training accuracy is reported. `drop_last` drops each epoch's
-    final partial batch (graphs with a static batch).
+    final partial batch (graphs with a static batch). `teacher` (with cfg["distill"]: temperature, weight):
+    knowledge distillation — the teacher's logits on the same augmented batch, computed on the fly without
+    gradients, and the loss (1 - weight) * the task's loss + weight * T² * KL(teacher ‖ student) at temperature T.
     Trains on the GPU when there is one (`device` overrides); the model comes back on the CPU.
 
     Under torchrun (common.distributed.init() called) the model trains with DistributedDataParallel:
@@ -284,6 +293,8 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
     log = log_fn if main else (lambda *_: None)
     device = torch.device(device) if device is not None else distributed.device()
     model.to(device)
+    if teacher is not None:
+        teacher.to(device).eval()
     if isinstance(batch_transform, torch.nn.Module):
         batch_transform.to(device)
     checkpoint = Path(checkpoint)
@@ -386,6 +397,12 @@ def fit(model: torch.nn.Module, train_set, cfg: dict, checkpoint: str | Path, *,
             with autocast():
                 logits = net(x)
                 loss = loss_fn(logits, y)
+                if teacher is not None:
+                    with torch.no_grad():
+                        taught = teacher(x)
+                    weight = cfg["distill"]["weight"]
+                    loss = (1 - weight) * loss + weight * distillation_loss(logits, taught,
+                                                                            cfg["distill"]["temperature"])
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {step + 1} (lr "

@@ -77,3 +77,24 @@ def eval_features(cfg: dict, root: str | Path, log=print) -> tuple[torch.Tensor,
     if len(test) == 0:
         raise DatasetNotFoundError(f"no images to evaluate under {root}")
     return features_of(test, cfg["frontend"]), test.labels, test.label_names
+
+
+class TeacherOnItsFeatures(torch.nn.Module):
+    """A distillation teacher whose image front end differs from the student's only in mean and std, fed the
+    student's features: x ↦ teacher(((x · std_s + mean_s) − mean_t) / std_t), per channel — the teacher's own
+    features of the same image (common/frontend/image.py: x / 255, then (x − mean) / std)."""
+
+    def __init__(self, teacher: torch.nn.Module, student_frontend: dict, teacher_frontend: dict):
+        super().__init__()
+        self.teacher = teacher
+
+        def channels(values):
+            return torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1)
+
+        self.register_buffer("scale", channels(student_frontend["std"]) / channels(teacher_frontend["std"]),
+                             persistent=False)
+        self.register_buffer("shift", (channels(student_frontend["mean"]) - channels(teacher_frontend["mean"]))
+                             / channels(teacher_frontend["std"]), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.teacher(x * self.scale + self.shift)

@@ -336,3 +336,47 @@ def test_wiring_strings_recorded_by_older_checkpoints_do_not_block_resume(tmp_pa
     messages = []
     result = build_fit(tmp_path / "c.pt", RECIPE, Clips(), log_fn=messages.append)
     assert messages == [f"resuming from {tmp_path / 'c.pt'} after epoch 4/4"] and len(result.history) == 4
+
+
+def test_distillation_teaches_the_student_and_leaves_the_teacher_alone(tmp_path):
+    """train.distill: with the whole loss on the teacher's soft targets (weight 1), the student learns the teacher's
+    function — labels it never sees are permuted — and the teacher's parameters do not move."""
+    data, test = Blobs(), Blobs(seed=1)
+    teacher = model()
+    fit(teacher, data, CFG, tmp_path / "teacher.pt", log_fn=quiet)
+    before = copy.deepcopy(teacher.state_dict())
+    shuffled = Blobs()
+    shuffled.y = (shuffled.y + 1) % 3                      # wrong labels: only the teacher can teach the classes
+    torch.manual_seed(1)
+    student = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    cfg = {**CFG, "distill": {"teacher": "tiny", "temperature": 2.0, "weight": 1.0}}
+    result = fit(student, shuffled, cfg, tmp_path / "student.pt", teacher=teacher, log_fn=quiet)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    agree = (predict(student, test.x).argmax(1) == predict(teacher, test.x).argmax(1)).float().mean()
+    assert agree > 0.9 and all(torch.equal(v, before[k]) for k, v in teacher.state_dict().items())
+
+
+def test_a_teacher_on_another_image_front_end_sees_its_own_features():
+    """vision/vit_tiny_cifar10 taught by MLPerf's ResNet-8 (raw 0-255 pixels): the teacher view feeds the teacher
+    exactly its own front end's features of the image the student sees."""
+    from tinyzoo.common.config import load_config, load_recipe_config
+    from tinyzoo.common.frontend.image import ImageConfig, ImagePreprocess
+    from tinyzoo.common.layout import ARTIFACTS, RECIPES
+    from tinyzoo.common.pipeline import distillation_teacher
+
+    cfg = load_recipe_config(RECIPES / "vision" / "vit_tiny_cifar10")
+    cfg["train"]["distill"] = {"teacher": "vision/resnet8_cifar10.mlperf", "temperature": 4.0, "weight": 0.5}
+    view = distillation_teacher(cfg)
+    teacher_cfg = load_config(ARTIFACTS / "vision" / "resnet8_cifar10.mlperf" / "config.resolved.yaml")
+    images = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    mine = ImagePreprocess(ImageConfig.from_dict(cfg["frontend"]))(images)
+    theirs = ImagePreprocess(ImageConfig.from_dict(teacher_cfg["frontend"]))(images)
+    with torch.no_grad():
+        assert torch.allclose(view(mine), view.teacher(theirs), atol=1e-3)
+    assert not any(p.requires_grad for p in view.parameters())
+    cfg["train"]["distill"]["teacher"] = "kws/ds_cnn.mlperf"
+    with pytest.raises(ConfigError, match="has other labels than this recipe"):
+        distillation_teacher(cfg)
+    cfg["train"]["distill"]["teacher"] = "vision/nothing"
+    with pytest.raises(ConfigError, match="no published model with its weights"):
+        distillation_teacher(cfg)

@@ -21,7 +21,7 @@ from tinyzoo.common.config import (
     load_recipe_config,
     validate,
 )
-from tinyzoo.common.errors import ConfigError, DatasetNotFoundError, UnknownModelError
+from tinyzoo.common.errors import ArtifactError, ConfigError, DatasetNotFoundError, UnknownModelError
 
 from tests.conftest import REPO  # noqa: E402
 
@@ -138,7 +138,8 @@ def _odd_clips(root: Path) -> None:
 
 
 def test_eval_set_resamples_downmixes_crops_and_names_unreadable_files(tmp_path):
-    from tinyzoo.common.data.speech_commands import kws_eval_set, read_wav
+    import soundfile
+    from tinyzoo.common.data.speech_commands import kws_eval_set
 
     _odd_clips(tmp_path)
     said = []
@@ -151,7 +152,8 @@ def test_eval_set_resamples_downmixes_crops_and_names_unreadable_files(tmp_path)
                          "yes/stereo2.wav"]
     assert clips.waveforms.shape == (6, 16000)
     # a clip in the model's format is read exactly as before
-    assert np.array_equal(clips.waveforms[0].numpy(), read_wav(tmp_path / "down" / "fine.wav", 16000))
+    fine = soundfile.read(tmp_path / "down" / "fine.wav", dtype="int16")[0]
+    assert np.array_equal(clips.waveforms[0].numpy()[:len(fine)], fine[:16000])
     # the 8 kHz clip of 1 s fills the whole second once resampled (not half of it, as before)
     assert np.abs(clips.waveforms[1].numpy()[8000:]).max() > 1000
 
@@ -635,3 +637,60 @@ def test_one_build_at_a_time_in_a_build_folder(tmp_path):
     (tmp_path / LOCK_FILE).write_text(dead + "\n")
     with build_lock(tmp_path, log=said.append):
         assert said and f"(pid {dead}): cleared" in said[-1]
+
+
+def test_a_speech_commands_root_names_unreadable_missing_and_converted_clips(tmp_path):
+    """In a Speech Commands data root (not only a plain folder): a corrupt or zero-byte WAV is skipped and named, a
+    clip its testing_list.txt lists but the folder lacks is said, a 44.1 kHz stereo clip is converted and said."""
+    import logging
+
+    from tinyzoo.common.data.speech_commands import kws_eval_set
+
+    folder = tmp_path / "SpeechCommands" / "speech_commands_v0.02"
+    for word in ("yes", "no"):
+        (folder / word).mkdir(parents=True)
+    tone = (0.3 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 440)).astype(np.float32)
+    soundfile.write(folder / "yes" / "a.wav", tone, 16000, subtype="PCM_16")
+    soundfile.write(folder / "no" / "b.wav", np.stack([tone, tone], 1).repeat(3, 0)[:44100], 44100,
+                    subtype="PCM_16")
+    (folder / "no" / "empty.wav").write_bytes(b"")
+    (folder / "testing_list.txt").write_text("yes/a.wav\nno/b.wav\nno/empty.wav\nyes/gone.wav\n")
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("tinyzoo.common.data.speech_commands")
+    logger.addHandler(handler)
+    try:
+        clips = kws_eval_set(tmp_path, LABELS)
+    finally:
+        logger.removeHandler(handler)
+    said = "\n".join(r.getMessage() for r in records)
+    assert clips.ids == ["no/b.wav", "yes/a.wav"]
+    assert "1 clip(s) listed in testing_list.txt are not there (first: yes/gone.wav)" in said
+    assert "resampled 1 clip from 44100 Hz to 16000 Hz" in said and "downmixed 1 stereo clip to mono" in said
+    assert "skipped 1 unreadable WAV file (no/empty.wav; first error: " in said
+
+
+def test_a_build_folder_proves_its_files_with_its_record(tmp_path, capsys):
+    """A build writes build_record.json (size and SHA-256 of every model file); `tinyzoo eval --artifacts` checks the
+    files it uses against it: a .pte with four bytes overwritten (same size, still a flatbuffer) is refused by
+    name, and a removed recorded file too."""
+    from tinyzoo.common import build_record
+
+    build = tmp_path / "build"
+    shutil.copytree(REPO / "zoo" / "artifacts" / "kws" / "ds_cnn.mlperf", build)
+    record = build_record.write(build)
+    files = json.loads(record.read_text())["files"]
+    assert {"checkpoint.pt", "model_int8.pt2", "ethos-u55-128/model.pte", "ethos-u55-128/model.tosa"} <= set(files)
+    assert build_record.check(build, list(files)) is True
+    pte = build / "ethos-u55-128" / "model.pte"
+    data = bytearray(pte.read_bytes())
+    data[-8:-4] = bytes(4)
+    pte.write_bytes(bytes(data))
+    code, _, err = run(capsys, "eval", "kws/ds_cnn.mlperf", "--artifacts", build, "--target", "ethos-u55-128")
+    assert code == 2 and f"{pte} is not the file the build wrote" in one_line_error(err)
+    (build / "ethos-u55-128" / "model.tosa").unlink()
+    with pytest.raises(ArtifactError, match="was written by the build"):
+        build_record.check(build, ["ethos-u55-128/model.tosa"])
+    (build / build_record.RECORD).unlink()
+    assert build_record.check(build, ["checkpoint.pt"]) is False

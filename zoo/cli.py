@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tinyzoo import hub, preflight, registry, verify_artifacts
-from tinyzoo.common import card, tasks
+from tinyzoo.common import build_record, card, tasks
 from tinyzoo.common.boards import (
     BOARDS,
     app_buffer_bytes,
@@ -116,8 +116,12 @@ def _verified_eval_artifacts(model, task, args) -> tuple[Path, dict, list[str]]:
     """The artifacts folder, its config and the targets to evaluate, every file eval reads checked first."""
     artifacts = args.artifacts or model.artifacts_dir
     targets = verify_artifacts.choose_targets(model, artifacts, args.target)
-    verify_artifacts.check(model, artifacts, verify_artifacts.eval_files(artifacts, targets, task.eval_files),
-                           published=args.artifacts is None)
+    files = verify_artifacts.eval_files(artifacts, targets, task.eval_files)
+    recorded = verify_artifacts.check(model, artifacts, files, published=args.artifacts is None)
+    if args.artifacts is not None:
+        _note(f"used from {artifacts}: {', '.join(files)}"
+              + (f" (each the file its {build_record.RECORD} records)" if recorded
+                 else f" (no {build_record.RECORD}: checked intact, not that the build wrote them)"))
     cfg_path = artifacts / "config.resolved.yaml"
     return artifacts, load_config(cfg_path) if cfg_path.exists() else model.config, targets
 

@@ -3,7 +3,8 @@ is one clear ArtifactError naming it and what to do, never a traceback, a wrong 
 reference model.
 
   * the published artifacts (zoo/artifacts/<task>/<model>/): size and SHA-256 against zoo/index.json;
-  * a build folder (`--artifacts DIR`): each file exists, is not empty and is intact — torch.save / torch.export
+  * a build folder (`--artifacts DIR`): each file is the one the build wrote (size and SHA-256 against its
+    build_record.json, common/build_record.py), exists, is not empty and is intact — torch.save / torch.export
     archives end with their zip end record and pass their CRC checks, then load (the checkpoint into the model
     its config builds), JSON and YAML parse (the config against common.config.schema()), a .pte carries the
     ExecuTorch flatbuffer identifier, and a TOSA graph is walked (every region, block, tensor and operator,
@@ -18,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from tinyzoo import hub
+from tinyzoo.common import build_record
 from tinyzoo.common.builders import build_model
 from tinyzoo.common.config import config_problems, load_config
 from tinyzoo.common.errors import ArtifactError, TinyzooError
@@ -59,14 +61,16 @@ def choose_targets(model, artifacts: Path, wanted: list[str] | None) -> list[str
     return list(wanted or available)
 
 
-def check(model, artifacts: Path, files: list[str], *, published: bool, load: bool = True) -> None:
+def check(model, artifacts: Path, files: list[str], *, published: bool, load: bool = True) -> bool:
     """Raise ArtifactError for the first damaged file of `files` (paths relative to `artifacts`). Files the index
-    does not vouch for are checked for integrity and, with `load`, the checkpoint and int8 program are loaded
-    (a caller that loads them itself uses `load_program` instead)."""
+    does not vouch for are checked against the folder's build record, for integrity and, with `load`, the
+    checkpoint and int8 program are loaded (a caller that loads them itself uses `load_program` instead). Returns
+    whether a build record vouched for them (False for the published artifacts: the index did)."""
     artifacts = Path(artifacts)
     if "config.resolved.yaml" in files and (artifacts / "config.resolved.yaml").is_file():
         _check_same_model(model, artifacts)
     entries = _index_entries(model.name) if published else None
+    recorded = not published and build_record.check(artifacts, files)
     for rel in files:
         path = artifacts / rel
         if entries is not None and rel in entries:
@@ -76,6 +80,7 @@ def check(model, artifacts: Path, files: list[str], *, published: bool, load: bo
             problem = _load_problem(model, path, artifacts) if load else None
             if problem:
                 raise ArtifactError(f"{path} does not load ({problem}): {_fix(model, artifacts)}")
+    return recorded
 
 
 def _check_same_model(model, artifacts: Path) -> None:

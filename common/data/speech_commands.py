@@ -72,15 +72,6 @@ def download_speech_commands(root: str | Path, version: str = "speech_commands_v
     return find_speech_commands(root, version)
 
 
-def read_wav(path: Path, samples: int) -> np.ndarray:
-    """A 16-bit mono clip as int16, zero-padded or cut to `samples`."""
-    data, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
-    data = data[:, 0]
-    out = np.zeros(samples, dtype=np.int16)
-    out[:min(samples, len(data))] = data[:samples]
-    return out
-
-
 @dataclass
 class ClipSet(torch.utils.data.Dataset):
     """Clips in memory: int16 waveforms (N, samples), integer labels, ids (`<word>/<file>`), and where each came
@@ -134,13 +125,22 @@ def label_of(word: str, labels: list[str]) -> int:
     return labels.index(UNKNOWN)
 
 
-def load_clips(folder: Path, relpaths: list[str], labels: list[str], source: str, samples: int = 16000) -> ClipSet:
-    relpaths = sorted(relpaths)
-    waves = (np.stack([read_wav(folder / p, samples) for p in relpaths]) if relpaths
-             else np.zeros((0, samples), np.int16))
-    words = [p.split("/")[0] for p in relpaths]
-    return ClipSet(torch.from_numpy(waves), torch.tensor([label_of(w, labels) for w in words], dtype=torch.long),
-                   relpaths, [source] * len(relpaths), list(labels), words)
+def load_clips(folder: Path, relpaths: list[str], labels: list[str], source: str, samples: int = 16000,
+               sample_rate: int = 16000) -> ClipSet:
+    """The clips `relpaths` (`<word>/<file>.wav`) of `folder` as the model's input (`conform_clip`): what was
+    converted, and each unreadable file (skipped), is said in one warning line per kind, naming the folder."""
+    report, waves, kept = ConformReport(sample_rate, samples), [], []
+    for rel in sorted(relpaths):
+        wave = conform_clip(folder / rel, sample_rate, samples, report)
+        if wave is not None:
+            waves.append(wave)
+            kept.append(rel)
+    for line in report.lines():
+        log.warning("%s: %s", folder, line)
+    words = [p.split("/")[0] for p in kept]
+    return ClipSet(torch.from_numpy(np.stack(waves) if waves else np.zeros((0, samples), np.int16)),
+                   torch.tensor([label_of(w, labels) for w in words], dtype=torch.long),
+                   kept, [source] * len(kept), list(labels), words)
 
 
 def split_lists(folder: Path) -> dict[str, list[str]]:
@@ -150,12 +150,19 @@ def split_lists(folder: Path) -> dict[str, list[str]]:
         path = folder / f"{split}_list.txt"
         listed[split] = set(path.read_text().split()) if path.exists() else set()
     splits = {"training": [], "validation": [], "testing": []}
+    present = set()
     for wav in sorted(folder.glob("*/*.wav")):
         if wav.parent.name.startswith("_"):
             continue
         rel = f"{wav.parent.name}/{wav.name}"
+        present.add(rel)
         split = "testing" if rel in listed["testing"] else "validation" if rel in listed["validation"] else "training"
         splits[split].append(rel)
+    for split, names in listed.items():
+        missing = sorted(names - present)
+        if missing:   # a partial copy of the dataset: its figures are on fewer clips than the official split
+            log.warning("%s: %d clip(s) listed in %s_list.txt are not there (first: %s); the %s split has %d",
+                        folder, len(missing), split, missing[0], split, len(splits[split]))
     return splits
 
 

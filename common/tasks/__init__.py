@@ -94,6 +94,18 @@ class Task:
 
     features_of = None   # (items, frontend cfg) → model inputs, for QAT on the other processes (classifiers)
 
+    def teacher_view(self, teacher, teacher_cfg: dict, cfg: dict):
+        """`teacher` (a published model, `train.distill`) as a module taking this recipe's model input: itself when
+        both take the same front end's features of the same labels, else a ConfigError saying why not."""
+        name = cfg["train"]["distill"]["teacher"]
+        if teacher_cfg.get("data", {}).get("labels") != cfg.get("data", {}).get("labels"):
+            raise ConfigError(f"train.distill.teacher = {name!r} has other labels than this recipe "
+                              f"({teacher_cfg.get('data', {}).get('labels')}): a teacher scores the same classes")
+        if teacher_cfg.get(self.front_end_section) != cfg.get(self.front_end_section):
+            raise ConfigError(f"train.distill.teacher = {name!r} takes another front end than this recipe: "
+                              f"distillation here needs the same model input")
+        return teacher
+
     def programs(self, model, data, cfg: dict, build_dir: Path, calibration: list[int], training: dict):
         """The programs the trained model exports (`chain.Program`, one after the other: a later one may use
         what the earlier ones stored)."""

@@ -38,6 +38,17 @@ class ImageClassification(Classification):
 
         return vision.eval_features(cfg, root, log=log)
 
+    def teacher_view(self, teacher, teacher_cfg, cfg):
+        """A teacher whose image front end differs only in its mean and std gets its own features of the same
+        (augmented) image: an exact per-channel affine map of the student's (common/vision.py TeacherOnItsFeatures)."""
+        from tinyzoo.common import vision
+
+        mine, theirs = cfg["frontend"], teacher_cfg["frontend"]
+        if theirs.get("type") == "image" and theirs["size"] == mine["size"] and theirs != mine \
+                and teacher_cfg["data"].get("labels") == cfg["data"].get("labels"):
+            return vision.TeacherOnItsFeatures(teacher, mine, theirs)
+        return super().teacher_view(teacher, teacher_cfg, cfg)
+
     def transforms(self, cfg, artifacts):
         from tinyzoo.common.frontend.transforms import ImageFeatures
 
