@@ -42,8 +42,15 @@ def fidelity_section(m: dict) -> str:
            f"graph computes the model's output)."] if skipped else []), "",
         f"Quantization: {q['scheme']} PTQ (ExecuTorch `EthosUQuantizer`, per-channel weights) calibrated on "
         f"{cal['samples']} {cal['source']}, at the static input shape {m['model_info']['input']['shape']}. "
-        f"Weights: {m['weights']}.",
+        + rewrites_sentence(q) + f"Weights: {m['weights']}.",
     ])
+
+
+def rewrites_sentence(quantization: dict) -> str:
+    """What the NPU-ready rewrites changed before quantization (common/rewrites.py), as a sentence ("" if none)."""
+    done = quantization.get("rewrites") or {}
+    return ("Rewritten for the NPU before quantization (exact in float; common/rewrites.py): "
+            + ", ".join(f"{name} ×{n}" for name, n in done.items()) + ". ") if done else ""
 
 
 def _accuracy_glance(m: dict) -> tuple[list[str], str, str]:
@@ -141,7 +148,7 @@ def accuracy_section(m: dict) -> str:
         f"{io['input']['zero_point']}" + (", channels-last (NHWC: the .pte takes HWC bytes)"
                                           if io["input"].get("layout") == "NHWC" else "")
         + f"; output scale {io['output']['scale']:.6g}, zero point "
-        f"{io['output']['zero_point']}.",
+        f"{io['output']['zero_point']}." + (" " + rewrites_sentence(q).strip() if q.get("rewrites") else ""),
     ])
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tinyzoo.common import distributed, report, tflite_path
+from tinyzoo.common import distributed, report, rewrites, tflite_path
 from tinyzoo.common import quantize as q
 from tinyzoo.common.builders import build_model
 from tinyzoo.common.errors import ArtifactError, ConfigError
@@ -97,11 +97,15 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     observer = qcfg.get("ptq", {}).get("observer", "histogram")
     linear_weights = qcfg.get("linear_weights", "per_channel")
     ptq = q.quantize_ptq(model, example_inputs, calibration, target=targets[0], scheme=scheme, observer=observer,
-                         linear_weights=linear_weights)
+                         linear_weights=linear_weights, rewrite=qcfg.get("rewrite", True))
+    rewritten = ptq.meta.get("rewrites") or {}
+    if rewritten:
+        log(f"rewritten for the NPU: {rewrites.described(rewritten)}")
     timings["ptq_seconds"] = time.perf_counter() - start
     samples = sum(len(b[0] if isinstance(b, (tuple, list)) else b) for b in calibration)
     deployed, quant_info = ptq, {"scheme": scheme, "deployed": "ptq",
                                  **({"linear_weights": linear_weights} if linear_weights != "per_channel" else {}),
+                                 **({"rewrites": rewritten} if rewritten else {}),
                                  "ptq": {"calibration_samples": int(samples),
                                          **({"observer": observer} if observer != "histogram" else {})}, "qat": None}
     scores = {}

@@ -258,6 +258,8 @@ QUANTIZE = Section({
                     # activation ranges: ExecuTorch's histogram (default) or min/max as TFLite (common/quantize.py)
                     "observer": Key("str", choices=("histogram", "minmax"), optional=True)}),
     "qat": Section({"enabled": Key("bool"), "epochs": optional(INT_POS), "lr": optional(NUM_POS)}),
+    # the NPU-ready rewrites of stock layers before quantization (common/rewrites.py; default true)
+    "rewrite": Key("bool", optional=True),
     # nn.Linear weights per output channel (default) or per tensor, as TFLite does (common/quantize.py)
     "linear_weights": Key("str", choices=_linear_weights, optional=True),
 })

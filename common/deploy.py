@@ -143,7 +143,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
                  out_dir: str | Path, calibration: Iterable | None = None,
                  eval_inputs: Sequence[torch.Tensor] | None = None,
                  scheme: str = "a8w8", npu_only: bool = False, input_layout: str = "NCHW", name: str = "user/model",
-                 weights: str = "",
+                 weights: str = "", rewrite: bool = True,
                  random_samples: int = RANDOM_CALIBRATION_SAMPLES, reproduce: str = "", log=print) -> dict:
     """Deploy `model` to each Ethos-U target and measure it; writes `<out_dir>/<target>/model.pte` (+ TOSA graph,
     Vela's reports), `<out_dir>/metrics.json` and a card, and returns the metrics.
@@ -154,7 +154,8 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     per input for the fidelity figures (default: the calibration inputs). `npu_only` makes any operator left on the
     CPU an error.
     `input_layout` NHWC gives the program its 4-D inputs channels-last (HWC bytes, as a camera gives an image; no
-    NCHW→NHWC transposes on the NPU; common.lower.in_layout)."""
+    NCHW→NHWC transposes on the NPU; common.lower.in_layout). `rewrite`: the NPU-ready rewrites of stock layers
+    (common/rewrites.py: nn.RMSNorm, nn.AdaptiveAvgPool1d(1), a linear's batch norm), reported in the metrics."""
 
     example = tuple(torch.as_tensor(x, dtype=torch.float32) for x in example_inputs)
     if any(x.shape[0] != 1 for x in example):
@@ -189,7 +190,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
                           f"tensors (e.g. tuple(out.values()) for a dict, in a fixed order)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = {"quantize": {"scheme": scheme, "qat": {"enabled": False}},
+    cfg = {"quantize": {"scheme": scheme, "qat": {"enabled": False}, "rewrite": rewrite},
            "export": {"targets": targets, "int8_io": True, "allow_cpu_fallback": not npu_only,
                       "input_layout": input_layout}}
 

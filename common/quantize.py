@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import torch
+from tinyzoo.common import rewrites
 from tinyzoo.common.errors import ExportError, TinyzooError
 from torch import nn
 
@@ -104,10 +105,11 @@ def user_frame(text: str) -> str:
     return f"{relative if not relative.startswith('..') else path}:{own[-1][1]}"
 
 
-def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModule:
+def export_graph(model: nn.Module, example_inputs: tuple, rewrite: bool = True) -> torch.fx.GraphModule:
     """torch.export at the example inputs' static shapes (batch 1, as the graph runs on the MCU) → GraphModule,
     as the PT2E quantizer wants it (no `_guards_fn`, see the ExecuTorch notes). A model torch.export cannot
-    trace raises ExportError with export's own first line and the model's line it stopped at."""
+    trace raises ExportError with export's own first line and the model's line it stopped at. With `rewrite`, the
+    NPU-ready rewrites (common/rewrites.py) apply; what they changed is in the graph's `meta["rewrites"]`."""
     import contextlib
     import io
     import logging
@@ -131,49 +133,11 @@ def export_graph(model: nn.Module, example_inputs: tuple) -> torch.fx.GraphModul
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
-    return fold_linear_batch_norm(program.module(check_guards=False))
-
-
-def fold_linear_batch_norm(graph_module: torch.fx.GraphModule) -> torch.fx.GraphModule:
-    """Each `linear` whose only user is an inference batch norm, folded into one `linear` (w * g / sqrt(var + eps),
-    (b - mean) * g / sqrt(var + eps) + beta): equal in float. The Arm quantizer folds a convolution's batch norm but
-    not a linear's, which it would quantize on its own, the linear's output then on a range a following ReLU
-    halves (and Vela would run the batch norm as extra operators)."""
-    graph, folded = graph_module.graph, 0
-    for node in list(graph.nodes):
-        users = list(node.users)
-        if node.target is not torch.ops.aten.linear.default or len(users) != 1:
-            continue
-        bn = users[0]
-        if bn.target is not torch.ops.aten.batch_norm.default or bn.args[0] is not node or bn.args[5]:
-            continue
-        attrs = [node.args[1], *(node.args[2:3] or [None]), *bn.args[1:5]]
-        if not all(a is None or a.op == "get_attr" for a in attrs):
-            continue
-        weight, bias, gamma, beta, mean, var = (None if a is None else graph_module.get_parameter(a.target)
-                                                if a.target in dict(graph_module.named_parameters())
-                                                else graph_module.get_buffer(a.target) for a in attrs)
-        with torch.no_grad():
-            scale = (gamma if gamma is not None else torch.ones_like(var)) / torch.sqrt(var + bn.args[7])
-            new_weight = weight * scale[:, None]
-            new_bias = ((bias if bias is not None else torch.zeros_like(mean)) - mean) * scale \
-                + (beta if beta is not None else torch.zeros_like(mean))
-        names = (f"_folded_linear_{folded}_weight", f"_folded_linear_{folded}_bias")
-        for name, value in zip(names, (new_weight, new_bias)):
-            graph_module.register_parameter(name, nn.Parameter(value.detach().clone(),
-                                                               requires_grad=weight.requires_grad))
-        with graph.inserting_before(node):
-            w_node, b_node = graph.get_attr(names[0]), graph.get_attr(names[1])
-        w_node.meta = dict(attrs[0].meta)                           # the same shapes: the quantizer reads them
-        b_node.meta = dict(next(a for a in (attrs[1], *attrs[2:]) if a is not None).meta)
-        node.args = (node.args[0], w_node, b_node)
-        bn.replace_all_uses_with(node)
-        graph.erase_node(bn)
-        folded += 1
-    if folded:
-        graph.eliminate_dead_code()
-        graph_module.delete_all_unused_submodules()
-        graph_module.recompile()
+    graph_module = program.module(check_guards=False)
+    applied = rewrites.apply(graph_module) if rewrite else {}
+    if applied:   # exported again: every node of the rewritten graph with its shapes, as the quantizer reads them
+        graph_module = torch.export.export(graph_module, tuple(example_inputs)).module(check_guards=False)
+    graph_module.meta["rewrites"] = applied
     return graph_module
 
 
@@ -188,14 +152,16 @@ def samples_of(batches: Iterable) -> Iterator[tuple]:
 
 def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable,
                  *, target: str, scheme: str = "a8w8", observer: str = "histogram",
-                 linear_weights: str = "per_channel") -> torch.fx.GraphModule:
+                 linear_weights: str = "per_channel", rewrite: bool = True) -> torch.fx.GraphModule:
     """Post-training quantization of the graph at the static batch-1 shape it is deployed with: observe
     activation ranges (`observer`: OBSERVERS) on every calibration sample (fed one at a time), then convert.
-    `linear_weights`: LINEAR_WEIGHTS."""
+    `linear_weights`: LINEAR_WEIGHTS; `rewrite`: the NPU-ready rewrites (common/rewrites.py), what they changed in
+    the result's `meta["rewrites"]`."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    prepared = prepare_pt2e(export_graph(model.eval(), example_inputs), _quantizer(target, scheme, observer=observer,
-                                                                         linear_weights=linear_weights))
+    graph = export_graph(model.eval(), example_inputs, rewrite=rewrite)
+    applied = graph.meta["rewrites"]
+    prepared = prepare_pt2e(graph, _quantizer(target, scheme, observer=observer, linear_weights=linear_weights))
     seen = 0
     with torch.no_grad():
         for sample in samples_of(calibration):
@@ -203,7 +169,9 @@ def quantize_ptq(model: nn.Module, example_inputs: tuple, calibration: Iterable,
             seen += 1
     if seen == 0:
         raise TinyzooError("PTQ needs at least one calibration sample; the calibration list is empty")
-    return convert_pt2e(prepared)
+    converted = convert_pt2e(prepared)
+    converted.meta["rewrites"] = applied
+    return converted
 
 
 class QatModel(nn.Module):

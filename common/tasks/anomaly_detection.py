@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from tinyzoo.common import tflite_path
-from tinyzoo.common.card_view import Quality, table
+from tinyzoo.common.card_view import Quality, rewrites_sentence, table
 from tinyzoo.common.schema import INT_NONNEG, INT_POS, TEXT, Choose, Key, Section, optional
 from tinyzoo.common.tasks import Task, numel
 
@@ -69,7 +69,8 @@ def _section(m: dict) -> str:
         f"{quant['ptq']['calibration_samples']} training windows (`calibration.txt`"
         + (", activation ranges by their min/max" if quant["ptq"].get("observer") == "minmax" else "") + "). "
         f"Input int8 scale {io['input']['scale']:.6g}, zero point {io['input']['zero_point']}; output scale "
-        f"{io['output']['scale']:.6g}, zero point {io['output']['zero_point']}.",
+        f"{io['output']['scale']:.6g}, zero point {io['output']['zero_point']}."
+        + (" " + rewrites_sentence(quant).strip() if quant.get("rewrites") else ""),
     ])
 
 

@@ -1,0 +1,75 @@
+"""NPU-ready rewrites (common/rewrites.py): each is exact in float on the exported graph, and turns a stock layer
+ExecuTorch's Arm quantizer leaves on the CPU into one the NPU runs (issue 24: nn.RMSNorm, nn.AdaptiveAvgPool1d)."""
+import pytest
+import torch
+from tinyzoo.common.deploy import deploy_model
+from tinyzoo.common.quantize import export_graph
+from torch import nn
+
+
+class SwiGLUBlock(nn.Module):
+    """A Llama-style block without attention: RMSNorm → SwiGLU MLP, residual; RMSNorm at the end."""
+
+    def __init__(self, dim=32, hidden=64):
+        super().__init__()
+        self.norm, self.out_norm = nn.RMSNorm(dim, eps=1e-6), nn.RMSNorm(dim)
+        self.gate, self.up, self.down = nn.Linear(dim, hidden), nn.Linear(dim, hidden), nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        h = self.norm(x)
+        return self.out_norm(x + self.down(nn.functional.silu(self.gate(h)) * self.up(h)))
+
+
+def conv1d_net():
+    return nn.Sequential(nn.Conv1d(4, 16, 3), nn.ReLU(), nn.Conv1d(16, 16, 3), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
+                         nn.Flatten(), nn.Linear(16, 5))
+
+
+def ops(graph) -> list[str]:
+    return [str(n.target) for n in graph.graph.nodes if n.op == "call_function"]
+
+
+@pytest.mark.parametrize("norm", [nn.RMSNorm(24), nn.RMSNorm([6, 24], eps=1e-3),
+                                  nn.RMSNorm(24, elementwise_affine=False)])
+def test_rms_norm_is_decomposed_exactly(norm):
+    torch.manual_seed(0)
+    if norm.weight is not None:
+        nn.init.uniform_(norm.weight, 0.5, 2)
+    model = nn.Sequential(nn.Linear(24, 24), norm).eval()
+    x = torch.randn(1, 6, 24)
+    graph = export_graph(model, (x,))
+    assert graph.meta["rewrites"] == {"rms_norm": 1} and "aten.rms_norm.default" not in ops(graph)
+    assert torch.allclose(graph(x), model(x), atol=1e-6)
+    assert export_graph(model, (x,), rewrite=False).meta["rewrites"] == {}
+
+
+def test_adaptive_avg_pool1d_is_a_mean_exactly():
+    torch.manual_seed(0)
+    model, x = conv1d_net().eval(), torch.randn(1, 4, 40)
+    graph = export_graph(model, (x,))
+    assert graph.meta["rewrites"] == {"adaptive_avg_pool1d": 1}
+    assert "aten.adaptive_avg_pool1d.default" not in ops(graph) and "aten.mean.dim" in ops(graph)
+    assert torch.allclose(graph(x), model(x), atol=1e-6)
+    wider = nn.Sequential(nn.Conv1d(4, 8, 3), nn.AdaptiveAvgPool1d(2)).eval()    # output size 2: left alone
+    assert export_graph(wider, (x,)).meta["rewrites"] == {}
+
+
+@pytest.mark.lowering
+@pytest.mark.parametrize("name, model, shape", [("swiglu", SwiGLUBlock, (1, 8, 32)),
+                                                ("conv1d", conv1d_net, (1, 4, 40))])
+def test_stock_layers_deploy_whole_onto_u55_and_u85(tmp_path, name, model, shape):
+    torch.manual_seed(0)
+    net, x = model().eval(), torch.randn(*shape)
+    calibration = [torch.randn(16, *shape[1:])]
+    metrics = deploy_model(net, (x,), targets=["ethos-u55-128", "ethos-u85-256"], out_dir=tmp_path / "on",
+                           calibration=calibration, name=f"test/{name}", log=lambda *_: None)
+    assert metrics["quantization"]["rewrites"] in ({"rms_norm": 2}, {"adaptive_avg_pool1d": 1})
+    for target, r in metrics["targets"].items():
+        assert r["cpu_ops"] == 0, (target, r.get("cpu_op_names"))
+        fidelity = metrics["fidelity"]
+        assert fidelity["tosa_int8"][target]["sqnr_db"] >= fidelity["fake_quant_int8"]["sqnr_db"] - 1
+    card = next((tmp_path / "on").glob("card/*.md")).read_text()
+    assert "Rewritten for the NPU before quantization" in card
+    off = deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "off", calibration=calibration,
+                       name=f"test/{name}", rewrite=False, log=lambda *_: None)
+    assert off["targets"]["ethos-u85-256"]["cpu_ops"] > 0 and "rewrites" not in off["quantization"]
