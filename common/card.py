@@ -288,6 +288,10 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
         f"{100 * first.get('npu_op_fraction', 0):.0f} % on every target" if all(
             r["cpu_ops"] == 0 for r in m["targets"].values()) else "see table"]])
     sections = [
+        *(["> **Warning — the NPU does not compute the int8 model that was validated** (the integer graph Vela "
+           "compiles diverges from the int8 fake-quant model): "
+           + "; ".join(f"{t}: {why}" for t, why in m["divergence"].items())
+           + ". Trust the TOSA-reference figures below, not the fake-quant ones.", ""] if m.get("divergence") else []),
         *([f"> **Read the {quality} with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
         *(["## Intended use", "", m["intended_use"], ""] if m.get("intended_use") else []),
         *([(view.data_section or data_section)(m), ""] if m.get("data") else []),

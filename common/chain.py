@@ -16,7 +16,7 @@ import torch
 from tinyzoo.common import distributed, report, rewrites, tflite_path
 from tinyzoo.common import quantize as q
 from tinyzoo.common.builders import build_model
-from tinyzoo.common.errors import ArtifactError, ConfigError
+from tinyzoo.common.errors import ArtifactError, ConfigError, DivergenceError
 from tinyzoo.common.layout import REFERENCE_FILE
 from tinyzoo.common.lower import check_target, in_layout, lower_ethos_u
 from tinyzoo.common.train import fit, load_weights
@@ -154,14 +154,42 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     whole = {t: low for t, low in lowered.items() if low.whole}   # elsewhere only the Vela figures are reported
     quality = evaluate(model, deployed, {t: low.tosa_path for t, low in whole.items()}, io)
     quality.update(scores)
+    divergence = diverging(quality)
+    for target, why in divergence.items():
+        log(f"WARNING {target}: the integer graph the NPU runs is not the int8 model that was validated: {why}")
+    if divergence and ecfg.get("strict"):
+        first = next(iter(divergence))
+        raise DivergenceError(f"{first}: the integer TOSA graph diverges from the int8 fake-quant model "
+                              f"({divergence[first]}); without --strict it is reported and written")
     timings["verify_seconds"] = time.perf_counter() - start
     reference = write_reference_io(program_dir, whole, reference_inputs, io)
     result = {"quantization": {**quant_info, "io": io}, quality_key: quality, "targets": target_reports,
-              "timings": timings, "reference": reference}
+              "timings": timings, "reference": reference, **({"divergence": divergence} if divergence else {})}
     if tflite_targets:
         result["tflite"] = {"name": cfg["reference"]["name"], "quality_target": cfg["reference"].get("quality_target"),
                             "targets": tflite_targets}
     return result
+
+
+MAX_LSB_DIVERGENCE = 32   # output LSBs: rounding differences stay well below (transformers: up to ~13 here)
+MAX_SQNR_DROP_DB = 3.0    # where the figures are SQNRs against float
+
+
+def diverging(quality: dict) -> dict[str, str]:
+    """{target: why} for each target whose integer TOSA graph parts from the int8 fake-quant model: its outputs
+    more than MAX_LSB_DIVERGENCE LSBs apart, or its SQNR against float more than MAX_SQNR_DROP_DB below
+    fake-quant's. What the NPU computes is then not the model that was validated (an ExecuTorch lowering fault)."""
+    out = {}
+    fake = quality.get("fake_quant_int8")
+    for target, lsb in (quality.get("max_lsb_diff_tosa_fake_quant") or {}).items():
+        reasons = [f"{lsb} LSB from fake-quant"] if lsb > MAX_LSB_DIVERGENCE else []
+        tosa = (quality.get("tosa_int8") or {}).get(target)
+        if isinstance(fake, dict) and isinstance(tosa, dict) and fake.get("sqnr_db") is not None \
+                and tosa.get("sqnr_db") is not None and tosa["sqnr_db"] < fake["sqnr_db"] - MAX_SQNR_DROP_DB:
+            reasons.append(f"SQNR vs float {fake['sqnr_db']:.1f} dB (fake-quant) → {tosa['sqnr_db']:.1f} dB (TOSA)")
+        if reasons:
+            out[target] = ", ".join(reasons)
+    return out
 
 
 def reference_model(cfg: dict, build_dir: Path) -> Path | None:

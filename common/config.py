@@ -268,7 +268,9 @@ EXPORT = Section({"targets": Key("list", item=Key("str", choices=_targets), min_
                   "int8_io": Key("bool", optional=True), "allow_cpu_fallback": Key("bool", optional=True),
                   # the memory layout of the deployed program's 4-D inputs: NHWC as TFLite, cameras and the NPU
                   # itself hold an image (no transposes on the NPU), NCHW as PyTorch does (common/lower.py)
-                  "input_layout": Key("str", choices=("NCHW", "NHWC"), optional=True)})
+                  "input_layout": Key("str", choices=("NCHW", "NHWC"), optional=True),
+                  # an integer graph that diverges from the fake-quant model stops the build (common/chain.py)
+                  "strict": Key("bool", optional=True)})
 
 # another tool's int8 model of the same network, measured beside the chain's (common/tflite_path.py): what to call
 # it, the accuracy it is expected to reach and its output's label order when not the recipe's; the model is

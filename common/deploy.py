@@ -143,7 +143,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
                  out_dir: str | Path, calibration: Iterable | None = None,
                  eval_inputs: Sequence[torch.Tensor] | None = None,
                  scheme: str = "a8w8", npu_only: bool = False, input_layout: str = "NCHW", name: str = "user/model",
-                 weights: str = "", rewrite: bool = True,
+                 weights: str = "", rewrite: bool = True, strict: bool = False,
                  random_samples: int = RANDOM_CALIBRATION_SAMPLES, reproduce: str = "", log=print) -> dict:
     """Deploy `model` to each Ethos-U target and measure it; writes `<out_dir>/<target>/model.pte` (+ TOSA graph,
     Vela's reports), `<out_dir>/metrics.json` and a card, and returns the metrics.
@@ -155,7 +155,9 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     CPU an error.
     `input_layout` NHWC gives the program its 4-D inputs channels-last (HWC bytes, as a camera gives an image; no
     NCHW→NHWC transposes on the NPU; common.lower.in_layout). `rewrite`: the NPU-ready rewrites of stock layers
-    (common/rewrites.py: nn.RMSNorm, nn.AdaptiveAvgPool1d(1), a linear's batch norm), reported in the metrics."""
+    (common/rewrites.py: nn.RMSNorm, nn.AdaptiveAvgPool1d(1), a linear's batch norm), reported in the metrics.
+    A target whose integer graph diverges from the int8 fake-quant model (common.chain.diverging) is reported
+    loudly, in the metrics and the card; `strict` makes it a DivergenceError."""
 
     example = tuple(torch.as_tensor(x, dtype=torch.float32) for x in example_inputs)
     if any(x.shape[0] != 1 for x in example):
@@ -191,7 +193,7 @@ def deploy_model(model: nn.Module, example_inputs: Sequence[torch.Tensor], *, ta
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = {"quantize": {"scheme": scheme, "qat": {"enabled": False}, "rewrite": rewrite},
-           "export": {"targets": targets, "int8_io": True, "allow_cpu_fallback": not npu_only,
+           "export": {"targets": targets, "int8_io": True, "allow_cpu_fallback": not npu_only, "strict": strict,
                       "input_layout": input_layout}}
 
     def evaluate(float_model, fake_quant, tosa_graphs, io):

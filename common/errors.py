@@ -38,5 +38,9 @@ class ConfigError(TinyzooError, ValueError):
     """A recipe config value the chain cannot use (unknown key, optimizer, engine, dataset, …)."""
 
 
+class DivergenceError(TinyzooError):
+    """The integer graph Vela compiles computes something else than the int8 model that was validated (--strict)."""
+
+
 class ExportError(TinyzooError):
     """torch.export could not trace the model: its own message and the line of the model it stopped at."""

@@ -73,3 +73,56 @@ def test_stock_layers_deploy_whole_onto_u55_and_u85(tmp_path, name, model, shape
     off = deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "off", calibration=calibration,
                        name=f"test/{name}", rewrite=False, log=lambda *_: None)
     assert off["targets"]["ethos-u85-256"]["cpu_ops"] > 0 and "rewrites" not in off["quantization"]
+
+
+class SmallUNet(nn.Module):
+    """Issue 24's smallest diverging graph: Conv→ReLU (a) → max-pool → Conv→ReLU → ConvTranspose2d(k=2, s=2) →
+    cat([up, a]) → Conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.b = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU())
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.out = nn.Conv2d(16, 4, 3, padding=1)
+
+    def forward(self, x):
+        a = self.a(x)
+        return self.out(torch.cat([self.up(self.b(a)), a], dim=1))
+
+
+@pytest.mark.lowering
+def test_the_unet_divergence_is_fixed_by_the_chain_and_caught_without_it(tmp_path, monkeypatch):
+    """Issue 24's U-Net: through the chain its integer TOSA graph follows fake-quant (1 LSB). Its divergence came
+    from ExecuTorch's FuseQuantizedActivationPass, which common/arm_passes.py replaces: without the chain's passes
+    (monkeypatched off) the graph parts by ~98 LSB, and the gate (common.chain.diverging) says so loudly, records
+    it, warns in the card, and with strict stops the deploy naming the target."""
+    import contextlib
+
+    from tinyzoo.common import arm_passes
+    from tinyzoo.common.chain import diverging
+    from tinyzoo.common.errors import DivergenceError
+
+    assert diverging({"max_lsb_diff_tosa_fake_quant": {"t": 13}, "fake_quant_int8": {"sqnr_db": 30.0},
+                      "tosa_int8": {"t": {"sqnr_db": 29.0}}}) == {}
+    assert diverging({"max_lsb_diff_tosa_fake_quant": {"t": 40}}) == {"t": "40 LSB from fake-quant"}
+    torch.manual_seed(0)
+    net, x, calibration = SmallUNet().eval(), torch.randn(1, 3, 32, 32), [torch.randn(16, 3, 32, 32)]
+    fixed = deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "chain", calibration=calibration,
+                         name="test/unet", log=lambda *_: None)
+    fid = fixed["fidelity"]
+    assert "divergence" not in fixed and fid["max_lsb_diff_tosa_fake_quant"]["ethos-u85-256"] <= 2
+    assert fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] >= fid["fake_quant_int8"]["sqnr_db"] - 1
+
+    monkeypatch.setattr(arm_passes, "registered", contextlib.nullcontext)   # ExecuTorch's own passes only
+    said = []
+    broken = deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "stock", calibration=calibration,
+                          name="test/unet", log=said.append)
+    assert "LSB from fake-quant" in broken["divergence"]["ethos-u85-256"]
+    assert any(line.startswith("WARNING ethos-u85-256: the integer graph the NPU runs is not the int8 model")
+               for line in said)
+    assert "the NPU does not compute the int8 model that was validated" in next(
+        (tmp_path / "stock").glob("card/*.md")).read_text()
+    with pytest.raises(DivergenceError, match="ethos-u85-256: the integer TOSA graph diverges"):
+        deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "strict", calibration=calibration,
+                     name="test/unet", strict=True, log=lambda *_: None)
