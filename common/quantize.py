@@ -122,7 +122,10 @@ def export_graph(model: nn.Module, example_inputs: tuple, rewrite: bool = True) 
         lg.setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stderr(io.StringIO()):   # torch prints the partial graph of a failed trace
-            program = torch.export.export(model, tuple(example_inputs))
+            # a copy: ExecuTorch's Arm quantizer rewrites the graph's weights in place (FoldScalarMulIntoConvPass
+            # scales a convolution's weights by a following constant multiplier), and the exported graph shares
+            # its tensors with the module; the user's float model must come out as it went in
+            program = torch.export.export(copy.deepcopy(model), tuple(example_inputs))
     except Exception as err:  # noqa: BLE001 — any tracing failure is the user's model, reported in one line
         first = next((line for line in str(err).strip().splitlines() if line.strip()), type(err).__name__)
         where = user_frame("".join(traceback.format_exception(err)))

@@ -126,3 +126,30 @@ def test_the_unet_divergence_is_fixed_by_the_chain_and_caught_without_it(tmp_pat
     with pytest.raises(DivergenceError, match="ethos-u85-256: the integer TOSA graph diverges"):
         deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "strict", calibration=calibration,
                      name="test/unet", strict=True, log=lambda *_: None)
+
+
+def test_quantizing_leaves_the_float_model_as_it_was():
+    """Issue 24's `cat([conv_a(x), 5 * conv_b(x)])` at 1.9 dB was not int8 losing the model: ExecuTorch's Arm
+    quantizer folds the `* 5` into conv_b's weights in place (FoldScalarMulIntoConvPass), and the exported graph
+    shared them with the user's module, so the *float* model came out 5x off. The chain quantizes a copy: the
+    float model is untouched and int8 follows it."""
+    from tinyzoo.common.quantize import quantize_ptq
+    from tinyzoo.common.verify import sqnr_db
+
+    class Cat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(3, 8, 3, padding=1)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), 5 * self.b(x)], dim=1)
+
+    torch.manual_seed(0)
+    model, x = Cat().eval(), torch.randn(4, 3, 16, 16)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        before = model(x)
+        quantized = quantize_ptq(model, (x[:1],), [torch.randn(16, 3, 16, 16)], target="ethos-u85-256")
+        int8 = torch.cat([quantized(x[i:i + 1]) for i in range(len(x))])
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert sqnr_db(before.numpy(), int8.numpy()) > 25
