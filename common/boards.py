@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tinyzoo.common import tasks
 from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.report import parse_vela_summary
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -262,6 +263,26 @@ def fit_table(artifact_dir: str | Path, boards: list[str] | None = None, targets
                                  name, app_bytes=app, model_data_bytes=data)
                 rows.append({**fit, "program": program} if program else fit)
     return rows
+
+
+def memory_fit_lines(low, metrics: dict) -> list[str]:
+    """One line per board that carries the lowered target: "fits (...)" or "needs N KiB more ..."
+    (memory_fit on the new .pte of a common.lower.Lowered; Vela's memory mode and SRAM from this lowering, the
+    app's own buffers from the model's metrics ({} when the folder has none))."""
+    vela = parse_vela_summary(low.vela_dir)
+    report = {"target": low.target, "memory_mode": low.memory_mode or vela["memory_mode"],
+              "sram_kib": vela.get("sram_kib")}
+    app_bytes, data_bytes, note = 0, 0, " (app buffers not counted: no metrics.json)"
+    if metrics:
+        app_bytes, data_bytes, note = app_buffer_bytes(metrics), read_only_data_bytes(metrics), ""
+    boards = [name for name, board in BOARDS.items() if low.target in board.npus]
+    if not boards:
+        return [f"  memory fit: no supported board carries {low.target} (boards: {', '.join(BOARDS)})"]
+    lines = []
+    for name in boards:
+        fit = memory_fit(low.pte_path, report, name, app_bytes=app_bytes, model_data_bytes=data_bytes)
+        lines.append(f"  memory fit on {name}: {fit['summary']}{note}")
+    return lines
 
 
 def main(argv=None) -> int:

@@ -275,6 +275,11 @@ def summary_lines(metrics: dict) -> list[str]:
                  f"{metrics['calibration']['source']}; weights: {metrics['weights']}")
     lines.append(f"  int8 fake-quant vs float: SQNR {_db(fq['sqnr_db'])}, max abs error {fq['max_abs_error']:.4g}"
                  + (f", top-1 agreement {fq['top1_agreement_float']:.1%}" if "top1_agreement_float" in fq else ""))
+    if metrics["quantization"].get("rewrites"):
+        lines.append("  rewritten for the NPU before quantization: "
+                     + ", ".join(f"{name} ×{n}" for name, n in metrics["quantization"]["rewrites"].items()))
+    for target, why in (metrics.get("divergence") or {}).items():
+        lines.append(f"  WARNING {target}: the NPU's integer graph diverges from the int8 model: {why}")
     for target, r in metrics["targets"].items():
         share = f"{100 * r['npu_op_fraction']:.1f} %"
         lines.append(f"{target}: {r['npu_ops']} ops on the NPU, {r['cpu_ops']} on the CPU ({share} NPU), "

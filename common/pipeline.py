@@ -1,7 +1,7 @@
 """The one chain of every recipe: `build` runs data → fit → per program the task exports: `chain.deploy` (int8 →
 lower per target → verify → report) → metrics and card, its task (common/tasks/) saying what differs. `publish_build`
-puts a finished build into the catalogue. Everything a card says comes from the metrics dict this module writes
-(`<build>/metrics.json`).
+puts a finished build into the catalogue; `export_programs` lowers a build's (or the published) int8 programs again
+(`tinyzoo export`). Everything a card says comes from the metrics dict this module writes (`<build>/metrics.json`).
 """
 from __future__ import annotations
 
@@ -14,12 +14,20 @@ from typing import Callable
 import torch
 from tinyzoo.common import build_record, card, distributed, layout, recipe, tasks
 from tinyzoo.common import quantize as q
-from tinyzoo.common.boards import fit_table
+from tinyzoo.common.boards import fit_table, memory_fit_lines
 from tinyzoo.common.builders import build_model
-from tinyzoo.common.chain import deploy, qat_batch, qat_fine_tune, reference_model
+from tinyzoo.common.chain import (
+    deploy,
+    qat_batch,
+    qat_fine_tune,
+    read_reference_inputs,
+    reference_model,
+    write_target_reference,
+)
 from tinyzoo.common.config import load_config, resolved, save_yaml, tool_versions
 from tinyzoo.common.errors import ArtifactError, ConfigError
 from tinyzoo.common.layout import ARTIFACTS, checkout, split_name
+from tinyzoo.common.lower import lower_ethos_u
 from tinyzoo.common.train import (
     TrainResult,
     fit,
@@ -237,6 +245,45 @@ def add_memory_fit(metrics: dict, artifact_dir: Path) -> dict:
                               "summary": r["summary"], "pools": {p: v["bytes"] for p, v in r["pools"].items()}}
                              for r in rows]
     return metrics
+
+
+def export_programs(artifacts: Path, targets: list[str], out_dir: Path, load_program: Callable[[Path], object], *,
+                    allow_cpu_fallback: bool = False, log=print) -> None:
+    """`tinyzoo export`: every int8 program of a published or build folder lowered again for each target into
+    <out_dir>/<target>/ (a further program into <out_dir>/<target>/<program>/), with the BundleIO program where the
+    reference input is known and, for the model's program, its memory fit per board. `load_program(folder)`: the
+    folder's checked int8 fake-quant program (tinyzoo.verify_artifacts.load_program)."""
+    cfg = load_config(artifacts / "config.resolved.yaml")
+    metrics = json.loads((artifacts / "metrics.json").read_text()) if (artifacts / "metrics.json").is_file() else {}
+    # every program the folder holds: the model's, and each further one in <artifacts>/<program>/ (a language
+    # model's KV-cache decode step)
+    folders = [artifacts] + sorted(p.parent for p in artifacts.glob("*/model_int8.pt2"))
+    for folder in folders:
+        name = None if folder == artifacts else folder.name
+        program = load_program(folder)
+        quantized = program.module()
+        example = tuple(program.example_inputs[0]) if program.example_inputs else None
+        # the model's reference input is recorded in its metrics, a further program's has its example's shapes
+        recorded = metrics if name is None else {"reference": {"input_shapes": [list(x.shape) for x in example or ()]}}
+        reference = read_reference_inputs(folder, recorded)
+        io = q.io_quant_params(quantized) if name is None else None
+        for target in targets:
+            out = out_dir / target / (name or "")
+            low = lower_ethos_u(quantized, example, target, out,
+                                int8_io=cfg["export"].get("int8_io", True),
+                                allow_cpu_fallback=allow_cpu_fallback,
+                                input_layout=cfg["export"].get("input_layout", "NCHW"))
+            log(f"{target}{' ' + name if name else ''}: {low.pte_path} ({low.pte_path.stat().st_size} B, "
+                f"{low.npu_ops} NPU ops, {low.cpu_ops} CPU ops"
+                + (f"; input int8 scale {io['input']['scale']:.6g} zero point {io['input']['zero_point']})"
+                   if io else ")"))
+            if reference is not None and low.whole:
+                write_target_reference(low.pte_path, low.tosa_path, reference)
+                log(f"  {low.pte_path.with_suffix('.bpte')}: BundleIO program with the reference input and the "
+                    f"int8 output its TOSA graph computes (reference_output*.bin)")
+            if name is None:   # the reference app runs the model's program
+                for line in memory_fit_lines(low, metrics):
+                    log(line)
 
 
 def slim_checkpoint(source: Path, dest: Path) -> Path:

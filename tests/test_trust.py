@@ -13,6 +13,7 @@ import pytest
 import soundfile
 from PIL import Image
 from tinyzoo import cli, hub, registry, verify_artifacts
+from tinyzoo.commands import list as list_command
 from tinyzoo.common import layout, pipeline, recipe
 from tinyzoo.common.config import (
     apply_overrides,
@@ -107,7 +108,7 @@ def test_unknown_keys_wrong_types_and_card_fields_are_errors():
         validate(cfg, "my.yaml")
     text = str(info.value)
     assert text.splitlines()[0] == "my.yaml has 4 invalid value(s):" and len(text.splitlines()) == 5
-    assert "\n  train.epoch: unknown key (allowed here: augment, batch_size, epochs, " in text
+    assert "\n  train.epoch: unknown key (allowed here: augment, batch_size, distill, epochs, " in text
     assert "card.title = 5: must be a string" in text
     assert "export.targets[0] = 'ethos-u99-1': must be one of ethos-u55-32" in text
     assert "model.args.widht: unknown key (allowed here: filters, num_classes, tf_padding)" in text
@@ -459,7 +460,7 @@ def test_pull_suggests_only_real_targets(index, mirror):
 def test_ctrl_c_is_one_line_and_130(capsys, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
-    monkeypatch.setitem(cli.COMMANDS, "list", interrupted)
+    monkeypatch.setattr(list_command, "run", interrupted)
     code, _, err = run(capsys, "list")
     assert code == 130 and err.strip() == "tinyzoo: interrupted"
 
@@ -478,7 +479,7 @@ def test_broken_pipe_prints_no_traceback(tmp_path):
 def test_unexpected_errors_are_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
     def bug(args):
         raise ValueError("boom")
-    monkeypatch.setitem(cli.COMMANDS, "list", bug)
+    monkeypatch.setattr(list_command, "run", bug)
     code, _, err = run(capsys, "list")
     assert code == 1 and "unexpected ValueError: boom" in one_line_error(err) and "--debug" in err
     with pytest.raises(ValueError):
