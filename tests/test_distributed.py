@@ -109,7 +109,8 @@ def test_a_recipe_builds_on_two_processes(tmp_path):
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
-        "build_record.json", "calibration.txt", "card", "checkpoint.pt", "config.resolved.yaml", "ethos-u55-128", "metrics.json",
+        "build_record.json", "calibration.txt", "card", "checkpoint.pt", "config.resolved.yaml", "ethos-u55-128",
+        "metrics.json",
         "model_int8.pt2", "qat_checkpoint.pt", "reference_input.bin"]
     state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
     assert state["record"]["world_size"] == 2 and state["epoch"] == 2
