@@ -39,7 +39,7 @@ MIB = 1024 * KIB
 class Board:
     name: str
     description: str
-    npus: tuple[str, ...]                 # Ethos-U targets (common.lower.TARGETS names) the board carries
+    npus: tuple[str, ...]                 # Ethos-U targets (common.targets.NAMES) the board carries
     memories: dict[str, int]              # memory -> bytes available to the app
     placement: dict[str, str]             # pool -> memory (see the module docstring); "dram" pools for Dedicated_Sram
     stack_heap: int                       # bytes reserved in placement["stack_heap"]

@@ -18,7 +18,8 @@ from tinyzoo.common import quantize as q
 from tinyzoo.common.builders import build_model
 from tinyzoo.common.errors import ArtifactError, ConfigError, DivergenceError
 from tinyzoo.common.layout import REFERENCE_FILE
-from tinyzoo.common.lower import check_target, in_layout, lower_ethos_u
+from tinyzoo.common.lower import in_layout, lower_ethos_u
+from tinyzoo.common.targets import check as check_target
 from tinyzoo.common.train import fit, load_weights
 from tinyzoo.common.verify import quantize as quantize_array
 from tinyzoo.common.verify import run_tosa

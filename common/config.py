@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tinyzoo.common import builders, card_text, tasks
+from tinyzoo.common import builders, card_text, targets, tasks
 from tinyzoo.common.data.synthetic_speech import ENGINE_WEIGHTS
 from tinyzoo.common.errors import ConfigError, TinyzooError
 from tinyzoo.common.layout import weights_file
@@ -165,8 +165,7 @@ def import_object(spec: str):
 # A section is a dict of key -> Key (or a nested Section / Choose). Unknown keys are errors.
 
 def _targets() -> tuple[str, ...]:
-    from tinyzoo.common.lower import TARGETS
-    return TARGETS
+    return targets.NAMES
 
 
 def _linear_weights() -> tuple[str, ...]:

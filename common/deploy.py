@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from tinyzoo.common import chain, pipeline
 from tinyzoo.common.errors import ConfigError
-from tinyzoo.common.lower import BOUNDARY_OPS, check_target
+from tinyzoo.common.lower import BOUNDARY_OPS
+from tinyzoo.common.targets import check as check_target
 from tinyzoo.common.tasks import USER_MODEL
 from tinyzoo.common.verify import fidelity
 from torch import nn

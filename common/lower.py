@@ -12,22 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tinyzoo.common import arm_passes
-from tinyzoo.common.errors import CpuFallbackError, TinyzooError, UnknownTargetError
+from tinyzoo.common import arm_passes, targets
+from tinyzoo.common.errors import CpuFallbackError, TinyzooError
 from tinyzoo.common.native_output import captured_native_output
 from tinyzoo.common.quantize import user_frame
-
-TARGETS = (
-    "ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256",
-    "ethos-u65-256", "ethos-u65-512",
-    "ethos-u85-128", "ethos-u85-256", "ethos-u85-512", "ethos-u85-1024", "ethos-u85-2048",
-)
-
-
-def check_target(target: str) -> str:
-    if target not in TARGETS:
-        raise UnknownTargetError(f"unknown target {target!r}; Ethos-U targets are: {', '.join(TARGETS)}")
-    return target
 
 
 @dataclass
@@ -154,7 +142,7 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
     NHWC bytes, as a TFLite model does. The chain's own passes (common/arm_passes.py) run inside ExecuTorch's.
     Nothing is written to out_dir unless lowering succeeds.
     """
-    from executorch.backends.arm.ethosu import EthosUCompileSpec, EthosUPartitioner
+    from executorch.backends.arm.ethosu import EthosUPartitioner
     from executorch.exir import (
         EdgeCompileConfig,
         ExecutorchBackendConfig,
@@ -163,15 +151,13 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
     from executorch.exir.passes.quantize_io_pass import QuantizeInputs, QuantizeOutputs
 
 
-    check_target(target)
-    system_config, memory_mode = EthosUCompileSpec._default_system_config_and_memory_mode(
-        target, system_config, memory_mode)
+    chosen = targets.get(target, system_config, memory_mode)
+    system_config, memory_mode = chosen.system_config, chosen.memory_mode
     out_dir = Path(out_dir)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"tinyzoo-{target}-") as tmp:
         tmp = Path(tmp)
-        spec = EthosUCompileSpec(target, system_config=system_config, memory_mode=memory_mode,
-                                 extra_flags=["--verbose-performance"]).dump_intermediate_artifacts_to(str(tmp / "ir"))
+        spec = chosen.compile_spec(dump_to=tmp / "ir", verbose_performance=True)
         # The partitioner logs why a node stays on the CPU at INFO; keep Vela itself quiet (see notes).
         logging.getLogger("executorch.backends.arm.tosa.partitioner").setLevel(logging.WARNING)
         with captured_native_output() as log, partitioner_reasons() as reasons, arm_passes.registered():

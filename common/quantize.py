@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import torch
-from tinyzoo.common import rewrites
+from tinyzoo.common import rewrites, targets
 from tinyzoo.common.errors import ExportError, TinyzooError
 from torch import nn
 
@@ -44,7 +44,6 @@ def _with_minmax_activations(config):
 
 def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "histogram",
                linear_weights: str = "per_channel"):
-    from executorch.backends.arm.ethosu import EthosUCompileSpec
     from executorch.backends.arm.quantizer import (
         EthosUQuantizer,
         get_symmetric_a16w8_quantization_config,
@@ -58,7 +57,7 @@ def _quantizer(target: str, scheme: str, *, qat: bool = False, observer: str = "
     if linear_weights not in LINEAR_WEIGHTS:
         raise TinyzooError(f"unknown linear weight granularity {linear_weights!r}; choose one of "
                            f"{', '.join(LINEAR_WEIGHTS)}")
-    quantizer = EthosUQuantizer(EthosUCompileSpec(target))
+    quantizer = EthosUQuantizer(targets.get(target).compile_spec())
     if scheme == "a8w8":
         config = get_symmetric_quantization_config(is_per_channel=True, is_qat=qat)
     else:

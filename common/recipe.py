@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from tinyzoo.common import distributed, process
+from tinyzoo.common import distributed, process, targets
 from tinyzoo.common.config import (
     apply_overrides,
     as_override,
@@ -25,7 +25,6 @@ from tinyzoo.common.layout import (
     split_name,
     weights_file,
 )
-from tinyzoo.common.lower import check_target
 from tinyzoo.common.quantize import read_calibration_list, write_calibration_list
 from tinyzoo.common.train import check_global_batch
 
@@ -108,7 +107,7 @@ def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = Non
     if args.target and isinstance(cfg.get("export"), dict):   # (a broken export section: validate says so)
         cfg["export"]["targets"] = list(args.target)
     for target in args.target or []:
-        check_target(target)  # the clearest message for a mistyped --target
+        targets.check(target)  # the clearest message for a mistyped --target
     changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set]
     validate(cfg, shown(path)
                   + (f" with {' '.join(changes)}" if changes else ""))

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from tinyzoo.common import targets
 from tinyzoo.common.errors import TinyzooError
 from tinyzoo.common.report import (
     macs_per_cycle,
@@ -88,9 +89,8 @@ def vela_compile(tflite: str | Path, target: str, out_dir: str | Path) -> dict:
     """Vela on a `.tflite` for `target`, with the system config and memory mode ExecuTorch's EthosUCompileSpec
     chooses for that target (and its `Arm/vela.ini`): the figures `common.report` reads from Vela's summary, plus
     the compiled model's size. Vela runs in a child process (its output and a crash stay there)."""
-    from executorch.backends.arm.ethosu import EthosUCompileSpec
-
-    system_config, memory_mode = EthosUCompileSpec._default_system_config_and_memory_mode(target, None, None)
+    chosen = targets.get(target)
+    system_config, memory_mode = chosen.system_config, chosen.memory_mode
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="tinyzoo-vela-") as tmp:
         command = [sys.executable, "-c", "import sys; from ethosu.vela.vela import main; sys.exit(main(sys.argv[1:]))",

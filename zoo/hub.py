@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tinyzoo import registry
 from tinyzoo.common import layout, process, tasks
+from tinyzoo.common import targets as ethos_targets
 from tinyzoo.common.errors import ArtifactError, UnknownTargetError
 from tinyzoo.common.layout import checkout
 
@@ -231,8 +232,7 @@ def files_for(name: str, target: str | None, index: dict | None = None) -> list[
     entries = list(model["files"].values())
     if target is not None:
         if target not in model["targets"]:
-            from tinyzoo.common.lower import check_target
-            check_target(target)    # a name that is no Ethos-U target: say so, suggest no export
+            ethos_targets.check(target)    # a name that is no Ethos-U target: say so, suggest no export
             raise UnknownTargetError(f"{name} has no artifacts for {target!r}; published targets: "
                                      f"{', '.join(model['targets'])} (or lower it yourself: `tinyzoo export {name} "
                                      f"--target {target}`)")

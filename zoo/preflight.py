@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tinyzoo.common import targets as ethos_targets
 from tinyzoo.common.errors import DatasetNotFoundError, TinyzooError
 
 DOWNLOADABLE = ("speech_commands", "cifar10", "tinystories")     # what `tinyzoo data --download` fetches
@@ -13,9 +14,8 @@ DOWNLOADABLE = ("speech_commands", "cifar10", "tinystories")     # what `tinyzoo
 
 def check_targets(targets: list[str] | None) -> None:
     if targets:
-        from tinyzoo.common.lower import check_target
         for target in targets:
-            check_target(target)
+            ethos_targets.check(target)
 
 
 def data_hint(dataset: str) -> str:

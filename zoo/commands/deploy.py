@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from tinyzoo.common.errors import TinyzooError
+from tinyzoo.common.targets import check as check_target
 
 NAME = "deploy"
 
@@ -41,7 +42,6 @@ def run(args) -> None:
     """`tinyzoo deploy MODEL --input-shape … --target …`: a user's own model through the chain, no recipe."""
     import torch
     from tinyzoo.common import deploy
-    from tinyzoo.common.lower import check_target
 
     shapes = [deploy.parse_shape(s) for s in args.input_shape]
     if args.samples < 1:
