@@ -32,6 +32,10 @@ def fidelity_section(m: dict) -> str:
     cal = m["calibration"]
     return "\n".join([
         "## Fidelity: int8 against float on the same inputs", "",
+        *(["**Not meaningful here:** the float model's output barely changes from one of these inputs to the next "
+           "(untrained or random weights?), so the SQNR and error figures below say nothing about quantization. "
+           "Deploy the trained model with real inputs (`--calibration`, `--eval`).", ""]
+          if fid.get("float_output_constant") else []),
         f"On {fid['samples']} inputs ({m['fidelity_inputs']['source']}); no labels, so no accuracy: SQNR (signal to "
         f"quantization noise, dB) and the largest absolute error of each int8 model's outputs against the float "
         f"model's, the largest difference in output LSBs between the integer TOSA graph Vela compiles and the "
@@ -75,6 +79,9 @@ def _accuracy_cells(m: dict) -> list[str]:
 
 def _fidelity_glance(m: dict) -> tuple[list[str], str, str]:
     db = lambda v: "–" if v is None else f"{v:.1f}"   # noqa: E731
+    if m["fidelity"].get("float_output_constant"):
+        return (["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"],
+                "not meaningful (constant float output)", "not meaningful")
     return (["int8 fake-quant SQNR vs float (dB)", "int8 SQNR vs float (dB, TOSA reference)"],
             db(m["fidelity"]["fake_quant_int8"]["sqnr_db"]),
             ", ".join(f"{db(v['sqnr_db'])} ({t})" for t, v in m["fidelity"]["tosa_int8"].items()) or "–")

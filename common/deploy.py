@@ -276,6 +276,9 @@ def summary_lines(metrics: dict) -> list[str]:
                  f"{metrics['calibration']['source']}; weights: {metrics['weights']}")
     lines.append(f"  int8 fake-quant vs float: SQNR {_db(fq['sqnr_db'])}, max abs error {fq['max_abs_error']:.4g}"
                  + (f", top-1 agreement {fq['top1_agreement_float']:.1%}" if "top1_agreement_float" in fq else ""))
+    if fid.get("float_output_constant"):
+        lines.append("  (not meaningful: the float model's output barely changes across these inputs — untrained or "
+                     "random weights? deploy the trained model with real --calibration/--eval inputs)")
     if metrics["quantization"].get("rewrites"):
         lines.append("  rewritten for the NPU before quantization: "
                      + ", ".join(f"{name} ×{n}" for name, n in metrics["quantization"]["rewrites"].items()))

@@ -149,6 +149,19 @@ def sqnr_db(reference: np.ndarray | torch.Tensor, test: np.ndarray | torch.Tenso
     return float("inf") if noise == 0 else float(10 * np.log10(signal / noise))
 
 
+CONSTANT_OUTPUT = 1e-3   # variation across inputs, relative to the output's size, below which it is "constant"
+
+
+def output_barely_varies(outputs: np.ndarray) -> bool:
+    """Whether the float model's outputs (N, -1) hardly change from one input to the next (e.g. untrained or random
+    weights): then an SQNR against them measures nothing about quantization, and the figures say so."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if len(outputs) < 2:
+        return False
+    size = np.sqrt(np.mean(outputs ** 2))
+    return bool(size == 0 or np.mean(outputs.std(axis=0)) < CONSTANT_OUTPUT * size)
+
+
 def _flat(outputs) -> np.ndarray:
     """All outputs of a model on N samples as one (N, -1) float array."""
     outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
@@ -176,7 +189,8 @@ def fidelity(float_model, fake_quant, inputs: tuple[torch.Tensor, ...], tosa_gra
     reference, fq = _flat(float_out), _flat(fq_out)
     fq_list = fq_out if isinstance(fq_out, tuple) else (fq_out,)
     result = {"samples": int(len(inputs[0])), "fake_quant_int8": _error(reference, fq, logits), "tosa_int8": {},
-              "max_lsb_diff_tosa_fake_quant": {}, "tosa_samples_per_second": {}, "outputs_are_logits": logits}
+              "max_lsb_diff_tosa_fake_quant": {}, "tosa_samples_per_second": {}, "outputs_are_logits": logits,
+              **({"float_output_constant": True} if output_barely_varies(reference) else {})}
     raw_inputs = [quantize(x, q) for x, q in zip(inputs, io["inputs"])]
     for target, (raw, rate) in per_target(
             tosa_graphs, lambda graph: run_tosa(graph, raw_inputs if len(raw_inputs) > 1 else raw_inputs[0])).items():

@@ -219,3 +219,16 @@ def test_deploy_cli_as_a_user_runs_it(model_file, tmp_path):
     metrics = json.loads(proc.stdout)
     assert metrics["targets"]["ethos-u55-128"]["cpu_ops"] == 0     # nearest upsampling lowers on U55
     assert "Traceback" not in proc.stderr
+
+
+def test_fidelity_of_a_model_whose_output_barely_varies_is_said_not_meaningful():
+    """Issue 24: random or untrained weights can make the float output nearly constant over the inputs; an SQNR
+    against it would be printed as a figure (often negative) — the fidelity says it is not meaningful instead."""
+    import numpy as np
+    from tinyzoo.common.verify import output_barely_varies
+
+    rng = np.random.default_rng(0)
+    varying = rng.normal(size=(16, 10))
+    constant = np.full((16, 10), 3.0) + 1e-6 * rng.normal(size=(16, 10))
+    assert not output_barely_varies(varying) and output_barely_varies(constant)
+    assert output_barely_varies(np.zeros((4, 3))) and not output_barely_varies(varying[:1])
