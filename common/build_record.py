@@ -15,7 +15,8 @@ from tinyzoo.common.layout import model_files, target_files
 RECORD = "build_record.json"
 
 
-def sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (a build record's, the catalogue index's, a converted model's)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -35,7 +36,7 @@ def written_files(folder: Path) -> list[str]:
 def write(folder: Path) -> Path:
     """Record the size and SHA-256 of every model file in `folder` (after the run wrote them all)."""
     folder = Path(folder)
-    record = {rel: {"bytes": (folder / rel).stat().st_size, "sha256": sha256(folder / rel)}
+    record = {rel: {"bytes": (folder / rel).stat().st_size, "sha256": sha256_of(folder / rel)}
               for rel in written_files(folder)}
     path = folder / RECORD
     tmp = path.with_name(path.name + ".tmp")
@@ -62,7 +63,7 @@ def check(folder: Path, files: list[str]) -> bool:
             continue
         if not file.is_file():
             raise ArtifactError(f"{file} was written by the build ({RECORD}) and is gone: rebuild")
-        if file.stat().st_size != entry["bytes"] or sha256(file) != entry["sha256"]:
+        if file.stat().st_size != entry["bytes"] or sha256_of(file) != entry["sha256"]:
             raise ArtifactError(f"{file} is not the file the build wrote (its size or SHA-256 differs from "
                                 f"{RECORD}): it changed since; rebuild, or `tinyzoo pull` the published model")
     return True

@@ -27,7 +27,6 @@ it is the network of the reference .tflite, not of the .h5 run by Keras (their d
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -40,6 +39,7 @@ import numpy as np
 import soundfile
 import torch
 from tinyzoo.common import anomaly
+from tinyzoo.common.build_record import sha256_of
 from tinyzoo.common.builders import get_builder
 from tinyzoo.common.config import load_recipe_config
 from tinyzoo.common.errors import TinyzooError
@@ -90,10 +90,6 @@ REFERENCES = (
 )
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def parity_images(reference: Reference, size: tuple[int, int], data_root: Path | None, count: int = 64) -> tuple:
     """uint8 HWC images to compare on: real test images when the data root has them, else seeded random ones."""
     if data_root is not None and reference.name.startswith("vision/resnet8") and \
@@ -133,9 +129,9 @@ def convert(reference: Reference, models: Path, out: Path, data_root: Path | Non
     folder = out / reference.name.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
     source = {"origin": "MLPerf Tiny reference model (mlcommons/tiny, benchmark/training), Apache-2.0",
-              "keras": reference.h5, "keras_sha256": sha256(models / reference.h5),
-              "float_tflite": reference.float_tflite, "float_tflite_sha256": sha256(models / reference.float_tflite),
-              "int8_tflite": reference.int8_tflite, "int8_tflite_sha256": sha256(models / reference.int8_tflite),
+              "keras": reference.h5, "keras_sha256": sha256_of(models / reference.h5),
+              "float_tflite": reference.float_tflite, "float_tflite_sha256": sha256_of(models / reference.float_tflite),
+              "int8_tflite": reference.int8_tflite, "int8_tflite_sha256": sha256_of(models / reference.int8_tflite),
               "parity": {"inputs": what, "max_abs_logit_diff": diff, "top1_agreement": agree,
                          "against": "the float .tflite run with LiteRT"}}
     torch.save({"model": model.state_dict(), "epoch": 0, "history": [], "source": source}, folder / "checkpoint.pt")
@@ -183,9 +179,9 @@ def convert_ad(reference: Reference, models: Path, out: Path, clips_per_id: int 
     folder.mkdir(parents=True, exist_ok=True)
     source = {"origin": "MLPerf Tiny reference model (mlcommons/tiny, benchmark/training), Apache-2.0; "
                         "anomaly_detection/ code MIT (Hitachi, Ltd.)",
-              "keras": reference.h5, "keras_sha256": sha256(models / reference.h5),
-              "float_tflite": reference.float_tflite, "float_tflite_sha256": sha256(models / reference.float_tflite),
-              "int8_tflite": reference.int8_tflite, "int8_tflite_sha256": sha256(models / reference.int8_tflite),
+              "keras": reference.h5, "keras_sha256": sha256_of(models / reference.h5),
+              "float_tflite": reference.float_tflite, "float_tflite_sha256": sha256_of(models / reference.float_tflite),
+              "int8_tflite": reference.int8_tflite, "int8_tflite_sha256": sha256_of(models / reference.int8_tflite),
               "parity": {"inputs": what, "max_abs_output_diff": diff, "max_abs_score_diff": score_diff,
                          "against": "the float .tflite run with LiteRT",
                          "keras_max_abs_output_diff": keras_diff,
@@ -234,9 +230,9 @@ def convert_kws(models: Path, out: Path, tf_python: str) -> dict:
     int8 = models / "kws" / "kws_ref_model.tflite"
     source = {"origin": "MLPerf Tiny reference model (mlcommons/tiny, benchmark/training), Apache-2.0",
               "keras": "kws/kws_ref_model (SavedModel)",
-              "keras_sha256": sha256(saved / "variables" / "variables.data-00000-of-00001"),
+              "keras_sha256": sha256_of(saved / "variables" / "variables.data-00000-of-00001"),
               "float_tflite": "kws/kws_ref_model (SavedModel, run by TensorFlow)", "float_tflite_sha256": "",
-              "int8_tflite": "kws/kws_ref_model.tflite", "int8_tflite_sha256": sha256(int8),
+              "int8_tflite": "kws/kws_ref_model.tflite", "int8_tflite_sha256": sha256_of(int8),
               "parity": {"inputs": f"the MLPerf MFCC features of {len(clips)} bundled Speech Commands clips",
                          "max_abs_logit_diff": diff, "top1_agreement": agree,
                          "against": "the SavedModel run by TensorFlow (its softmax outputs)"}}

@@ -13,7 +13,6 @@ get normal permissions (0644 under the usual umask). A mirror may also be given 
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from tinyzoo import registry
 from tinyzoo.common import layout, process, tasks
 from tinyzoo.common import targets as ethos_targets
+from tinyzoo.common.build_record import sha256_of
 from tinyzoo.common.errors import ArtifactError, UnknownTargetError
 from tinyzoo.common.layout import checkout
 
@@ -36,14 +36,6 @@ def default_hub(name: str) -> dict:
     """Until a maintainer publishes (scripts/publish_hub.py pins the commit), the repo's main branch."""
     return {"repo_id": f"{HUB_ORG}/{name.replace('/', '-')}", "repo_type": "model", "revision": "main"}
 
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _entry(folder: Path, rel: str) -> dict:
