@@ -405,19 +405,22 @@ def frontend_of(cfg: dict) -> LogMelWindows:
                          window_frames=cfg["window_frames"])
 
 
+def synthetic_set(cfg: dict, folder: Path) -> Path:
+    """The synthetic set a config's `data.synthetic` describes, written into `folder` (the same bytes every time)."""
+    synthetic = cfg["data"]["synthetic"]
+    return write_synthetic_toycar(folder, train_per_id=synthetic["train_per_id"], test_per_id=synthetic["test_per_id"],
+                                  ids=tuple(synthetic["ids"]), seed=synthetic.get("seed", 0),
+                                  machine=cfg["data"]["machine"], sample_rate=cfg["frontend"]["sample_rate"])
+
+
 def load(cfg: dict, root: str | Path | None, build_dir: Path) -> Data:
     """The training windows of the normal clips and the test clips of `data.machine`, from the DCASE layout at the
     data root; with `data.synthetic.enabled` from a synthetic set written into the build folder instead (no
     ToyADMOS recordings: the figures then say how int8 follows float, not how well the model finds faults)."""
     data, frontend = cfg["data"], frontend_of(cfg["frontend"])
     synthetic = data.get("synthetic") or {}
-    if synthetic.get("enabled"):
-        root = write_synthetic_toycar(build_dir / "synthetic_toycar", train_per_id=synthetic["train_per_id"],
-                                      test_per_id=synthetic["test_per_id"], ids=tuple(synthetic["ids"]),
-                                      seed=synthetic.get("seed", 0), machine=data["machine"],
-                                      sample_rate=frontend.sample_rate)
-    else:
-        root = layout.data_root(root, HOW_TO_GET)
+    root = synthetic_set(cfg, build_dir / "synthetic_toycar") if synthetic.get("enabled") \
+        else layout.data_root(root, HOW_TO_GET)
     train = dcase_train_clips(root, data["machine"], frontend.sample_rate)
     test = dcase_test_clips(root, data["machine"], frontend.sample_rate)
     windows = clip_windows(train.paths, frontend)

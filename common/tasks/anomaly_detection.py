@@ -4,9 +4,12 @@ Data, front end and score: common/anomaly.py. Its firmware takes the front end's
 harness sends them, and the base task's app facts hold: the int8 window in, the int8 reconstruction out."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from tinyzoo.common import tflite_path
 from tinyzoo.common.card_view import Quality, rewrites_sentence, table
+from tinyzoo.common.layout import data_root
 from tinyzoo.common.schema import INT_NONNEG, INT_POS, TEXT, Choose, Key, Section, optional
 from tinyzoo.common.tasks import Task, numel
 
@@ -219,12 +222,21 @@ class AnomalyDetection(Task):
         return anomaly.frontend_of(cfg["frontend"]).eval()
 
     def evaluate_artifacts(self, artifacts, cfg, root, targets, log=print) -> dict:
-        """The AUC ladder of a build's (or the published) artifacts on the DCASE-layout clips at `root`."""
+        """The AUC ladder of a build's (or the published) artifacts on the DCASE-layout clips at `root`; without
+        one, for weights built on a synthetic set (`data.synthetic.enabled`), on that same set written again."""
+        import tempfile
+
         from tinyzoo.common import anomaly
         from tinyzoo.common.chain import load_artifacts
 
+        if root is None and not self.needs_data_root(cfg):
+            with tempfile.TemporaryDirectory(prefix="tinyzoo-synthetic-") as tmp:
+                result = self.evaluate_artifacts(artifacts, cfg, anomaly.synthetic_set(cfg, Path(tmp)), targets, log)
+            result["data_root"] = "the synthetic set of the config (data.synthetic), written again"
+            return result
         frontend = anomaly.frontend_of(cfg["frontend"])
-        test = anomaly.dcase_test_clips(root, cfg["data"]["machine"], frontend.sample_rate)
+        test = anomaly.dcase_test_clips(data_root(root, anomaly.HOW_TO_GET), cfg["data"]["machine"],
+                                        frontend.sample_rate)
         model, fake_quant, tosa_graphs, io = load_artifacts(artifacts, cfg, targets)
         result = evaluate_windows(model, fake_quant, tosa_graphs, io, anomaly.clip_windows(test.paths, frontend),
                                   test, None)
