@@ -263,8 +263,10 @@ def training_section(m: dict) -> str:
         f"weight decay {cfg.get('weight_decay', 0)}, label smoothing {cfg.get('label_smoothing', 0)}, "
         f"seed {cfg['seed']}. "
         + (f"Augmentation: {', '.join(f'{k} {v}' for k, v in aug.items())}. " if aug else "")
+        + (_initialised(t["init"]) if t.get("init") else "")
         + (f"Distilled from `{cfg['distill']['teacher']}` (its logits on the same augmented inputs, temperature "
-           f"{cfg['distill']['temperature']:g}, weight {cfg['distill']['weight']:g} of the loss). "
+           f"{cfg['distill']['temperature']:g}, weight {cfg['distill']['weight']:g} of the loss)"
+           + (_student_alone(m) if cfg["distill"].get("compare") else "") + ". "
            if cfg.get("distill") else "")
         +
         f"Training took {t['seconds'] / 60:.1f} min ({t['seconds_per_epoch']:.1f} s per epoch) on "
@@ -274,6 +276,24 @@ def training_section(m: dict) -> str:
            if final else "")
         + ".",
     ])
+
+
+def _initialised(init: dict) -> str:
+    carried, new = init["labels_carried_over"], init["labels_new"]
+    return (f"Fine-tuned from `{init['from']}` (`--init`: its float weights and front end; {init['tensors_taken']} of "
+            f"{init['tensors']} tensors taken as they are"
+            + (f", the classifier's rows of {', '.join(carried)} carried over and those of {', '.join(new)} drawn "
+               f"afresh" if new else "") + "). ")
+
+
+def _student_alone(m: dict) -> str:
+    acc = m.get("accuracy", {})
+    if acc.get("student_alone_float") is None:
+        return ""
+    gain = 100 * (acc["float"] - acc["student_alone_float"])
+    return (f"; the same student trained without its teacher (same data, {m['training']['epochs']} epochs, schedule "
+            f"and seed) reaches {pct(acc['student_alone_float'])} in float against {pct(acc['float'])} distilled "
+            f"({gain:+.1f} pp)")
 
 
 def render_card(m: dict, confusion_png: str | None = None) -> str:
@@ -292,6 +312,8 @@ def render_card(m: dict, confusion_png: str | None = None) -> str:
            "compiles diverges from the int8 fake-quant model): "
            + "; ".join(f"{t}: {why}" for t, why in m["divergence"].items())
            + ". Trust the TOSA-reference figures below, not the fake-quant ones.", ""] if m.get("divergence") else []),
+        *(["> **Lowering failed inside a dependency for " + ", ".join(m["failed_targets"]) + "** (the other targets "
+           "below are complete): " + "; ".join(m["failed_targets"].values()), ""] if m.get("failed_targets") else []),
         *([f"> **Read the {quality} with this in mind:** {m['data_note']}", ""] if m.get("data_note") else []),
         *(["## Intended use", "", m["intended_use"], ""] if m.get("intended_use") else []),
         *([(view.data_section or data_section)(m), ""] if m.get("data") else []),

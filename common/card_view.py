@@ -127,6 +127,9 @@ def accuracy_section(m: dict) -> str:
             [f"int8 fake-quant ({q['deployed'].upper()})", pct(acc["fake_quant_int8"]), "–", "–", "–"]]
     if acc.get("ptq_fake_quant_int8") is not None:
         rows.insert(1, ["int8 fake-quant (PTQ)", pct(acc["ptq_fake_quant_int8"]), "–", "–", "–"])
+    if acc.get("student_alone_float") is not None:
+        rows.insert(1, ["float, the same student trained without its teacher", pct(acc["student_alone_float"]),
+                        "–", "–", "–"])
     for t, a in acc["tosa_int8"].items():
         rows.append([f"int8 TOSA reference, {t}", pct(a), pct(acc["agreement_int8_float"][t]),
                      pct(acc["agreement_tosa_fake_quant"][t]) if "agreement_tosa_fake_quant" in acc else "–",
@@ -156,7 +159,19 @@ def accuracy_section(m: dict) -> str:
                                           if io["input"].get("layout") == "NHWC" else "")
         + f"; output scale {io['output']['scale']:.6g}, zero point "
         f"{io['output']['zero_point']}." + (" " + rewrites_sentence(q).strip() if q.get("rewrites") else ""),
+        *(["", compared_sentence(m["compared_with"], acc["samples"])] if m.get("compared_with") else []),
     ])
+
+
+def compared_sentence(other: dict, samples: int) -> str:
+    """The card's line on another published model measured on the same test samples (`card.compare_with`)."""
+    tosa = other["tosa_int8"]
+    worst = min(tosa.values()) if tosa else None
+    return (f"On the same {samples} test samples, `{other['name']}` (its card) scores {pct(other['float'])} in float"
+            + (f" and {pct(worst)} in int8 as the NPU computes it (TOSA reference, lowest over its targets)"
+               if worst is not None else "")
+            + (f"; {other['tflite_name'] or 'its int8 .tflite'}: {pct(other['tflite_int8'])}"
+               if other.get("tflite_int8") is not None else "") + ".")
 
 
 

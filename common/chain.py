@@ -13,12 +13,12 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tinyzoo.common import distributed, report, rewrites, tflite_path
+from tinyzoo.common import distributed, lower, report, rewrites, tflite_path
 from tinyzoo.common import quantize as q
 from tinyzoo.common.builders import build_model
-from tinyzoo.common.errors import ArtifactError, ConfigError, DivergenceError
+from tinyzoo.common.errors import ArtifactError, ConfigError, DependencyError, DivergenceError
 from tinyzoo.common.layout import REFERENCE_FILE
-from tinyzoo.common.lower import in_layout, lower_ethos_u
+from tinyzoo.common.lower import in_layout
 from tinyzoo.common.targets import check as check_target
 from tinyzoo.common.train import fit, load_weights
 from tinyzoo.common.verify import quantize as quantize_array
@@ -131,15 +131,20 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     io = io_params(deployed, layout)
     program_dir = build_dir / program if program else build_dir
     program_dir.mkdir(parents=True, exist_ok=True)
-    save_fake_quant(deployed, reference_inputs, program_dir / "model_int8.pt2")
+    saved = save_fake_quant(deployed, reference_inputs, program_dir / "model_int8.pt2")
 
-    lowered, target_reports, tflite_targets = {}, {}, {}
+    lowered, target_reports, tflite_targets, failed = {}, {}, {}, {}
     reference_tflite = reference_model(cfg, build_dir)
     for target in targets:
         log(f"lowering {program + ' ' if program else ''}for {target}")
-        low = lower_ethos_u(deployed, example_inputs, target, build_dir / target / (program or ""),
-                            int8_io=ecfg.get("int8_io", True),
-                            allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False), input_layout=layout)
+        try:   # in a child process: a crash inside ExecuTorch or Vela costs this target, not the others
+            low = lower.lower_in_child(saved, example_inputs, target, build_dir / target / (program or ""),
+                                       int8_io=ecfg.get("int8_io", True), input_layout=layout, log=log,
+                                       allow_cpu_fallback=ecfg.get("allow_cpu_fallback", False))
+        except DependencyError as err:
+            failed[target] = str(err)
+            log(f"  FAILED {err}")
+            continue
         lowered[target] = low
         target_reports[target] = report.target_report(low)
         log(f"  {target}: {low.npu_ops} ops on the NPU, {low.cpu_ops} on the CPU, "
@@ -150,6 +155,8 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
             log(f"  {target}: {cfg['reference']['name']}: {other['cycles']} cycles "
                 f"(.pte / .tflite = {tflite_targets[target]['cycle_ratio']:.3f})")
 
+    if not lowered:
+        raise DependencyError(next(iter(failed.values())))
     log("verifying: float, int8 fake-quant, int8 TOSA reference per target")
     start = time.perf_counter()
     whole = {t: low for t, low in lowered.items() if low.whole}   # elsewhere only the Vela figures are reported
@@ -165,7 +172,8 @@ def deploy(model: torch.nn.Module, cfg: dict, *, example_inputs: tuple, calibrat
     timings["verify_seconds"] = time.perf_counter() - start
     reference = write_reference_io(program_dir, whole, reference_inputs, io)
     result = {"quantization": {**quant_info, "io": io}, quality_key: quality, "targets": target_reports,
-              "timings": timings, "reference": reference, **({"divergence": divergence} if divergence else {})}
+              "timings": timings, "reference": reference, **({"divergence": divergence} if divergence else {}),
+              **({"failed_targets": failed} if failed else {})}
     if tflite_targets:
         result["tflite"] = {"name": cfg["reference"]["name"], "quality_target": cfg["reference"].get("quality_target"),
                             "targets": tflite_targets}

@@ -28,6 +28,7 @@ from tinyzoo.common.schema import (
     Key,
     Section,
     check_section,
+    lookup,
     optional,
 )
 from tinyzoo.common.tasks import TASKS
@@ -116,12 +117,27 @@ def apply_overrides(cfg: dict, overrides: list[str] | None) -> dict:
             if not isinstance(node.get(key), dict):
                 raise TinyzooError(f"override {item!r}: {key!r} is not a section of the config")
             node = node[key]
-        if keys[-1] not in node:
+        if keys[-1] not in node and not _schema_has(cfg, keys):
             raise TinyzooError(
                 f"override {item!r}: no key {keys[-1]!r} in section {'.'.join(keys[:-1]) or 'top level'} "
                 f"(it has: {', '.join(sorted(node))})")
         node[keys[-1]] = parse_yaml(raw)
     return cfg
+
+
+def _schema_has(cfg: dict, keys: list[str]) -> bool:
+    """Whether the schema allows the (optional) key at this dotted path of `cfg`, which leaves it out: `--set`
+    may then add it (e.g. train.distill, data.real_per_keyword)."""
+    rule = Section(schema())
+    node = cfg
+    for key in keys:
+        if isinstance(rule, Choose):
+            which = lookup(cfg, rule.by) if "." in rule.by else (node if isinstance(node, dict) else {}).get(rule.by)
+            rule = Section(rule.variants.get(which, {}))
+        if not isinstance(rule, Section) or key not in rule.keys:
+            return False
+        rule, node = rule.keys[key], node.get(key) if isinstance(node, dict) else None
+    return True
 
 
 def tool_versions() -> dict[str, str]:
@@ -188,6 +204,9 @@ CARD = Section({
     "title": TEXT, "task": Key("str", choices=TASKS),
     "summary": TEXT, "intended_use": TEXT, "frontend_matches": TEXT, "data_note": OPT_TEXT,
     "limitations": Key("list", item=Key("str")), "license": TEXT,
+    # another published model measured on the same test data, whose figures the card prints beside this one's
+    # (e.g. MLPerf Tiny's reference weights of the same network; common/pipeline.py compared_with)
+    "compare_with": Key("str", optional=True, nullable=True),   # null in a weights overlay: none
     "datasets": Key("list", min_length=1, item=Section({"name": TEXT, "id": TEXT, "license": TEXT,
                                                       "citation": OPT_TEXT})),
 })
@@ -203,6 +222,8 @@ DATA = Choose("dataset", {
         "dataset": TEXT, "eval": OLD_WIRING, "default_root": OLD_WIRING, "version": TEXT,
         "labels": LABELS, "sample_rate": INT_POS, "clip_samples": INT_POS, "unknown_fraction": optional(NUM_NONNEG),
         "real_keyword_repeat": optional(INT_POS), "silence_fraction": optional(NUM_NONNEG),
+        # at most this many real training clips per keyword (seeded draw; 0: synthetic speech only)
+        "real_per_keyword": optional(INT_NONNEG),
         "extra_real": Key("list", item=Key("str"), optional=True),
         "synthetic": Section({"enabled": Key("bool"), "per_word": INT_NONNEG, "unknown_per_word": INT_NONNEG,
                               "engines": Key("list", item=Key("str", choices=_engines), min_length=1),
@@ -246,9 +267,12 @@ TRAIN = Section({
     "lr_schedule": Key("str", choices=("cosine", "constant"), optional=True), "warmup_epochs": optional(INT_NONNEG),
     "weight_decay": optional(NUM_NONNEG), "label_smoothing": Key("number", ge=0, lt=1, optional=True),
     "seed": INT_NONNEG, "augment": AUGMENT, "precision": Key("str", choices=("fp32", "bf16"), optional=True),
+    # fine-tune from a published model's float weights (`--init`; common/pipeline.py initialise)
+    "init": OPT_TEXT,
     # knowledge distillation from a published model (common/train.py fit, pipeline.distillation_teacher)
-    "distill": Section({"teacher": TEXT, "temperature": NUM_POS, "weight": Key("number", ge=0, le=1)},
-                       optional=True),
+    # (compare: also train the student alone, same epochs and seed, and record both float accuracies)
+    "distill": Section({"teacher": TEXT, "temperature": NUM_POS, "weight": Key("number", ge=0, le=1),
+                        "compare": Key("bool", optional=True)}, optional=True),
 })
 
 QUANTIZE = Section({

@@ -2,7 +2,9 @@
 
 
 class TinyzooError(Exception):
-    """Base class: the CLI prints these as one clear line instead of a traceback."""
+    """Base class: the CLI prints these as one clear line instead of a traceback, exit status `exit_code`."""
+
+    exit_code = 2
 
 
 class DatasetNotFoundError(TinyzooError, FileNotFoundError):
@@ -44,3 +46,10 @@ class DivergenceError(TinyzooError):
 
 class ExportError(TinyzooError):
     """torch.export could not trace the model: its own message and the line of the model it stopped at."""
+
+
+class DependencyError(TinyzooError):
+    """A dependency (ExecuTorch, TOSA, Vela) failed or crashed doing its part: the message names what it was doing
+    (target, stage) and where. Not the user's mistake, not tinyzoo's bug: exit status 3."""
+
+    exit_code = 3

@@ -10,12 +10,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
-from tinyzoo.common import arm_passes, targets
+from tinyzoo.common import arm_passes, child, targets
 from tinyzoo.common.errors import CpuFallbackError, TinyzooError
 from tinyzoo.common.native_output import captured_native_output
-from tinyzoo.common.quantize import user_frame
+from tinyzoo.common.quantize import load_quantized_program, user_frame
 
 
 @dataclass
@@ -132,7 +134,8 @@ def in_layout(example_inputs: tuple, layout: str) -> tuple:
 
 def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target: str, out_dir: str | Path, *,
                   int8_io: bool = True, allow_cpu_fallback: bool = False, system_config: str | None = None,
-                  memory_mode: str | None = None, input_layout: str = "NCHW") -> Lowered:
+                  memory_mode: str | None = None, input_layout: str = "NCHW",
+                  stage: Callable[[str], None] = lambda name: None) -> Lowered:
     """Quantized GraphModule → `<out_dir>/model.pte`, `model.tosa`, `vela/` and `vela.log`.
 
     With `int8_io` the program takes the int8 input and returns the int8 output directly (no quantize /
@@ -140,8 +143,10 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
     cannot run raise `CpuFallbackError` naming them, unless `allow_cpu_fallback`.
     `input_layout` NHWC makes every 4-D input channels-last (`in_layout`): the `.pte` and the TOSA graph take
     NHWC bytes, as a TFLite model does. The chain's own passes (common/arm_passes.py) run inside ExecuTorch's.
-    Nothing is written to out_dir unless lowering succeeds.
+    Nothing is written to out_dir unless lowering succeeds. `stage(name)` is told each stage as it starts
+    (export, partitioning and TOSA, Vela, serialization, writing); `lower_in_child` runs it in a child process.
     """
+    import executorch.kernels.quantized  # noqa: F401  (out variants of a CPU fallback's (de)quantize ops)
     from executorch.backends.arm.ethosu import EthosUPartitioner
     from executorch.exir import (
         EdgeCompileConfig,
@@ -160,10 +165,14 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
         spec = chosen.compile_spec(dump_to=tmp / "ir", verbose_performance=True)
         # The partitioner logs why a node stays on the CPU at INFO; keep Vela itself quiet (see notes).
         logging.getLogger("executorch.backends.arm.tosa.partitioner").setLevel(logging.WARNING)
-        with captured_native_output() as log, partitioner_reasons() as reasons, arm_passes.registered():
+        with captured_native_output() as log, partitioner_reasons() as reasons, arm_passes.registered(), \
+                _vela_reported(stage):
+            stage("export")
             program = torch.export.export(quantized, in_layout(example_inputs, input_layout))
+            stage("partitioning and TOSA")
             edge = to_edge_transform_and_lower(program, partitioner=[EthosUPartitioner(spec)],
                                                compile_config=EdgeCompileConfig(_check_ir_validity=False))
+            stage("serialization")
             if int8_io:   # every input and output int8
                 outputs = len(edge.exported_program().graph_signature.user_outputs)
                 edge = edge.transform([QuantizeInputs(edge, list(range(len(example_inputs)))),
@@ -187,17 +196,18 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
         tosa_files = sorted((tmp / "ir").glob("output_tag*_*.tosa"))
         if not tosa_files:
             raise TinyzooError(f"{target}: the Arm backend wrote no TOSA graph under {tmp / 'ir'}")
-        stage = tmp / "stage"
-        stage.mkdir()
-        (stage / "model.pte").write_bytes(executorch_program.buffer)
-        shutil.copyfile(tosa_files[0], stage / "model.tosa")
-        shutil.copytree(tmp / "ir" / "output", stage / "vela",
+        stage("writing")
+        staged = tmp / "stage"
+        staged.mkdir()
+        (staged / "model.pte").write_bytes(executorch_program.buffer)
+        shutil.copyfile(tosa_files[0], staged / "model.tosa")
+        shutil.copytree(tmp / "ir" / "output", staged / "vela",
                         ignore=shutil.ignore_patterns("*.npz"))
-        (stage / "vela.log").write_text(vela_log)
+        (staged / "vela.log").write_text(vela_log)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(stage), str(out_dir))
+        shutil.move(str(staged), str(out_dir))
     if partitions > 1:
         logging.getLogger(__name__).warning(
             "%s: %d NPU partitions; Vela's report and model.tosa describe the last/first partition only",
@@ -206,3 +216,43 @@ def lower_ethos_u(quantized: torch.fx.GraphModule, example_inputs: tuple, target
                    vela_dir=out_dir / "vela", npu_ops=npu, cpu_ops=sum(cpu.values()), cpu_op_names=cpu_names,
                    partitions=partitions, seconds=time.perf_counter() - start,
                    system_config=system_config, memory_mode=memory_mode, cpu_op_details=details)
+
+
+@contextlib.contextmanager
+def _vela_reported(stage: Callable[[str], None]):
+    """While lowering: `stage("Vela")` when ExecuTorch's Ethos-U backend hands a TOSA graph to Vela, and back to
+    "partitioning and TOSA" when Vela returns."""
+    from executorch.backends.arm.ethosu import backend
+
+    compile_with_vela = backend.vela_compile
+
+    def reported(*args, **kwargs):
+        stage("Vela")
+        compiled = compile_with_vela(*args, **kwargs)
+        stage("partitioning and TOSA")
+        return compiled
+
+    backend.vela_compile = reported
+    try:
+        yield
+    finally:
+        backend.vela_compile = compile_with_vela
+
+
+def lower_saved(program_path: Path, example_inputs: tuple, target: str, out_dir: Path, *,
+                stage: Callable[[str], None] = lambda name: None, **options) -> Lowered:
+    """`lower_ethos_u` of a saved int8 fake-quant program (`model_int8.pt2`): what a child process lowers."""
+    stage("loading the int8 program")
+    quantized = load_quantized_program(program_path).module()
+    example_inputs = tuple(torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in example_inputs)
+    return lower_ethos_u(quantized, example_inputs, target, out_dir, stage=stage, **options)
+
+
+def lower_in_child(program_path: Path, example_inputs: tuple, target: str, out_dir: Path, *, log=print,
+                   **options) -> Lowered:
+    """`lower_saved` in a child process (common/child.py): a crash or an exception inside ExecuTorch, TOSA or Vela
+    is a DependencyError naming the target and the stage, and the caller goes on with its other targets. The
+    saved program lowers to the same bytes as the one in memory (tests/test_published.py)."""
+    arrays = tuple(x.detach().contiguous().numpy() for x in example_inputs)   # plain bytes to the child
+    return child.run(lower_saved, program_path, arrays, target, out_dir, what=f"lowering for {target}", log=log,
+                     **options)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from tinyzoo.common import build_record, card, distributed, layout, recipe, tasks
+from tinyzoo.common import build_record, card, distributed, layout, lower, recipe, tasks
 from tinyzoo.common import quantize as q
 from tinyzoo.common.boards import fit_table, memory_fit_lines
 from tinyzoo.common.builders import build_model
@@ -25,9 +25,8 @@ from tinyzoo.common.chain import (
     write_target_reference,
 )
 from tinyzoo.common.config import load_config, resolved, save_yaml, tool_versions
-from tinyzoo.common.errors import ArtifactError, ConfigError
+from tinyzoo.common.errors import ArtifactError, ConfigError, DependencyError
 from tinyzoo.common.layout import ARTIFACTS, checkout, split_name
-from tinyzoo.common.lower import lower_ethos_u
 from tinyzoo.common.train import (
     TrainResult,
     fit,
@@ -59,17 +58,24 @@ def _build(name: str, recipe_dir: Path, args, cfg: dict, weights: str | None, bu
     # 1. Data: the training split (and validation) for training, the test split for testing only.
     data = task.load_data(cfg, args.data_root, build_dir)
     training = task.training(cfg, data)
+    compared = compared_with(cfg["card"]["compare_with"], task.data_summary(cfg, data)) \
+        if cfg["card"].get("compare_with") else None
 
     # 2-3. The float model, trained (or resumed, or from --weights; with train.epochs 0 the --weights as they are,
     # e.g. a reference model's converted weights).
     model = build_model(cfg)
-    source = None
+    source, initialised = None, None
+    if cfg["train"].get("init"):
+        initialised = initialise(model, cfg)
     if cfg["train"]["epochs"] == 0:
         trained, source = given_weights(model, build_dir / "checkpoint.pt", args.weights)
     else:
+        teacher = distillation_teacher(cfg)
         trained = fit(model, data.train, cfg["train"], build_dir / "checkpoint.pt", **training,
-                      resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train),
-                      teacher=distillation_teacher(cfg))
+                      resume=not args.no_resume, shaped_by=weights_shaped_by(cfg, data.train), teacher=teacher)
+        if teacher is not None and cfg["train"]["distill"].get("compare"):
+            training = {**training, "student_alone": student_alone(cfg, data.train, training, build_dir,
+                                                                   resume=not args.no_resume)}
     if not after_training(model, cfg, data.train, training.get("batch_transform"), build_dir, task.features_of):
         return build_dir   # the other processes' work ends with training (and QAT)
 
@@ -89,6 +95,10 @@ def _build(name: str, recipe_dir: Path, args, cfg: dict, weights: str | None, bu
         example = example or program.example_inputs
     metrics = recipe_metrics(name, cfg, args, model, example, trained, deployed, data=task.data_summary(cfg, data),
                              reproduce=f"tinyzoo build {name} --data-root <{task.data_hint(cfg)}>")
+    if compared:
+        metrics["compared_with"] = compared
+    if initialised:
+        metrics["training"]["init"] = initialised
     if source:
         metrics["weights_source"] = source
     return finish(metrics, resolved(cfg), build_dir, publish=args.publish)
@@ -109,6 +119,71 @@ def distillation_teacher(cfg: dict) -> torch.nn.Module | None:
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
     return tasks.of(cfg).teacher_view(teacher, teacher_cfg, cfg)
+
+
+def initialise(model: torch.nn.Module, cfg: dict) -> dict:
+    """`train.init`: the published float weights of that model loaded into `model` before training. Every tensor
+    of the same shape is taken as it is; a classifier's rows (a tensor whose first dimension is the number of
+    labels) are taken for each label both label lists hold and drawn afresh for the others. Returns what was
+    carried over, for the metrics and the card."""
+    name = cfg["train"]["init"]
+    folder = ARTIFACTS / name
+    theirs = load_config(folder / "config.resolved.yaml")
+    state = torch.load(str(folder / "checkpoint.pt"), map_location="cpu", weights_only=False)
+    state = state.get("model", state)
+    old_labels = theirs.get("data", {}).get("labels") or []
+    new_labels = cfg.get("data", {}).get("labels") or []
+    shared = [(old_labels.index(label), i) for i, label in enumerate(new_labels) if label in old_labels]
+    own = model.state_dict()
+    kept, rows = [], []
+    for key, value in own.items():
+        given = state.get(key)
+        if given is None:
+            continue
+        if given.shape == value.shape and (old_labels == new_labels or given.shape[:1] != (len(old_labels),)):
+            own[key] = given
+            kept.append(key)
+        elif given.dim() and given.shape[0] == len(old_labels) and value.shape[0] == len(new_labels) \
+                and given.shape[1:] == value.shape[1:]:
+            for old, new in shared:
+                own[key][new] = given[old]
+            rows.append(key)
+    model.load_state_dict(own)
+    return {"from": name, "checkpoint_sha256": build_record.sha256_of(folder / "checkpoint.pt"),
+            "tensors_taken": len(kept), "tensors": len(own), "classifier": rows,
+            "labels_carried_over": [new_labels[i] for _, i in shared],
+            "labels_new": [label for label in new_labels if label not in old_labels]}
+
+
+def student_alone(cfg: dict, train_set, training: dict, build_dir: Path, *, resume: bool) -> torch.nn.Module:
+    """`train.distill.compare`: the same student trained without its teacher — same data, epochs, schedule and
+    seed — whose float accuracy the card shows beside the distilled one's (checkpoint `student_alone.pt`)."""
+    seed_everything(cfg["train"]["seed"])
+    model = build_model(cfg)
+    alone = {key: value for key, value in cfg["train"].items() if key != "distill"}
+    fit(model, train_set, alone, build_dir / "student_alone.pt", **training, resume=resume,
+        shaped_by=weights_shaped_by(cfg, train_set))
+    return model.eval()
+
+
+def compared_with(name: str, data: dict) -> dict:
+    """`card.compare_with`: the accuracy figures of another published model (e.g. MLPerf Tiny's reference weights
+    of the same network) measured on the same test data as this build's (`data`: `Task.data_summary`), for the
+    card to print beside its own; a ConfigError, before any training, when that model is not published or was
+    measured on other test data."""
+    path = ARTIFACTS / name / "metrics.json"
+    if not path.is_file():
+        raise ConfigError(f"card.compare_with = {name!r}: no published metrics at {path} (a name `tinyzoo list` "
+                          f"shows)")
+    theirs = json.loads(path.read_text())
+    if theirs.get("data", {}).get("test") != data.get("test") or "accuracy" not in theirs:
+        raise ConfigError(f"card.compare_with = {name!r} was measured on other test data than this build "
+                          f"({theirs.get('data', {}).get('test', {}).get('images')} test samples against "
+                          f"{data.get('test', {}).get('images')}): its figures would not compare")
+    acc = theirs["accuracy"]
+    return {"name": name, "float": acc["float"], "tosa_int8": acc["tosa_int8"],
+            "tflite_int8": (acc.get("tflite_int8") or {}).get("int8"),
+            "tflite_name": (theirs.get("tflite") or {}).get("name"), "metrics_sha256": build_record.sha256_of(path)}
 
 
 def given_weights(model: torch.nn.Module, checkpoint: Path, weights: Path | None):
@@ -202,6 +277,10 @@ def finish(metrics: dict, cfg: dict, build_dir: Path, *, publish: bool = False, 
     for target in metrics.get("targets", {}):
         log(f"{target}: {build_dir / target / 'model.pte'}")
     log(f"card (preview): {card_path}")
+    failed = metrics.get("failed_targets") or {}
+    if failed:   # `chain.deploy` went on without them: what the others gave is written, nothing is published
+        raise DependencyError("; ".join(failed.values()) + f" — the other targets' results are written to "
+                              f"{build_dir}")
     if publish:
         card_path = publish_build(metrics, build_dir, log=log)
     return card_path
@@ -216,6 +295,9 @@ def publish_build(metrics: dict, build_dir: Path, log=print) -> Path:
         if not (build_dir / file).is_file():
             raise ArtifactError(f"{build_dir / file} is missing: the build did not finish; rerun `tinyzoo build "
                                 f"{metrics['model']}` (it resumes)")
+    if metrics.get("failed_targets"):
+        raise ArtifactError(f"{build_dir}: lowering failed for {', '.join(metrics['failed_targets'])}; a build is "
+                            f"published with every target of its config")
     for target, r in metrics.get("targets", {}).items():
         pte = build_dir / target / "model.pte"
         if not pte.is_file() or pte.stat().st_size != r["pte_bytes"]:
@@ -258,6 +340,7 @@ def export_programs(artifacts: Path, targets: list[str], out_dir: Path, load_pro
     # every program the folder holds: the model's, and each further one in <artifacts>/<program>/ (a language
     # model's KV-cache decode step)
     folders = [artifacts] + sorted(p.parent for p in artifacts.glob("*/model_int8.pt2"))
+    failed: list[str] = []
     for folder in folders:
         name = None if folder == artifacts else folder.name
         program = load_program(folder)
@@ -269,10 +352,15 @@ def export_programs(artifacts: Path, targets: list[str], out_dir: Path, load_pro
         io = q.io_quant_params(quantized) if name is None else None
         for target in targets:
             out = out_dir / target / (name or "")
-            low = lower_ethos_u(quantized, example, target, out,
-                                int8_io=cfg["export"].get("int8_io", True),
-                                allow_cpu_fallback=allow_cpu_fallback,
-                                input_layout=cfg["export"].get("input_layout", "NCHW"))
+            try:   # in a child process, as a build lowers (common/lower.py lower_in_child)
+                low = lower.lower_in_child(folder / "model_int8.pt2", example, target, out, log=log,
+                                           int8_io=cfg["export"].get("int8_io", True),
+                                           allow_cpu_fallback=allow_cpu_fallback,
+                                           input_layout=cfg["export"].get("input_layout", "NCHW"))
+            except DependencyError as err:
+                failed.append(str(err))
+                log(f"FAILED {err}")
+                continue
             log(f"{target}{' ' + name if name else ''}: {low.pte_path} ({low.pte_path.stat().st_size} B, "
                 f"{low.npu_ops} NPU ops, {low.cpu_ops} CPU ops"
                 + (f"; input int8 scale {io['input']['scale']:.6g} zero point {io['input']['zero_point']})"
@@ -284,6 +372,8 @@ def export_programs(artifacts: Path, targets: list[str], out_dir: Path, load_pro
             if name is None:   # the reference app runs the model's program
                 for line in memory_fit_lines(low, metrics):
                     log(line)
+    if failed:
+        raise DependencyError("; ".join(failed) + f" — the other targets' programs are written to {out_dir}")
 
 
 def slim_checkpoint(source: Path, dest: Path) -> Path:

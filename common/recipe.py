@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import os
 import random
 import shutil
 from pathlib import Path
 from typing import Sequence
 
-from tinyzoo.common import distributed, process, targets
+from tinyzoo.common import distributed, process, targets, tasks
 from tinyzoo.common.config import (
     apply_overrides,
     as_override,
+    load_config,
     load_recipe_config,
     validate,
 )
 from tinyzoo.common.errors import ConfigError, TinyzooError
 from tinyzoo.common.layout import (
+    ARTIFACTS,
     RECIPES,
     REFERENCE_FILE,
     REPO,
@@ -57,6 +60,10 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from these trained float weights instead of training: a finished checkpoint "
                              "(e.g. zoo/artifacts/<task>/<model>/checkpoint.pt), checked against the config as a "
                              "resume is; the chain then quantizes, lowers, verifies and writes the card")
+    parser.add_argument("--init", metavar="WEIGHTS",
+                        help="fine-tune from a published model's float weights (e.g. kws/ds_cnn.mlperf): its model "
+                             "arguments and front end are kept, the classifier rows of labels it does not score are "
+                             "initialised afresh; --set data.labels=[...] for your own words")
     parser.add_argument("--publish", action="store_true",
                         help="also write the card to cards/ and the artifacts to zoo/artifacts/ (maintainers)")
     parser.add_argument("--nproc", type=int, metavar="N",
@@ -104,16 +111,47 @@ def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = Non
     if args.profile == "quick":
         cfg = apply_overrides(cfg, [as_override(k, v) for k, v in quick.items()])
     cfg = apply_overrides(cfg, args.set)
+    if getattr(args, "init", None):
+        cfg = initialised_config(cfg, args.init)
+        changes_init = [f"--init {args.init}"]
+    else:
+        changes_init = []
     if args.target and isinstance(cfg.get("export"), dict):   # (a broken export section: validate says so)
         cfg["export"]["targets"] = list(args.target)
     for target in args.target or []:
         targets.check(target)  # the clearest message for a mistyped --target
-    changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set]
+    changes = [f"--profile {args.profile}"] * (args.profile != "full") + [f"--set {s}" for s in args.set] \
+        + changes_init
     validate(cfg, shown(path)
                   + (f" with {' '.join(changes)}" if changes else ""))
     if cfg["train"]["epochs"] == 0 and getattr(args, "weights", None) is None:
         raise ConfigError(NO_WEIGHTS)
     cfg["profile"] = args.profile
+    return cfg
+
+
+def initialised_config(cfg: dict, name: str) -> dict:
+    """`--init NAME`: the config fine-tunes from the published float weights of NAME (`train.init`), which fix
+    what they mean — the model's arguments and the front end its input comes from — so both come from NAME's
+    resolved config; `num_classes` follows this config's labels (`pipeline.initialise` carries over the rows of the
+    labels both know)."""
+    folder = ARTIFACTS / name
+    if not (folder / "config.resolved.yaml").is_file() or not (folder / "checkpoint.pt").is_file():
+        raise ConfigError(f"--init {name}: no published model with its weights at {folder} (a name `tinyzoo list` "
+                          f"shows; `tinyzoo pull {name}` fetches its checkpoint)")
+    theirs = load_config(folder / "config.resolved.yaml")
+    if theirs["model"]["name"] != cfg["model"]["name"]:
+        raise ConfigError(f"--init {name}: its weights are a {theirs['model']['name']}, this recipe builds a "
+                          f"{cfg['model']['name']} (give weights of the same model)")
+    cfg = copy.deepcopy(cfg)
+    args = dict(theirs["model"].get("args", {}))
+    if "num_classes" in args and isinstance(cfg.get("data", {}).get("labels"), list):
+        args["num_classes"] = len(cfg["data"]["labels"])
+    cfg["model"]["args"] = args
+    section = tasks.of(cfg).front_end_section
+    if section in theirs:
+        cfg[section] = copy.deepcopy(theirs[section])
+    cfg["train"]["init"] = name
     return cfg
 
 

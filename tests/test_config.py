@@ -31,6 +31,18 @@ def test_overrides_parse_yaml_values_and_reject_unknown_keys():
         apply_overrides(cfg, ["train.epochs"])
 
 
+def test_overrides_may_add_an_optional_key_the_schema_has_where_the_recipe_leaves_it_out():
+    """--set data.real_per_keyword=0 on a KWS recipe (speech_commands data allow it), train.distill on any recipe;
+    a key the schema does not have for that section (a CIFAR data section has no real_per_keyword) is refused."""
+    cfg = load_config(RECIPE)
+    out = apply_overrides(cfg, ["data.real_per_keyword=0", "train.distill={teacher: kws/ds_cnn.mlperf, "
+                                                           "temperature: 4, weight: 0.5}"])
+    assert out["data"]["real_per_keyword"] == 0 and out["train"]["distill"]["temperature"] == 4
+    vision = load_config(RECIPE.parents[2] / "vision" / "resnet8_cifar10" / "config.yaml")
+    with pytest.raises(TinyzooError, match="no key 'real_per_keyword' in section data"):
+        apply_overrides(vision, ["data.real_per_keyword=0"])
+
+
 def test_numbers_in_exponent_form_are_numbers(tmp_path):
     """YAML 1.1 (PyYAML's default) reads `3e-5` as a string, which the schema then refuses as a learning rate."""
     cfg = load_config(RECIPE)

@@ -295,6 +295,19 @@ def test_a_recipes_name_gives_its_best_measured_weights():
                                                           == "vision/resnet8_cifar10.mlperf")
 
 
+def test_the_list_says_which_weights_a_recipes_name_loads(capsys):
+    """A withdrawn model stays withdrawn: the VWW recipe's own weights measure below MLPerf's reference weights,
+    so `vision/mobilenet_vww` loads the reference weights and `tinyzoo list` marks them as its default."""
+    import tinyzoo
+    from tinyzoo import cli
+
+    assert tinyzoo.get_weights("vision/mobilenet_vww").name == "vision/mobilenet_vww.mlperf"
+    assert cli.main(["list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert rows["vision/mobilenet_vww.mlperf"].endswith("← the default weights of vision/mobilenet_vww")
+    assert "default" not in rows["vision/mobilenet_vww"] and "default" not in rows["kws/kwt"]
+
+
 @pytest.mark.lowering
 def test_a_linear_relu_stack_lowers_whole_with_its_activations_fused(tmp_path):
     """Linear + BatchNorm1d + ReLU (the MLPerf anomaly-detection autoencoder's layers): ExecuTorch's fold of a ReLU

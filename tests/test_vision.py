@@ -123,3 +123,44 @@ def test_vww_folder_split_and_coco_labels(tmp_path):
                                  {"image_id": 11, "category_id": 1, "bbox": [0, 0, 5, 5]},     # 0.25 % → too small
                                  {"image_id": 12, "category_id": 2, "bbox": [0, 0, 50, 50]}]}  # a dog
     assert vww.person_labels(instances) == {"a.jpg": 1, "b.jpg": 0, "c.jpg": 0}
+
+
+@pytest.mark.slow
+def test_quick_vit_build_distilled_and_compared_with_the_student_alone(tmp_path):
+    """train.distill with compare: the ViT taught by MLPerf's ResNet-8 and the same ViT trained alone; the metrics
+    hold both float accuracies on the same test samples and the card shows them side by side."""
+    from tinyzoo import cli
+
+    fake_cifar(tmp_path / "data", n_train=128, n_test=20)
+    build = tmp_path / "build"
+    assert cli.main(["build", "vision/vit_tiny_cifar10", "--profile", "quick", "--data-root", str(tmp_path / "data"),
+                     "--build-dir", str(build), "--set", "train.epochs=1", "--set", "train.distill.compare=true",
+                     "--target", "ethos-u55-128"]) == 0
+    m = json.loads((build / "metrics.json").read_text())
+    assert 0 <= m["accuracy"]["student_alone_float"] <= 1 and (build / "student_alone.pt").is_file()
+    card = (build / "card" / "vision__vit_tiny_cifar10.md").read_text()
+    assert "| float, the same student trained without its teacher |" in card
+    assert "Distilled from `vision/resnet8_cifar10.mlperf`" in card and "trained without its teacher (same data, 1 " \
+        "epochs" in card
+
+
+def test_compared_with_takes_the_figures_of_a_model_measured_on_the_same_test_data():
+    """card.compare_with: the reference ResNet-8's published accuracies, for a build on the same test samples; a
+    build on other test data is refused (its figures would not compare), as is a name with no published model."""
+    from tinyzoo.common.card_view import compared_sentence
+    from tinyzoo.common.errors import ConfigError
+    from tinyzoo.common.layout import ARTIFACTS
+    from tinyzoo.common.pipeline import compared_with
+
+    theirs = json.loads((ARTIFACTS / "vision" / "resnet8_cifar10.mlperf" / "metrics.json").read_text())
+    other = compared_with("vision/resnet8_cifar10.mlperf", theirs["data"])
+    assert other["float"] == theirs["accuracy"]["float"] and other["tosa_int8"] == theirs["accuracy"]["tosa_int8"]
+    assert other["tflite_int8"] == theirs["accuracy"]["tflite_int8"]["int8"] and len(other["metrics_sha256"]) == 64
+    line = compared_sentence(other, theirs["accuracy"]["samples"])
+    assert line.startswith(f"On the same {theirs['accuracy']['samples']} test samples, `vision/resnet8_cifar10.mlperf`")
+    assert "MLPerf Tiny int8 .tflite" in line
+    fewer = {**theirs["data"], "test": {**theirs["data"]["test"], "images": 20}}
+    with pytest.raises(ConfigError, match="measured on other test data than this build"):
+        compared_with("vision/resnet8_cifar10.mlperf", fewer)
+    with pytest.raises(ConfigError, match="no published metrics"):
+        compared_with("vision/nothing", theirs["data"])

@@ -14,7 +14,7 @@ _EXPORTS = {
     "Model": ("tinyzoo.registry", "Model"), "get": ("tinyzoo.registry", "get"),
     "Pulled": ("tinyzoo.models", "Pulled"), "Weights": ("tinyzoo.models", "Weights"),
     "get_weights": ("tinyzoo.models", "get_weights"), "list_models": ("tinyzoo.models", "list_models"),
-    "list_weights": ("tinyzoo.models", "list_weights"), "load": ("tinyzoo.models", "load"),
+    "list_weights": ("tinyzoo.registry", "list_weights"), "load": ("tinyzoo.models", "load"),
     "pull": ("tinyzoo.models", "pull"), "deploy": ("tinyzoo.common.deploy", "deploy_model"),
 }
 __all__ = sorted(_EXPORTS)

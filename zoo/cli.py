@@ -63,8 +63,9 @@ def _run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 done, 2 a user error (one line on stderr), 130 interrupted, 141 output pipe closed,
-    1 an unexpected error (a bug: one line; --debug or TINYZOO_DEBUG=1 shows the traceback)."""
+    """Exit codes: 0 done, 2 a user error (one line on stderr), 3 a dependency (ExecuTorch, TOSA, Vela) failed or
+    crashed, named with its target and stage (one line), 130 interrupted, 141 output pipe closed, 1 an unexpected
+    error (a bug: one line; --debug or TINYZOO_DEBUG=1 shows the traceback)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # torchao registers two Enums with torch's pytree at import and torch 2.14 warns about it on every run
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"tinyzoo: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         if debug:
             raise

@@ -21,7 +21,6 @@ from tinyzoo import hub, registry
 from tinyzoo.common import tasks
 from tinyzoo.common.builders import build_model
 from tinyzoo.common.errors import ArtifactError, UnknownModelError
-from tinyzoo.common.layout import split_name
 
 
 def list_models(pattern: str | None = None, published: bool | None = None) -> list[str]:
@@ -122,19 +121,6 @@ class Weights:
         return task.transforms(self.config, lambda: _artifact_folder(self.name, *task.eval_files))
 
 
-def list_weights(name: str) -> list[str]:
-    """Every published set of weights of the recipe `name` (e.g. "kws/ds_cnn" → ["kws/ds_cnn", "kws/ds_cnn.mlperf"]:
-    the recipe's own and MLPerf Tiny's reference weights), as torchvision's `get_model_weights` lists a model's."""
-    recipe = split_name(registry.get(name).name)[0]
-    return [n for n in registry.list_models() if split_name(n)[0] == recipe and registry.Model(n).published]
-
-
-def _int8_accuracy(name: str) -> float:
-    """The card's int8 accuracy as the NPU computes it (the lowest over targets); -inf without one."""
-    tosa = registry.Model(name).metrics().get("accuracy", {}).get("tosa_int8") or {}
-    return min(tosa.values()) if tosa else float("-inf")
-
-
 def get_weights(name: str, *, exact: bool = False) -> Weights:
     """The published weights of `name`: exactly those for a name with a weights tag ("kws/ds_cnn.mlperf"); for a
     recipe's name ("kws/ds_cnn") the best measured of its published weights (`list_weights`: the highest int8
@@ -142,10 +128,8 @@ def get_weights(name: str, *, exact: bool = False) -> Weights:
     the recipe's own. `Weights.name` says which. A model without published artifacts is a one-line
     UnknownModelError."""
     model = registry.get(name)
-    if model.weights is None and not exact:
-        published = list_weights(name)
-        if len(published) > 1:
-            return Weights(max(published, key=lambda n: (_int8_accuracy(n), n == name)))
+    if not exact and registry.default_weights(name) != name:
+        return Weights(registry.default_weights(name))
     if not model.published:
         raise UnknownModelError(f"{name} has no published weights yet; build it with `tinyzoo build {name}`")
     return Weights(name)

@@ -75,3 +75,24 @@ def get(name: str) -> Model:
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise UnknownModelError(f"unknown model {name!r}.{hint} Available: {', '.join(models)}")
     return Model(name)
+
+
+def list_weights(name: str) -> list[str]:
+    """Every published set of weights of the recipe `name` (e.g. "kws/ds_cnn" → ["kws/ds_cnn", "kws/ds_cnn.mlperf"]:
+    the recipe's own and MLPerf Tiny's reference weights), as torchvision's `get_model_weights` lists a model's."""
+    recipe = split_name(get(name).name)[0]
+    return [n for n in list_models() if split_name(n)[0] == recipe and Model(n).published]
+
+
+def _int8_accuracy(name: str) -> float:
+    """The card's int8 accuracy as the NPU computes it (the lowest over targets); -inf without one."""
+    tosa = Model(name).metrics().get("accuracy", {}).get("tosa_int8") or {}
+    return min(tosa.values()) if tosa else float("-inf")
+
+
+def default_weights(name: str) -> str:
+    """The weights a recipe's name stands for, as torchvision's DEFAULT: the best measured of its published weights
+    (`list_weights`: the highest int8 accuracy as the NPU computes it, on each card's test set), the recipe's own
+    on a tie; a name with a weights tag stands for itself."""
+    published = list_weights(name) if get(name).weights is None else []
+    return max(published, key=lambda n: (_int8_accuracy(n), n == name)) if len(published) > 1 else name

@@ -219,6 +219,20 @@ def _repeat_real_keywords(clips: ClipSet, times: int) -> ClipSet:
     return ClipSet.concat([clips] + [clips.subset(real)] * (times - 1))
 
 
+def _cap_real_keywords(clips: ClipSet, cap: int, seed: int) -> ClipSet:
+    """At most `cap` real clips of each keyword (a seeded draw; synthetic clips and `_unknown_` words all kept):
+    how a user with few recordings of their own keyword trains."""
+    generator = torch.Generator().manual_seed(seed)
+    keep = [i for i, s in enumerate(clips.sources)
+            if s == "synthetic" or clips.label_names[int(clips.labels[i])].startswith("_")]
+    for k, name in enumerate(clips.label_names):
+        if name.startswith("_"):
+            continue
+        real = [i for i, s in enumerate(clips.sources) if s != "synthetic" and int(clips.labels[i]) == k]
+        keep += [real[j] for j in torch.randperm(len(real), generator=generator)[:cap].tolist()]
+    return clips.subset(sorted(keep))
+
+
 def kws_train_set(root: str | Path, data_cfg: dict, *, synthetic_root: Path | None = None, seed: int = 0,
                   split: str = "training") -> ClipSet:
     """Training clips: the official training split of `version` and of every `extra_real` version present
@@ -243,6 +257,8 @@ def kws_train_set(root: str | Path, data_cfg: dict, *, synthetic_root: Path | No
         return ClipSet(torch.zeros(0, samples, dtype=torch.int16), torch.zeros(0, dtype=torch.long), [], [],
                        list(labels), [])
     clips = ClipSet.concat(parts)
+    if data_cfg.get("real_per_keyword") is not None and split == "training":
+        clips = _cap_real_keywords(clips, data_cfg["real_per_keyword"], seed)
     keywords = [i for i, name in enumerate(labels) if not name.startswith("_")]
     per_keyword = float(sum(int((clips.labels == k).sum()) for k in keywords)) / max(1, len(keywords))
     clips = _balance_unknown(clips, per_keyword, data_cfg.get("unknown_fraction", 1.0), seed)

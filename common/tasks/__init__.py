@@ -220,6 +220,8 @@ class Classification(Task):
         def evaluate(float_model, fake_quant, tosa_graphs, io):
             result = compare(float_model, fake_quant, test_features, labels, tosa_graphs, io,
                              len(cfg["data"]["labels"]))
+            if training.get("student_alone") is not None:   # train.distill.compare: the student without teacher
+                result["student_alone_float"] = accuracy_of(training["student_alone"])
             reference = chain.reference_model(cfg, build_dir)
             if reference is not None:   # another tool's int8 model of the network, on the same test data
                 result["tflite_int8"] = tflite_path.accuracy(
@@ -227,8 +229,8 @@ class Classification(Task):
                     names=cfg["data"]["labels"], reference_names=cfg["reference"].get("labels"))
             return result
 
-        def score(fake_quant):
-            return float((logits_of(fake_quant, test_features).argmax(1) == labels).float().mean())
+        def accuracy_of(model):
+            return float((logits_of(model, test_features).argmax(1) == labels).float().mean())
 
         reference, note = chain.public_reference(cfg, test_features[:1])
 
@@ -240,7 +242,7 @@ class Classification(Task):
             deployed.update(result)
 
         yield chain.Program(model, (test_features[:1],), chain.batches(calibration_features), evaluate,
-                               reference, qat_train=qat_train, score=score, store=store)
+                               reference, qat_train=qat_train, score=accuracy_of, store=store)
 
     def eval_features(self, cfg: dict, root: Path, log=print):
         """(features, labels, label names) of a folder in the task's dataset layout."""

@@ -27,6 +27,11 @@ def run(args) -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
+    # where a recipe has several published weights, which of them its bare name loads (`tinyzoo.load`)
+    defaults = {registry.default_weights(row["model"]): row["model"] for row in rows
+                if row["published"] and registry.get(row["model"]).weights is None}
     width = max([24] + [len(row["model"]) for row in rows])
     for row, status in zip(rows, statuses):
-        print(f"{row['model']:<{width}} {row['task']:<20} {status}")
+        recipe = defaults.get(row["model"])
+        default = f"  ← the default weights of {recipe}" if recipe and recipe != row["model"] else ""
+        print(f"{row['model']:<{width}} {row['task']:<20} {status}{default}")
