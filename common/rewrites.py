@@ -61,9 +61,11 @@ def decompose_rms_norm(graph_module: torch.fx.GraphModule) -> int:
             eps = torch.finfo(value.dtype if value is not None else torch.float32).eps
         dims = list(range(-len(shape), 0))
         with graph.inserting_before(node):
-            square = graph.call_function(aten.mul.Tensor, (x, x))
+            # as Llama's reference code writes it (x.pow(2).mean(-1, keepdim=True) + eps): the graph a hand-written
+            # RMSNorm exports to, op for op
+            square = graph.call_function(aten.pow.Tensor_Scalar, (x, 2))
             mean = graph.call_function(aten.mean.dim, (square, dims, True))
-            shifted = graph.call_function(aten.add.Scalar, (mean, float(eps)))
+            shifted = graph.call_function(aten.add.Tensor, (mean, float(eps)))
             scale = graph.call_function(aten.rsqrt.default, (shifted,))
             out = graph.call_function(aten.mul.Tensor, (x, scale))
             if weight is not None:

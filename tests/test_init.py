@@ -66,3 +66,25 @@ def test_real_clips_per_keyword_are_capped_and_the_rest_kept():
     assert capped.sources.count("synthetic") == 3
     assert _cap_real_keywords(clips, 1, seed=0).ids == capped.ids
     assert [s for s in _cap_real_keywords(clips, 0, seed=0).sources if s != "synthetic"] == ["v2", "v2"]
+
+
+def test_the_custom_keyword_table_reads_detections_and_false_accepts_from_the_confusion_matrix():
+    """scripts/custom_keyword.py: the word's detection rate and the other words taken for it, per build."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("custom_keyword", RECIPES.parent / "scripts" / "custom_keyword.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def metrics(matrix):
+        return {"confusion": {"labels": ["_silence_", "_unknown_", "eight"], "matrix": matrix},
+                "accuracy": {"tosa_int8": {"ethos-u55-128": 0.9}}, "targets": {"ethos-u55-128": {}},
+                "data": {"test": {"per_class": {"_silence_": 10, "_unknown_": 100, "eight": 20}},
+                         "train": {"per_class": {"eight": 1500}}}}
+
+    scratch = metrics([[10, 0, 0], [0, 96, 4], [1, 9, 10]])
+    init = metrics([[10, 0, 0], [0, 99, 1], [0, 5, 15]])
+    assert script.row("x", scratch, "eight") == ["x", "50.00 % (10 / 20)", "4.00 % (4 / 100)", "90.00 %"]
+    text = script.render("eight", {"scratch": scratch, "init": init}, real=0, epochs=10)
+    assert text.startswith(script.BEGIN) and text.endswith(script.END) and "75.00 % (15 / 20)" in text
+    assert "1,500 training clips of it (synthetic speech, at most 0 real)" in text

@@ -75,6 +75,17 @@ def test_stock_layers_deploy_whole_onto_u55_and_u85(tmp_path, name, model, shape
     assert off["targets"]["ethos-u85-256"]["cpu_ops"] > 0 and "rewrites" not in off["quantization"]
 
 
+def lower_with_executorch_passes_only(*args, **kwargs):
+    """The chain's lowering without its own Arm passes (common/arm_passes.py): ExecuTorch's pipeline as it ships.
+    Run in the lowering child process, so it switches them off there."""
+    import contextlib
+
+    from tinyzoo.common import arm_passes, lower
+
+    arm_passes.registered = contextlib.nullcontext
+    return lower.lower_saved(*args, **kwargs)
+
+
 class SmallUNet(nn.Module):
     """Issue 24's smallest diverging graph: Conv→ReLU (a) → max-pool → Conv→ReLU → ConvTranspose2d(k=2, s=2) →
     cat([up, a]) → Conv."""
@@ -97,9 +108,7 @@ def test_the_unet_divergence_is_fixed_by_the_chain_and_caught_without_it(tmp_pat
     from ExecuTorch's FuseQuantizedActivationPass, which common/arm_passes.py replaces: without the chain's passes
     (monkeypatched off) the graph parts by ~98 LSB, and the gate (common.chain.diverging) says so loudly, records
     it, warns in the card, and with strict stops the deploy naming the target."""
-    import contextlib
-
-    from tinyzoo.common import arm_passes
+    from tinyzoo.common import lower
     from tinyzoo.common.chain import diverging
     from tinyzoo.common.errors import DivergenceError
 
@@ -114,7 +123,7 @@ def test_the_unet_divergence_is_fixed_by_the_chain_and_caught_without_it(tmp_pat
     assert "divergence" not in fixed and fid["max_lsb_diff_tosa_fake_quant"]["ethos-u85-256"] <= 2
     assert fid["tosa_int8"]["ethos-u85-256"]["sqnr_db"] >= fid["fake_quant_int8"]["sqnr_db"] - 1
 
-    monkeypatch.setattr(arm_passes, "registered", contextlib.nullcontext)   # ExecuTorch's own passes only
+    monkeypatch.setattr(lower, "lower_saved", lower_with_executorch_passes_only)   # in the lowering child
     said = []
     broken = deploy_model(net, (x,), targets=["ethos-u85-256"], out_dir=tmp_path / "stock", calibration=calibration,
                           name="test/unet", log=said.append)
