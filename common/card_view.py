@@ -165,6 +165,8 @@ def accuracy_section(m: dict) -> str:
 
 def compared_sentence(other: dict, samples: int) -> str:
     """The card's line on another published model measured on the same test samples (`card.compare_with`)."""
+    if other.get("not_compared"):
+        return f"`{other['name']}` is not compared here: {other['not_compared']}."
     tosa = other["tosa_int8"]
     worst = min(tosa.values()) if tosa else None
     return (f"On the same {samples} test samples, `{other['name']}` (its card) scores {pct(other['float'])} in float"

@@ -40,7 +40,10 @@ def _child(conn, where: tuple[str, str], args: tuple, kwargs: dict) -> None:
         fn = getattr(importlib.import_module(where[0]), where[1])   # imported here, after the line above
         result = fn(*args, stage=stage, **kwargs)
     except TinyzooError as err:            # ours: the user's mistake or a named refusal, as it is
-        conn.send(("refused", err))
+        try:
+            conn.send(("refused", err))
+        except Exception:                  # noqa: BLE001 — an error that does not pickle: its text
+            conn.send(("refused", TinyzooError(str(err))))
     except BaseException as err:           # noqa: BLE001 — a dependency's exception, named in the parent
         first = (str(err).strip().splitlines() or [""])[0]
         conn.send(("failed", f"{type(err).__name__}: {first}"[:500], _where(err)))

@@ -3,7 +3,7 @@ the perplexity ladder float → int8 fake-quant → int8 TOSA per target, the in
 KV-cache decode step. The sections every card has are in common/card.py."""
 from __future__ import annotations
 
-from tinyzoo.common.card_view import Quality, pct, table
+from tinyzoo.common.card_view import Quality, pct, rewrites_sentence, table
 
 
 def text_data_section(m: dict) -> str:
@@ -71,7 +71,7 @@ def perplexity_section(m: dict) -> str:
         f"on {q['ptq']['calibration_samples']} committed training windows (`calibration.txt`); deployed: "
         f"{q['deployed'].upper()}. Input (embedding) scale {io['input']['scale']:.6g}, zero point "
         f"{io['input']['zero_point']}; output (logit) scale {io['output']['scale']:.6g}, zero point "
-        f"{io['output']['zero_point']}.",
+        f"{io['output']['zero_point']}." + (" " + rewrites_sentence(q).strip() if q.get("rewrites") else ""),
     ])
 
 

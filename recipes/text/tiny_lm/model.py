@@ -16,8 +16,9 @@ What is different for the NPU, and why:
   mask + a constant), at least 16 below any visible score: a future token gets at most e^-16 of the weight of a
   visible one, whatever the model learns, and the int8 scores span [mask_value, score_cap].
 - Otherwise written as usual and exported at the deployed batch of 1: multi-head attention on (batch, heads,
-  tokens, head_dim) tensors, `nn.Embedding` for training, RMSNorm as Llama's code writes it (`nn.RMSNorm` itself
-  stays on the CPU: see `RMSNorm`).
+  tokens, head_dim) tensors, `nn.Embedding` for training, `nn.RMSNorm` (executorch 1.5.1's quantizer does not
+  annotate it; the chain rewrites it into the ops Llama's reference code writes, which lower whole:
+  common/rewrites.py).
 """
 from __future__ import annotations
 
@@ -30,19 +31,6 @@ from torch import nn
 
 Vocabulary = Annotated[int, Key("int", ge=8)]
 Context = Annotated[int, Key("int", ge=2)]
-
-
-class RMSNorm(nn.Module):
-    """Root-mean-square norm as Llama's reference code writes it. `nn.RMSNorm` computes the same, but
-    executorch 1.5.1's EthosUQuantizer does not annotate `aten.rms_norm`: its pow/mean/rsqrt/mul stay float on
-    the CPU of every Ethos-U target, where this form quantizes and lowers whole."""
-
-    def __init__(self, dim: int, eps: float = 1e-5):
-        super().__init__()
-        self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 def rotary_tables(context: int, head_dim: int, base: float = 10000.0,
@@ -99,9 +87,9 @@ def rotate(x, cos, sin):
 class DecoderLayer(nn.Module):
     def __init__(self, dim: int, heads: int, hidden: int, context: int, score_cap: float, mask_value: float):
         super().__init__()
-        self.attention_norm = RMSNorm(dim)
+        self.attention_norm = nn.RMSNorm(dim, eps=1e-5)
         self.attention = CausalSelfAttention(dim, heads, context, score_cap, mask_value)
-        self.mlp_norm = RMSNorm(dim)
+        self.mlp_norm = nn.RMSNorm(dim, eps=1e-5)
         self.w1, self.w3 = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
 
@@ -127,7 +115,7 @@ class TinyLM(nn.Module):
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.layers = nn.Sequential(*[DecoderLayer(dim, heads, hidden, context, score_cap, mask_value)
                                       for _ in range(depth)])
-        self.norm = RMSNorm(dim)
+        self.norm = nn.RMSNorm(dim, eps=1e-5)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.token_embedding(tokens)
