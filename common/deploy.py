@@ -284,8 +284,6 @@ def summary_lines(metrics: dict) -> list[str]:
                      + ", ".join(f"{name} ×{n}" for name, n in metrics["quantization"]["rewrites"].items()))
     for target, why in (metrics.get("divergence") or {}).items():
         lines.append(f"  WARNING {target}: the NPU's integer graph diverges from the int8 model: {why}")
-    for target, why in (metrics.get("failed_targets") or {}).items():
-        lines.append(f"{target}: FAILED — {why}")
     for target, r in metrics["targets"].items():
         share = f"{100 * r['npu_op_fraction']:.1f} %"
         lines.append(f"{target}: {r['npu_ops']} ops on the NPU, {r['cpu_ops']} on the CPU ({share} NPU), "
@@ -312,4 +310,3 @@ def summary_lines(metrics: dict) -> list[str]:
             if fit["target"] == target:
                 lines.append(f"  memory fit on {fit['board']}: {fit['summary']}")
     return lines
-

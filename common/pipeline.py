@@ -110,11 +110,8 @@ def distillation_teacher(cfg: dict) -> torch.nn.Module | None:
     distill = cfg["train"].get("distill")
     if not distill:
         return None
-    folder = ARTIFACTS / distill["teacher"]
-    if not (folder / "checkpoint.pt").is_file() or not (folder / "config.resolved.yaml").is_file():
-        raise ConfigError(f"train.distill.teacher = {distill['teacher']!r}: no published model with its weights at "
-                          f"{folder} (a name `tinyzoo list` shows; `tinyzoo pull` fetches its checkpoint)")
-    teacher_cfg = load_config(folder / "config.resolved.yaml")
+    folder, teacher_cfg = recipe.published_weights(distill["teacher"],
+                                                   f"train.distill.teacher = {distill['teacher']!r}")
     teacher = load_weights(build_model(teacher_cfg), folder / "checkpoint.pt")
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
@@ -127,8 +124,7 @@ def initialise(model: torch.nn.Module, cfg: dict) -> dict:
     labels) are taken for each label both label lists hold and drawn afresh for the others. Returns what was
     carried over, for the metrics and the card."""
     name = cfg["train"]["init"]
-    folder = ARTIFACTS / name
-    theirs = load_config(folder / "config.resolved.yaml")
+    folder, theirs = recipe.published_weights(name, f"--init {name}")
     state = torch.load(str(folder / "checkpoint.pt"), map_location="cpu", weights_only=False)
     state = state.get("model", state)
     old_labels = theirs.get("data", {}).get("labels") or []
@@ -175,7 +171,7 @@ def compared_with(name: str, data: dict, log=print) -> dict:
     if not path.is_file():
         raise ConfigError(f"card.compare_with = {name!r}: no published metrics at {path} (a name `tinyzoo list` "
                           f"shows)")
-    theirs = json.loads(path.read_text())
+    theirs = card.load_metrics(path)
     if theirs.get("data", {}).get("test") != data.get("test") or "accuracy" not in theirs:
         why = (f"measured on other test data ({theirs.get('data', {}).get('test', {}).get('images')} test samples "
                f"against this build's {data.get('test', {}).get('images')})")

@@ -130,16 +130,22 @@ def config(recipe_dir: Path, args: argparse.Namespace, weights: str | None = Non
     return cfg
 
 
+def published_weights(name: str, option: str) -> tuple[Path, dict]:
+    """The folder of a published model's float weights (`zoo/artifacts/<name>/checkpoint.pt`) and its resolved
+    config, as `option` (--init, train.distill.teacher) names it; a one-line ConfigError when it has none."""
+    folder = ARTIFACTS / name
+    if not (folder / "config.resolved.yaml").is_file() or not (folder / "checkpoint.pt").is_file():
+        raise ConfigError(f"{option}: no published model with its weights at {folder} (a name `tinyzoo list` "
+                          f"shows; `tinyzoo pull {name}` fetches its checkpoint)")
+    return folder, load_config(folder / "config.resolved.yaml")
+
+
 def initialised_config(cfg: dict, name: str) -> dict:
     """`--init NAME`: the config fine-tunes from the published float weights of NAME (`train.init`), which fix
     what they mean — the model's arguments and the front end its input comes from — so both come from NAME's
     resolved config; `num_classes` follows this config's labels (`pipeline.initialise` carries over the rows of the
     labels both know)."""
-    folder = ARTIFACTS / name
-    if not (folder / "config.resolved.yaml").is_file() or not (folder / "checkpoint.pt").is_file():
-        raise ConfigError(f"--init {name}: no published model with its weights at {folder} (a name `tinyzoo list` "
-                          f"shows; `tinyzoo pull {name}` fetches its checkpoint)")
-    theirs = load_config(folder / "config.resolved.yaml")
+    _, theirs = published_weights(name, f"--init {name}")
     if theirs["model"]["name"] != cfg["model"]["name"]:
         raise ConfigError(f"--init {name}: its weights are a {theirs['model']['name']}, this recipe builds a "
                           f"{cfg['model']['name']} (give weights of the same model)")

@@ -68,7 +68,7 @@ def run(args) -> None:
                    + f" --out {args.out}"))
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-    else:
-        for line in deploy.summary_lines(metrics):
-            print(line)
-        print(f"metrics: {args.out / 'metrics.json'}")
+        return
+    for line in deploy.summary_lines(metrics):
+        print(line)
+    print(f"metrics: {args.out / 'metrics.json'}")
