@@ -30,6 +30,7 @@ from tinyzoo.common.layout import ARTIFACTS, checkout, split_name
 from tinyzoo.common.train import (
     TrainResult,
     fit,
+    float_weights,
     hardware,
     load_weights,
     seed_everything,
@@ -125,8 +126,7 @@ def initialise(model: torch.nn.Module, cfg: dict) -> dict:
     carried over, for the metrics and the card."""
     name = cfg["train"]["init"]
     folder, theirs = recipe.published_weights(name, f"--init {name}")
-    state = torch.load(str(folder / "checkpoint.pt"), map_location="cpu", weights_only=False)
-    state = state.get("model", state)
+    state = float_weights(folder / "checkpoint.pt")
     old_labels = theirs.get("data", {}).get("labels") or []
     new_labels = cfg.get("data", {}).get("labels") or []
     shared = [(old_labels.index(label), i) for i, label in enumerate(new_labels) if label in old_labels]

@@ -199,9 +199,19 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
                                       reduction="batchmean") * temperature ** 2
 
 
+def float_weights(path: str | Path) -> dict:
+    """The float weights (a state dict) of a checkpoint or a bare state dict; a damaged file is a one-line
+    ArtifactError."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as err:   # torch raises RuntimeError, EOFError, UnpicklingError, ... for a damaged file
+        raise ArtifactError(f"{path} cannot be loaded ({_first_line(err)}): fetch it again (`tinyzoo pull`) or "
+                            f"rebuild it") from None
+    return state["model"] if isinstance(state, dict) and "model" in state else state
+
+
 def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
-    state = torch.load(str(path), map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"] if "model" in state else state)
+    model.load_state_dict(float_weights(path))
     return model.eval()
 
 

@@ -88,3 +88,12 @@ def test_the_custom_keyword_table_reads_detections_and_false_accepts_from_the_co
     text = script.render("eight", {"scratch": scratch, "init": init}, real=0, epochs=10)
     assert text.startswith(script.BEGIN) and text.endswith(script.END) and "75.00 % (15 / 20)" in text
     assert "1,500 training clips of it (synthetic speech, at most 0 real)" in text
+
+
+def test_a_damaged_checkpoint_is_one_line(tmp_path):
+    from tinyzoo.common.errors import ArtifactError
+    from tinyzoo.common.train import float_weights
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ArtifactError, match="checkpoint.pt cannot be loaded .*: fetch it again"):
+        float_weights(tmp_path / "checkpoint.pt")
